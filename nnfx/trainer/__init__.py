@@ -1,0 +1,46 @@
+"""The NumPy trainer: layers, losses, optimizers, schedules, callbacks, data, ONNX export."""
+
+from nnfx.trainer.activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from nnfx.trainer.callbacks import Callback, EarlyStopping
+from nnfx.trainer.conv import AvgPool2D, Conv2D, MaxPool2D
+from nnfx.trainer.data import (
+    DATASETS,
+    Dataset,
+    Standardizer,
+    load_dataset,
+    one_hot,
+    train_val_test_split,
+)
+from nnfx.trainer.layers import Dense, Dropout, Flatten, Layer, Parameter
+from nnfx.trainer.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Hinge,
+    MeanAbsoluteError,
+    MeanSquaredError,
+)
+from nnfx.trainer.model import History, Sequential
+from nnfx.trainer.normalization import BatchNorm, BatchNorm1D, BatchNorm2D
+from nnfx.trainer.optimizers import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    Momentum,
+    Nesterov,
+    RMSprop,
+    clip_gradients,
+)
+from nnfx.trainer.regularizers import L1, L2, L1L2
+from nnfx.trainer.schedules import Constant, CosineDecay, ExponentialDecay, StepDecay
+
+__all__ = [
+    "ELU", "L1", "L2", "SGD", "Adagrad", "Adam", "AdamW", "AvgPool2D", "BatchNorm",
+    "BatchNorm1D", "BatchNorm2D", "BinaryCrossentropy", "Callback", "CategoricalCrossentropy",
+    "Constant", "Conv2D", "CosineDecay", "DATASETS", "Dataset", "Dense", "Dropout",
+    "EarlyStopping", "ExponentialDecay", "Flatten", "Hinge", "History", "L1L2", "Layer",
+    "LeakyReLU", "Linear", "MaxPool2D", "MeanAbsoluteError", "MeanSquaredError", "Momentum",
+    "Nesterov", "Parameter", "RMSprop", "ReLU", "Sequential", "Sigmoid", "Softmax",
+    "Standardizer", "StepDecay", "Tanh", "clip_gradients", "load_dataset", "one_hot",
+    "train_val_test_split",
+]
