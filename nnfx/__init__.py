@@ -30,8 +30,23 @@ from nnfx.trainer import (  # noqa: E402
 )
 
 __all__ = [
-    "AvgPool2D", "BatchNorm", "BuildError", "ConfigError", "Conv2D", "DataError", "Dense",
-    "Dropout", "EarlyStopping", "Flatten", "MaxPool2D", "ModelError", "NnfxError",
-    "PrecisionError", "Sequential", "UnsupportedOpError", "__version__", "load_dataset",
+    "AvgPool2D",
+    "BatchNorm",
+    "BuildError",
+    "ConfigError",
+    "Conv2D",
+    "DataError",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "Flatten",
+    "MaxPool2D",
+    "ModelError",
+    "NnfxError",
+    "PrecisionError",
+    "Sequential",
+    "UnsupportedOpError",
+    "__version__",
+    "load_dataset",
     "train_val_test_split",
 ]

@@ -1,0 +1,333 @@
+"""The ``nnfx`` command. Thin: parse, call the library, print.
+
+Every user error becomes one sentence on stderr and exit status 2; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from nnfx.errors import NnfxError
+from nnfx.trainer.activations import ACTIVATIONS
+from nnfx.trainer.data import DATASETS
+from nnfx.trainer.optimizers import OPTIMIZERS
+from nnfx.trainer.schedules import SCHEDULES
+
+EXIT_USER_ERROR = 2
+
+
+def _int_list(ctx, param, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a comma-separated list of integers") from None
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(f"'{value}' must list positive layer sizes, e.g. 64,32")
+    return sizes
+
+
+def _split(ctx, param, value: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not three comma-separated fractions") from None
+    if len(parts) != 3 or min(parts) < 0 or abs(sum(parts) - 1) > 1e-6 or parts[0] == 0:
+        raise click.BadParameter(
+            f"'{value}' must be three fractions summing to 1, e.g. 0.7,0.15,0.15"
+        )
+    return parts
+
+
+def _dataset(ctx, param, value: str) -> str:
+    if value in DATASETS:
+        return value
+    if value.endswith(".npz"):
+        if not Path(value).is_file():
+            raise click.BadParameter(f"data file '{value}' does not exist")
+        return value
+    raise click.BadParameter(
+        f"'{value}' is neither a built-in dataset ({', '.join(DATASETS)}) nor a .npz file"
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="nnfx")
+def cli() -> None:
+    """nnfx: neural networks to FPGAs.
+
+    Train a network with the NumPy trainer (or bring an ONNX model), and follow it to a
+    fixed-point design. Run `nnfx demo` for the whole journey on an embedded data set.
+    """
+
+
+def _train_options(f):
+    options = [
+        click.option(
+            "--dataset",
+            default="digits",
+            show_default=True,
+            callback=_dataset,
+            help=f"{', '.join(DATASETS)}, or a .npz file with arrays X and y.",
+        ),
+        click.option(
+            "--hidden",
+            default="64,32",
+            show_default=True,
+            callback=_int_list,
+            help="Hidden layer sizes, comma-separated.",
+        ),
+        click.option(
+            "--activation",
+            default="relu",
+            show_default=True,
+            type=click.Choice([a for a in ACTIVATIONS if a != "softmax"]),
+        ),
+        click.option(
+            "--optimizer", default="adam", show_default=True, type=click.Choice(list(OPTIMIZERS))
+        ),
+        click.option(
+            "--lr",
+            "learning_rate",
+            default=0.001,
+            show_default=True,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Initial learning rate.",
+        ),
+        click.option(
+            "--schedule",
+            default="constant",
+            show_default=True,
+            type=click.Choice(SCHEDULES),
+            help="Learning-rate schedule over the epochs.",
+        ),
+        click.option(
+            "--momentum",
+            default=0.9,
+            show_default=True,
+            type=click.FloatRange(0, 1, max_open=True),
+            help="Momentum of the momentum and nesterov optimizers.",
+        ),
+        click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1)),
+        click.option(
+            "--batch-size",
+            default=32,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Mini-batch size; 1 is stochastic, 0 is full-batch gradient descent.",
+        ),
+        click.option(
+            "--seed",
+            default=0,
+            show_default=True,
+            type=int,
+            help="Seed of the split, the initialization and the shuffling.",
+        ),
+        click.option(
+            "--l2",
+            default=0.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="L2 penalty on the weights.",
+        ),
+        click.option(
+            "--weight-decay",
+            default=0.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="Weight decay (decoupled for adamw, coupled otherwise).",
+        ),
+        click.option(
+            "--dropout",
+            default=0.0,
+            show_default=True,
+            type=click.FloatRange(0, 1, max_open=True),
+            help="Dropout rate after each hidden layer.",
+        ),
+        click.option(
+            "--batchnorm/--no-batchnorm",
+            default=False,
+            show_default=True,
+            help="Batch normalization after each hidden Dense layer.",
+        ),
+        click.option(
+            "--patience",
+            default=None,
+            type=click.IntRange(min=1),
+            help="Early stopping on the validation loss after this many epochs "
+            "without improvement (best weights restored).",
+        ),
+        click.option(
+            "--clip-norm",
+            default=None,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Clip gradients to this global L2 norm.",
+        ),
+        click.option(
+            "--clip-value",
+            default=None,
+            type=click.FloatRange(min=0, min_open=True),
+            help="Clip each gradient element to [-v, v].",
+        ),
+        click.option(
+            "--split",
+            default="0.7,0.15,0.15",
+            show_default=True,
+            callback=_split,
+            help="Train, validation, test fractions.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _config(**kw):
+    from nnfx.trainer.recipe import TrainConfig
+
+    batch = kw.pop("batch_size")
+    return TrainConfig(batch_size=None if batch == 0 else batch, **kw)
+
+
+@cli.command()
+@_train_options
+@click.option(
+    "-o",
+    "--output",
+    default="model.onnx",
+    show_default=True,
+    type=click.Path(),
+    help="ONNX file to write; history.json and test_data.npz go beside it.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No per-epoch output.")
+def train(output: str, quiet: bool, **kw) -> None:
+    """Train an MLP classifier with the NumPy trainer and export it to ONNX.
+
+    The data set is split 70/15/15 (stratified) and standardized with the training statistics.
+    Prints one line per epoch and the test metrics; writes the ONNX model, history.json (the
+    per-epoch history, the configuration and the standardization) and test_data.npz (the
+    standardized test split, for `nnfx compile` and `nnfx simulate`).
+    """
+    from nnfx.trainer import recipe
+
+    output_path = Path(output)
+    _check_writable_dir(output_path.parent)
+    config = _config(**kw)
+    result = recipe.train(config, verbose=0 if quiet else 1)
+    _print_model_and_metrics(result)
+    files = recipe.save(result, output_path, config)
+    _print_files(result, files)
+
+
+@cli.command()
+@click.option(
+    "-o",
+    "--output",
+    default="nnfx-demo",
+    show_default=True,
+    type=click.Path(),
+    help="Directory for every artifact of the demo.",
+)
+def demo(output: str) -> None:
+    """The whole journey on the embedded default: digits, a 64-32 MLP, ONNX.
+
+    Trains with Adam for 30 epochs, evaluates on the held-out test split, exports ONNX and
+    checks that onnxruntime reproduces the predictions. (Later stages — fixed-point compile,
+    HLS project, C-simulation, report — join the demo as they land.)
+    """
+    from nnfx.trainer import recipe
+    from nnfx.ui import console
+
+    final = Path(output)
+    _check_writable_dir(final.parent)
+    config = recipe.TrainConfig()
+    console.print(
+        f"[bold]nnfx demo[/] — training a {'-'.join(map(str, config.hidden))} MLP "
+        f"on {config.dataset} with {config.optimizer}"
+    )
+    result = recipe.train(config, verbose=1)
+    _print_model_and_metrics(result)
+    # Write into a temporary sibling directory, then move it into place: never half-written.
+    staging = Path(tempfile.mkdtemp(prefix=".nnfx-demo-", dir=final.parent.resolve()))
+    try:
+        recipe.save(result, staging / "model.onnx", config)
+        if final.exists():
+            shutil.rmtree(final)
+        staging.replace(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    files = {k: final / v.name for k, v in result.files.items()}
+    _print_files(result, files)
+
+
+def _check_writable_dir(folder: Path) -> None:
+    """Create ``folder`` if needed and make sure we can write there, before any long work."""
+    from nnfx.errors import ConfigError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create output directory '{folder}' ({e.strerror})") from None
+    if not folder.is_dir():
+        raise ConfigError(f"output path '{folder}' exists and is not a directory")
+    probe = folder / ".nnfx-write-test"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError:
+        raise ConfigError(f"output directory '{folder}' is not writable") from None
+
+
+def _print_model_and_metrics(result) -> None:
+    from nnfx.ui import console, table
+
+    console.print(result.model.summary())
+    if result.test_metrics:
+        rows = [(name, value) for name, value in result.test_metrics.items()]
+        console.print(table(f"test set ({len(result.test[0])} samples)", ["metric", "value"], rows))
+
+
+def _print_files(result, files) -> None:
+    from nnfx.ui import console
+
+    if result.onnx_agreement is not None:
+        console.print(
+            f"onnxruntime agrees with predict() on {result.onnx_agreement:.1%} of the test "
+            f"predictions (max |difference| {result.onnx_max_abs_diff:.2e})"
+        )
+    for what, path in files.items():
+        console.print(f"  {what:<10} {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and map errors to one sentence and an exit status."""
+    try:
+        cli.main(args=argv, prog_name="nnfx", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.Abort:
+        click.echo("nnfx: interrupted", err=True)
+        return 130
+    except click.ClickException as e:
+        click.echo(f"nnfx: error: {e.format_message()}", err=True)
+        return EXIT_USER_ERROR
+    except NnfxError as e:
+        click.echo(f"nnfx: error: {e}", err=True)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        click.echo("nnfx: interrupted", err=True)
+        return 130
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

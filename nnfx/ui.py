@@ -36,7 +36,9 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[obj
     """A rich table; floats are shown with 4 decimals, right-aligned."""
     t = Table(title=title, title_justify="left")
     for name in columns:
-        t.add_column(name, justify="left" if name in ("layer", "name", "type", "metric") else "right")
+        t.add_column(
+            name, justify="left" if name in ("layer", "name", "type", "metric") else "right"
+        )
     for row in rows:
         t.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
     return t

@@ -27,7 +27,9 @@ def _pair(value: int | tuple[int, int], what: str) -> tuple[int, int]:
 
 
 def resolve_padding(
-    padding: str | int | tuple[int, int], size: tuple[int, int], kernel: tuple[int, int],
+    padding: str | int | tuple[int, int],
+    size: tuple[int, int],
+    kernel: tuple[int, int],
     stride: tuple[int, int],
 ) -> Pads:
     """Explicit (top, left, bottom, right) pads for ``"valid"``, ``"same"`` or integers.

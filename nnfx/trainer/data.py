@@ -76,9 +76,7 @@ def _load_npz(path: Path) -> Dataset:
         y = y.argmax(axis=1)
     y = y.reshape(-1)
     if not np.all(np.equal(np.mod(y, 1), 0)) or y.min() < 0:
-        raise DataError(
-            f"data file '{path}': y must hold class labels 0..K-1 (or one-hot rows)"
-        )
+        raise DataError(f"data file '{path}': y must hold class labels 0..K-1 (or one-hot rows)")
     y = y.astype(np.int64)
     n_classes = int(y.max()) + 1
     return Dataset(path.stem, X, y, [str(i) for i in range(n_classes)])
@@ -115,7 +113,9 @@ def train_val_test_split(
     """
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
-        raise DataError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+        raise DataError(
+            f"split fractions must be three non-negative numbers summing to 1, got {fractions}"
+        )
     check_xy(X, y)
     rng = np.random.default_rng(seed)
     labels = np.asarray(y)

@@ -16,7 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from nnfx.errors import ConfigError
-from nnfx.trainer.activations import Activation, Sigmoid, Softmax, log_softmax, softmax, stable_sigmoid
+from nnfx.trainer.activations import (
+    Activation,
+    Sigmoid,
+    Softmax,
+    log_softmax,
+    softmax,
+    stable_sigmoid,
+)
 
 _EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] before a log (Keras uses 1e-7)
 

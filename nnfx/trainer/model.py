@@ -229,8 +229,9 @@ class Sequential:
             out = layer.forward(out, training=training)
         return out
 
-    def train_step(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
-        """One forward/backward/update on a batch; returns (loss, predictions)."""
+    def compute_gradients(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+        """Forward, loss and backward on a batch: fills every ``Parameter.grad`` (penalties
+        included) and returns (loss, predictions). Nothing is updated."""
         fused = self._fused()
         hidden = self._forward(X, training=True, upto=-1 if fused else None)
         if fused:
@@ -243,12 +244,16 @@ class Sequential:
             layers = self.layers
         for layer in reversed(layers):
             grad = layer.backward(grad)
-        params = self.parameters()
-        for p in params:
+        for p in self.parameters():
             if p.regularizer is not None:
                 loss += p.regularizer.penalty(p.value)
                 p.grad = p.grad + p.regularizer.gradient(p.value)
-        self.optimizer.step(params)
+        return loss, predictions
+
+    def train_step(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+        """One step of gradient descent on a batch; returns (loss, predictions)."""
+        loss, predictions = self.compute_gradients(X, Y)
+        self.optimizer.step(self.parameters())
         return loss, predictions
 
     def fit(
@@ -286,7 +291,9 @@ class Sequential:
         n = len(X)
         batch = n if batch_size is None else int(batch_size)
         if batch < 1:
-            raise ConfigError(f"batch_size must be at least 1 (or None for full batch), got {batch_size}")
+            raise ConfigError(
+                f"batch_size must be at least 1 (or None for full batch), got {batch_size}"
+            )
         steps = -(-n // batch)
         history = History()
         self.stop_training = False
@@ -402,7 +409,9 @@ class _EpochReporter:
 
     def step(self, epoch: int, loss: float) -> None:
         self.progress.update(
-            self.task, advance=1, description=f"epoch {epoch + 1}/{self.epochs}",
+            self.task,
+            advance=1,
+            description=f"epoch {epoch + 1}/{self.epochs}",
             status=f"loss {loss:.4f}",
         )
 

@@ -56,8 +56,12 @@ def _conv(layer: Conv2D, g: _GraphBuilder, x: str) -> str:
     if layer.use_bias:
         inputs.append(g.constant(f"{layer.name}.b", layer.b.value))
     return g.node(
-        "Conv", inputs, layer.name, kernel_shape=list(layer.kernel_size),
-        strides=list(layer.strides), pads=_onnx_pads(layer.pads),
+        "Conv",
+        inputs,
+        layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        pads=_onnx_pads(layer.pads),
     )
 
 
@@ -68,15 +72,24 @@ def _onnx_pads(pads: tuple[int, int, int, int]) -> list[int]:
 
 def _maxpool(layer: MaxPool2D, g: _GraphBuilder, x: str) -> str:
     return g.node(
-        "MaxPool", [x], layer.name, kernel_shape=list(layer.kernel_size),
-        strides=list(layer.strides), pads=_onnx_pads(layer.pads),
+        "MaxPool",
+        [x],
+        layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        pads=_onnx_pads(layer.pads),
     )
 
 
 def _avgpool(layer: AvgPool2D, g: _GraphBuilder, x: str) -> str:
     return g.node(
-        "AveragePool", [x], layer.name, kernel_shape=list(layer.kernel_size),
-        strides=list(layer.strides), pads=_onnx_pads(layer.pads), count_include_pad=1,
+        "AveragePool",
+        [x],
+        layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        pads=_onnx_pads(layer.pads),
+        count_include_pad=1,
     )
 
 

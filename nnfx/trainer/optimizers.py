@@ -13,7 +13,8 @@ The update rules, with g the gradient and lr the learning rate:
 - Adagrad:   ``G += g^2;  w -= lr g / (sqrt(G) + eps)``
 - RMSprop:   ``s = rho s + (1 - rho) g^2;  w -= lr g / (sqrt(s) + eps)``
 - Adam:      ``m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;``
-             ``w -= lr m_hat / (sqrt(v_hat) + eps)`` with ``m_hat = m / (1 - b1^t)``, ``v_hat = v / (1 - b2^t)``
+             ``w -= lr m_hat / (sqrt(v_hat) + eps)``
+             with ``m_hat = m / (1 - b1^t)`` and ``v_hat = v / (1 - b2^t)``
 - AdamW:     Adam, with weight decay decoupled from the gradient: ``w -= lr wd w`` first.
 """
 
@@ -164,8 +165,12 @@ class Adam(Optimizer):
     name = "adam"
 
     def __init__(
-        self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-        epsilon: float = 1e-8, **kw,
+        self,
+        learning_rate=0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        **kw,
     ):
         super().__init__(learning_rate, **kw)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon

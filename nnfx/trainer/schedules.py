@@ -58,7 +58,9 @@ class CosineDecay(Schedule):
 
     def __call__(self, epoch):
         progress = min(epoch, self.epochs) / self.epochs
-        return self.minimum + 0.5 * (self.initial - self.minimum) * (1 + math.cos(math.pi * progress))
+        return self.minimum + 0.5 * (self.initial - self.minimum) * (
+            1 + math.cos(math.pi * progress)
+        )
 
 
 def as_schedule(learning_rate: float | Schedule) -> Schedule:

@@ -1,0 +1,42 @@
+"""ONNX Runtime sessions (CPU, or CUDA when onnxruntime-gpu and a GPU are present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from nnfx.errors import DataError, ModelError
+
+
+def available_providers() -> list[str]:
+    """Execution providers in order of preference: CUDA first when it is usable."""
+    import onnxruntime as ort
+
+    present = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in present]
+
+
+def session(model: str | Path | onnx.ModelProto, providers: list[str] | None = None):
+    """An ``InferenceSession`` with graph optimizations on."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    try:
+        return ort.InferenceSession(source, options, providers=providers or available_providers())
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise ModelError(f"onnxruntime cannot load the model: {e}") from e
+
+
+def run(model: str | Path | onnx.ModelProto, X: np.ndarray) -> np.ndarray:
+    """The first output of ``model`` on ``X`` (cast to the input's element type)."""
+    sess = session(model)
+    first = sess.get_inputs()[0]
+    dtype = np.float64 if first.type == "tensor(double)" else np.float32
+    try:
+        return sess.run(None, {first.name: np.asarray(X, dtype=dtype)})[0]
+    except Exception as e:
+        raise DataError(f"onnxruntime could not run input of shape {np.shape(X)}: {e}") from e

@@ -1,0 +1,163 @@
+"""The `nnfx` command: train, demo, help and one-sentence errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nnfx.cli import main
+from nnfx.runtime.ort import run
+
+ISSUE_COMMAND = (
+    "train --dataset digits --hidden 64,32 --activation relu --optimizer adam --lr 0.001 "
+    "--epochs 30 --batch-size 32 --seed 0"
+).split()
+
+
+def test_train_reaches_95_percent_and_onnx_agrees(tmp_path, capsys):
+    out = tmp_path / "model.onnx"
+    assert main([*ISSUE_COMMAND, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "epoch   30/30" in printed and "accuracy" in printed
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["test_metrics"]["accuracy"] >= 0.95
+    assert len(record["history"]["loss"]) == 30 and "val_accuracy" in record["history"]
+    data = np.load(tmp_path / "test_data.npz")
+    probabilities = run(out, data["X"])
+    assert np.mean(probabilities.argmax(1) == data["y"]) == pytest.approx(
+        record["test_metrics"]["accuracy"]
+    )
+    assert record["onnx_test_agreement"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adamw"]
+)
+def test_train_with_every_optimizer(tmp_path, optimizer):
+    args = [
+        "train",
+        "--dataset",
+        "iris",
+        "--optimizer",
+        optimizer,
+        "--lr",
+        "0.05",
+        "--epochs",
+        "40",
+        "--hidden",
+        "8",
+        "--schedule",
+        "cosine",
+        "-q",
+        "-o",
+        str(tmp_path / "m.onnx"),
+    ]
+    assert main(args) == 0
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["test_metrics"]["accuracy"] >= 0.8, optimizer
+
+
+def test_train_with_regularization_options(tmp_path):
+    args = [
+        "train",
+        "--dataset",
+        "wine",
+        "--hidden",
+        "16,8",
+        "--dropout",
+        "0.2",
+        "--batchnorm",
+        "--l2",
+        "1e-4",
+        "--patience",
+        "3",
+        "--clip-norm",
+        "1.0",
+        "--batch-size",
+        "0",
+        "--epochs",
+        "60",
+        "--lr",
+        "0.01",
+        "-q",
+        "-o",
+        str(tmp_path / "sub" / "m.onnx"),
+    ]
+    assert main(args) == 0
+    record = json.loads((tmp_path / "sub" / "history.json").read_text())
+    assert record["config"]["batch_size"] is None and record["config"]["batchnorm"] is True
+
+
+def test_train_on_an_npz_file(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(tmp_path / "d.npz"),
+                "--epochs",
+                "20",
+                "-q",
+                "-o",
+                str(tmp_path / "m.onnx"),
+            ]
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["train", "--dataset", "missing.npz"], "data file 'missing.npz' does not exist"),
+        (["train", "--dataset", "mnist"], "'mnist' is neither a built-in dataset"),
+        (["train", "--optimizer", "lion"], "'lion' is not one of"),
+        (["train", "--hidden", "64,x"], "not a comma-separated list of integers"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_are_one_sentence_and_exit_2(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ({"X": np.ones((10, 3)), "y": np.zeros(9)}, "y has 9 labels but X has 10 samples"),
+        ({"X": np.array([[np.nan, 1.0], [1.0, 1.0]]), "y": np.array([0, 1])}, "NaN"),
+    ],
+)
+def test_bad_data_files_are_one_sentence_and_exit_2(arrays, message, tmp_path, capsys):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    out = tmp_path / "out" / "m.onnx"
+    assert main(["train", "--dataset", str(tmp_path / "bad.npz"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0
+    assert not out.exists()
+
+
+def test_console_script_help_and_exit_status(tmp_path):
+    nnfx = [sys.executable, "-m", "nnfx.cli"]
+    done = subprocess.run([*nnfx, "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "train" in done.stdout and "demo" in done.stdout
+    done = subprocess.run([*nnfx, "train", "--help"], capture_output=True, text=True)
+    assert "--optimizer" in done.stdout and "sgd|momentum|nesterov" in done.stdout
+    done = subprocess.run([*nnfx, "train", "--dataset", "nope.npz"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("nnfx: error:")
+
+
+def test_demo_writes_its_artifacts(tmp_path, capsys):
+    target = tmp_path / "demo"
+    assert main(["demo", "-o", str(target)]) == 0
+    assert {p.name for p in target.iterdir()} == {"model.onnx", "history.json", "test_data.npz"}
+    assert "onnxruntime agrees" in capsys.readouterr().out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".nnfx-demo-")]

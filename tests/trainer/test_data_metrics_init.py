@@ -1,0 +1,118 @@
+"""Data helpers, metrics (against scikit-learn) and initializers."""
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from nnfx.errors import ConfigError, DataError
+from nnfx.trainer import DATASETS, Standardizer, load_dataset, one_hot, train_val_test_split
+from nnfx.trainer.initializers import INITIALIZERS, get_initializer
+from nnfx.trainer.metrics import (
+    accuracy,
+    f1,
+    mean_absolute_error,
+    mean_squared_error,
+    precision,
+    recall,
+)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_builtin_datasets(name):
+    data = load_dataset(name)
+    assert data.X.ndim == 2 and len(data.X) == len(data.y) and data.n_classes >= 2
+    assert set(np.unique(data.y)) == set(range(data.n_classes))
+
+
+def test_digits_as_images():
+    assert load_dataset("digits", images=True).X.shape == (1797, 1, 8, 8)
+
+
+def test_npz_dataset_and_its_errors(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez(good, X=np.arange(12.0).reshape(6, 2), y=np.array([0, 1, 2, 0, 1, 2]))
+    data = load_dataset(str(good))
+    assert data.n_classes == 3 and data.X.shape == (6, 2)
+    onehot = tmp_path / "onehot.npz"
+    np.savez(onehot, X=np.ones((3, 2)), y=np.eye(3))
+    np.testing.assert_array_equal(load_dataset(str(onehot)).y, [0, 1, 2])
+    cases = {
+        "missing.npz": (None, "does not exist"),
+        "short.npz": ({"X": np.ones((4, 2)), "y": np.zeros(3)}, "3 labels but X has 4"),
+        "nan.npz": ({"X": np.array([[np.nan, 1.0]]), "y": np.zeros(1)}, "NaN"),
+        "noy.npz": ({"X": np.ones((4, 2))}, "lacks array\\(s\\) y"),
+        "frac.npz": ({"X": np.ones((2, 2)), "y": np.array([0.5, 1.0])}, "class labels"),
+    }
+    for name, (arrays, message) in cases.items():
+        if arrays is not None:
+            np.savez(tmp_path / name, **arrays)
+        with pytest.raises(DataError, match=message):
+            load_dataset(str(tmp_path / name))
+    with pytest.raises(DataError, match="unknown dataset 'mnist'"):
+        load_dataset("mnist")
+
+
+def test_split_is_stratified_disjoint_and_seeded():
+    data = load_dataset("iris")
+    train, val, test = train_val_test_split(data.X, data.y, (0.7, 0.15, 0.15), seed=3)
+    assert (len(train[0]), len(val[0]), len(test[0])) == (105, 24, 21)
+    for _, y in (train, val, test):
+        counts = np.bincount(y, minlength=3)
+        assert counts.max() - counts.min() <= 1  # 50/50/50 split in equal proportions
+    rows = np.concatenate([train[0], val[0], test[0]])
+    assert len(np.unique(rows, axis=0)) == len(np.unique(data.X, axis=0))
+    again = train_val_test_split(data.X, data.y, seed=3)
+    np.testing.assert_array_equal(again[0][0], train[0])
+    with pytest.raises(DataError, match="summing to 1"):
+        train_val_test_split(data.X, data.y, (0.5, 0.5, 0.5))
+
+
+def test_one_hot_and_standardizer():
+    np.testing.assert_array_equal(one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
+    with pytest.raises(DataError):
+        one_hot(np.array([3]), 3)
+    X = np.array([[1.0, 5.0], [3.0, 5.0]])
+    s = Standardizer().fit(X)
+    np.testing.assert_allclose(s.transform(X), [[-1, 0], [1, 0]])  # constant column: centred
+    np.testing.assert_allclose(s.inverse_transform(s.transform(X)), X)
+
+
+def test_metrics_match_scikit_learn(rng):
+    y_true, y_pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
+    assert accuracy(y_true, y_pred) == skm.accuracy_score(y_true, y_pred)
+    for ours, theirs in [
+        (precision, skm.precision_score),
+        (recall, skm.recall_score),
+        (f1, skm.f1_score),
+    ]:
+        assert np.isclose(ours(y_true, y_pred), theirs(y_true, y_pred, average="macro"))
+        b_true, b_pred = y_true % 2, y_pred % 2
+        assert np.isclose(ours(b_true, b_pred, "binary"), theirs(b_true, b_pred))
+    a, b = rng.standard_normal(50), rng.standard_normal(50)
+    assert np.isclose(mean_absolute_error(a, b), skm.mean_absolute_error(a, b))
+    assert np.isclose(mean_squared_error(a, b), skm.mean_squared_error(a, b))
+
+
+@pytest.mark.parametrize(
+    "name,expected_var",
+    [
+        ("glorot_uniform", 2 / 600),
+        ("glorot_normal", 2 / 600),
+        ("he_uniform", 2 / 400),
+        ("he_normal", 2 / 400),
+    ],
+)
+def test_initializer_variances(name, expected_var):
+    w = get_initializer(name)((400, 200), 400, 200, np.random.default_rng(0))
+    assert abs(w.var() / expected_var - 1) < 0.03
+    assert abs(w.mean()) < 0.01
+    again = get_initializer(name)((400, 200), 400, 200, np.random.default_rng(0))
+    np.testing.assert_array_equal(w, again)
+
+
+def test_uniform_initializer_limits_and_zeros():
+    w = INITIALIZERS["he_uniform"]((1000, 10), 6, 10, np.random.default_rng(0))
+    assert np.abs(w).max() <= 1.0 and np.abs(w).max() > 0.99  # sqrt(6 / 6) = 1
+    assert not INITIALIZERS["zeros"]((3, 3), 3, 3, None).any()
+    with pytest.raises(ConfigError, match="unknown initializer"):
+        get_initializer("orthogonal")
