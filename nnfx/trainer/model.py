@@ -15,6 +15,7 @@ batch gradient descent), a few samples (mini-batch, the default 32), or one (sto
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -397,15 +398,22 @@ class Sequential:
 
 
 class _EpochReporter:
-    """A progress bar over all training steps, and one line per finished epoch."""
+    """A progress bar over all training steps, and a table with one row per finished epoch.
+
+    The rows show the loss, the first metric, their validation values and the learning rate
+    (every metric is in the returned :class:`History`).
+    """
 
     def __init__(self, model: Sequential, epochs: int, steps: int):
-        from nnfx.ui import console, progress_bar
+        from nnfx.ui import progress_bar
 
-        self.console, self.epochs, self.steps = console, epochs, steps
+        self.epochs = epochs
+        first = model.metrics[:1]
+        self.columns = ["loss", *first, *(f"val_{k}" for k in ["loss", *first]), "lr"]
         self.progress = progress_bar()
         self.task = self.progress.add_task("training", total=epochs * steps, status="")
         self.progress.start()
+        self.started = time.perf_counter()
 
     def step(self, epoch: int, loss: float) -> None:
         self.progress.update(
@@ -416,8 +424,22 @@ class _EpochReporter:
         )
 
     def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        parts = "  ".join(f"{k} {v:.4g}" if k == "lr" else f"{k} {v:.4f}" for k, v in logs.items())
-        self.progress.console.print(f"epoch {epoch + 1:>4}/{self.epochs}  {parts}")
+        columns = [c for c in self.columns if c in logs]
+        if epoch == 0:
+            header = "".join(f"{c:>{_width(c)}}" for c in columns)
+            self.progress.console.print(f"{'epoch':>10}{header}{'time':>8}", style="bold")
+        cells = "".join(
+            f"{logs[c]:>{_width(c)}.3g}" if c == "lr" else f"{logs[c]:>{_width(c)}.4f}"
+            for c in columns
+        )
+        elapsed = time.perf_counter() - self.started
+        self.progress.console.print(
+            f"{epoch + 1:>5}/{self.epochs:<4}{cells}{elapsed:>7.1f}s", soft_wrap=True
+        )
 
     def close(self) -> None:
         self.progress.stop()
+
+
+def _width(column: str) -> int:
+    return max(len(column), 6) + 2
