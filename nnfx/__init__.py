@@ -15,6 +15,7 @@ from nnfx.errors import (  # noqa: E402
     PrecisionError,
     UnsupportedOpError,
 )
+from nnfx.model import Model, load  # noqa: E402
 from nnfx.trainer import (  # noqa: E402
     AvgPool2D,
     BatchNorm,

@@ -1,0 +1,292 @@
+"""The IR: a Graph of Nodes over named Tensors, with constants as NumPy arrays.
+
+Everyone shares this one data structure: the frontend writes it, passes rewrite it (always
+into a new Graph), the precision assignment types it and every engine reads it. It is plain
+typed dataclasses; op attributes are the frozen dataclasses of :mod:`nnfx.compiler.ops`.
+
+Shapes exclude the batch axis (an FPGA design processes one sample at a time; every engine
+vectorizes over the batch). A graph input or output remembers, in ``onnx_perm``, how its
+IR layout relates to the original model's layout: ``ir = onnx.transpose(onnx_perm)`` per
+sample, so that users feed and receive data in their model's own layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnfx.compiler.ops import ATTRS, PARAMS, Op, Shape, infer_shape
+from nnfx.errors import ModelError
+
+FORMAT = "nnfx-ir"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Float:
+    """Floating point (float32 at the model's boundary; the float reference computes in float64)."""
+
+    def __str__(self) -> str:
+        return "float"
+
+
+@dataclass(frozen=True)
+class Integer:
+    """Integer values (indices, class labels): the output of ArgMax."""
+
+    def __str__(self) -> str:
+        return "int"
+
+
+FLOAT, INTEGER = Float(), Integer()
+DType = Float | Integer
+
+
+def parse_dtype(text: str) -> DType:
+    if text == "float":
+        return FLOAT
+    if text == "int":
+        return INTEGER
+    raise ModelError(f"unknown tensor type '{text}'; expected float or int")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: Shape
+    dtype: DType = FLOAT
+    onnx_perm: tuple[int, ...] | None = None  # graph inputs/outputs only
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    op: Op
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    attrs: object
+    params: dict[str, str] = field(default_factory=dict)  # role -> constant name
+
+    def param(self, graph: Graph, role: str) -> np.ndarray | None:
+        name = self.params.get(role)
+        return None if name is None else graph.constants[name]
+
+
+@dataclass(frozen=True)
+class Graph:
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    tensors: dict[str, Tensor]
+    nodes: tuple[Node, ...]
+    constants: dict[str, np.ndarray]
+
+    def replace(self, **changes) -> Graph:
+        return dataclasses.replace(self, **changes)
+
+    def producers(self) -> dict[str, Node]:
+        return {out: node for node in self.nodes for out in node.outputs}
+
+    def consumers(self) -> dict[str, list[Node]]:
+        users: dict[str, list[Node]] = {name: [] for name in self.tensors}
+        for node in self.nodes:
+            for name in node.inputs:
+                users.setdefault(name, []).append(node)
+        return users
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def parameter_count(self, node: Node) -> int:
+        return int(sum(self.constants[c].size for c in node.params.values()))
+
+    def summary(self) -> str:
+        """One line per node: name, op, input and output shapes, type, parameter count."""
+        rows = [("name", "op", "inputs", "output", "type", "params")]
+        for name in self.inputs:
+            t = self.tensors[name]
+            rows.append((name, "Input", "", str(t.shape), str(t.dtype), "0"))
+        for node in self.nodes:
+            shapes = ", ".join(str(self.tensors[i].shape) for i in node.inputs)
+            out = self.tensors[node.outputs[0]]
+            rows.append(
+                (node.name, _op_label(node), shapes, str(out.shape), str(out.dtype),
+                 str(self.parameter_count(node)))
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        total = sum(int(c.size) for c in self.constants.values())
+        lines.append(f"{len(self.nodes)} nodes, {total} parameters")
+        return "\n".join(lines)
+
+    # -- serialization -------------------------------------------------------------------
+    def save(self, folder: str | Path) -> None:
+        """Write ``model.json`` (structure, human-readable) and ``weights.npz`` (constants)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        document = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+            "tensors": [
+                {"name": t.name, "shape": list(t.shape), "dtype": str(t.dtype),
+                 **({"onnx_perm": list(t.onnx_perm)} if t.onnx_perm is not None else {})}
+                for t in self.tensors.values()
+            ],
+            "nodes": [
+                {"name": n.name, "op": n.op.value, "inputs": list(n.inputs),
+                 "outputs": list(n.outputs), "attrs": _encode_attrs(n.attrs),
+                 "params": dict(n.params)}
+                for n in self.nodes
+            ],
+        }
+        (folder / "model.json").write_text(json.dumps(document, indent=1) + "\n")
+        np.savez(folder / "weights.npz", **self.constants)
+
+    @staticmethod
+    def load(folder: str | Path) -> Graph:
+        folder = Path(folder)
+        try:
+            document = json.loads((folder / "model.json").read_text())
+            with np.load(folder / "weights.npz", allow_pickle=False) as archive:
+                constants = {k: archive[k] for k in archive.files}
+        except (OSError, ValueError) as e:
+            raise ModelError(f"'{folder}' does not hold a readable nnfx IR ({e})") from e
+        if document.get("format") != FORMAT or document.get("version") != FORMAT_VERSION:
+            raise ModelError(f"'{folder / 'model.json'}' is not an nnfx IR version {FORMAT_VERSION}")
+        tensors = {
+            t["name"]: Tensor(
+                t["name"], tuple(t["shape"]), parse_dtype(t["dtype"]),
+                tuple(t["onnx_perm"]) if "onnx_perm" in t else None,
+            )
+            for t in document["tensors"]
+        }
+        nodes = []
+        for n in document["nodes"]:
+            op = Op(n["op"])
+            nodes.append(Node(n["name"], op, tuple(n["inputs"]), tuple(n["outputs"]),
+                              _decode_attrs(ATTRS[op], n["attrs"]), dict(n["params"])))
+        graph = Graph(document["name"], tuple(document["inputs"]), tuple(document["outputs"]),
+                      tensors, tuple(nodes), freeze(constants))
+        validate(graph)
+        return graph
+
+
+def _op_label(node: Node) -> str:
+    attrs = node.attrs
+    if node.op is Op.ACTIVATION:
+        return f"Activation({attrs.kind})"
+    if node.op is Op.CONV:
+        label = f"Conv{len(attrs.kernel_shape)}D"
+    elif node.op in (Op.MAX_POOL, Op.AVG_POOL):
+        label = f"{node.op.value[:-4]}Pool{len(attrs.kernel_shape)}D"
+    else:
+        label = node.op.value
+    activation = getattr(attrs, "activation", "linear")
+    return label if activation == "linear" else f"{label}+{activation}"
+
+
+def _encode_value(value):
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, tuple):
+        return [_encode_value(v) for v in value]
+    return value
+
+
+def _encode_attrs(attrs) -> dict:
+    return {f.name: _encode_value(getattr(attrs, f.name)) for f in dataclasses.fields(attrs)}
+
+
+def _decode_attrs(cls, data: dict):
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        v = data[f.name]
+        if v in ("inf", "-inf"):
+            v = math.inf if v == "inf" else -math.inf
+        elif isinstance(v, list):
+            v = tuple(v)
+        values[f.name] = v
+    return cls(**values)
+
+
+def freeze(constants: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Make constant arrays read-only: passes build new arrays instead of editing shared ones."""
+    for array in constants.values():
+        array.flags.writeable = False
+    return constants
+
+
+def validate(graph: Graph) -> None:
+    """Check the graph's invariants; raise ModelError naming the first broken one.
+
+    Topological order, every input defined before use, constants present, attributes of the
+    op's class, and every output shape equal to what the op's shape rule gives.
+    """
+    defined = set(graph.inputs)
+    for name in graph.inputs:
+        if name not in graph.tensors:
+            raise ModelError(f"graph input '{name}' has no tensor")
+    names = set()
+    for node in graph.nodes:
+        if node.name in names:
+            raise ModelError(f"two nodes are named '{node.name}'")
+        names.add(node.name)
+        if not isinstance(node.attrs, ATTRS[node.op]):
+            raise ModelError(
+                f"node '{node.name}' ({node.op.value}) has attributes of type "
+                f"{type(node.attrs).__name__}; expected {ATTRS[node.op].__name__}"
+            )
+        for name in node.inputs:
+            if name not in defined:
+                raise ModelError(f"node '{node.name}' reads '{name}' before it is computed")
+        for role, constant in node.params.items():
+            if role not in PARAMS.get(node.op, ()):
+                raise ModelError(f"node '{node.name}' ({node.op.value}) has no parameter '{role}'")
+            if constant not in graph.constants:
+                raise ModelError(f"node '{node.name}' refers to missing constant '{constant}'")
+        shapes = [graph.tensors[i].shape for i in node.inputs]
+        expected = infer_shape(node.op, shapes, node.attrs)
+        for out in node.outputs:
+            if out in defined:
+                raise ModelError(f"tensor '{out}' is computed twice")
+            if out not in graph.tensors:
+                raise ModelError(f"node '{node.name}' writes '{out}', which has no tensor")
+            if graph.tensors[out].shape != expected:
+                raise ModelError(
+                    f"node '{node.name}' ({node.op.value}): tensor '{out}' has shape "
+                    f"{graph.tensors[out].shape}, the op gives {expected}"
+                )
+            defined.add(out)
+    for name in graph.outputs:
+        if name not in defined:
+            raise ModelError(f"graph output '{name}' is never computed")
+
+
+def unique_name(base: str, taken: Iterable[str]) -> str:
+    """``base``, or ``base_2``, ``base_3``... whichever is not yet taken."""
+    taken = set(taken)
+    if base not in taken:
+        return base
+    k = 2
+    while f"{base}_{k}" in taken:
+        k += 1
+    return f"{base}_{k}"

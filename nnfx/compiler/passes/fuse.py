@@ -1,0 +1,38 @@
+"""fuse_activations: a Dense or Conv absorbs the element-wise activation after it.
+
+For backends that compute the activation inside the layer's kernel (one quantization step
+instead of two). Not in the default pipeline: in fixed point a fused and an unfused activation
+may quantize differently (docs/semantics.md says how), so the choice belongs to the backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from nnfx.compiler.ir import Graph
+from nnfx.compiler.ops import Op
+from nnfx.compiler.passes._rewrite import replace_nodes, sole_consumer
+
+FUSABLE = ("relu", "leaky_relu")
+
+
+def fuse_activations(graph: Graph) -> Graph:
+    changed = True
+    while changed:
+        changed = False
+        consumers = graph.consumers()
+        for layer in graph.nodes:
+            if layer.op not in (Op.DENSE, Op.CONV) or layer.attrs.activation != "linear":
+                continue
+            act = sole_consumer(graph, layer.outputs[0], consumers)
+            if act is None or act.op is not Op.ACTIVATION or act.attrs.kind not in FUSABLE:
+                continue
+            attrs = dataclasses.replace(
+                layer.attrs, activation=act.attrs.kind, activation_alpha=act.attrs.alpha
+            )
+            fused = dataclasses.replace(layer, attrs=attrs, outputs=act.outputs)
+            tensors = {k: t for k, t in graph.tensors.items() if k != layer.outputs[0]}
+            graph = replace_nodes(graph, [layer, act], [fused]).replace(tensors=tensors)
+            changed = True
+            break
+    return graph

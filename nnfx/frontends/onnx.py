@@ -1,0 +1,336 @@
+"""ONNX -> IR (float).
+
+Reading a model is three steps: load it (external data included) and check it, sort its nodes
+topologically, then convert node by node with the small functions of
+:mod:`nnfx.frontends.onnx_ops` (one per ONNX op, in one table).
+
+Layout is decided here once. Every value remembers ``perm``, how its IR array relates to the
+ONNX array of one sample: ``ir = onnx.transpose(perm)``. Convolutions and pooling produce
+channels-last values; element-wise ops keep whatever they get; ops that care about order
+(Flatten, Reshape) ask for the ONNX order, and a Transpose node appears only where a value's
+layout must actually change — which the passes then fold into the next Dense layer's weights.
+An ONNX Transpose only relabels ``perm`` and costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from nnfx.compiler.ir import FLOAT, DType, Graph, Node, Tensor, freeze, unique_name, validate
+from nnfx.compiler.ops import Op, TransposeAttrs, infer_shape
+from nnfx.errors import ModelError, UnsupportedOpError
+
+MIN_OPSET, MAX_OPSET = 13, 21
+# Stand-in for the batch size inside folded shape computations (Shape -> Gather -> Concat...).
+BATCH = -(2**40)
+FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
+
+
+def channels_last(rank: int) -> tuple[int, ...]:
+    """The perm that moves ONNX's channel axis (first of the sample) to the end."""
+    return tuple(range(1, rank)) + (0,) if rank >= 2 else tuple(range(rank))
+
+
+def compose(first: tuple[int, ...], then: tuple[int, ...]) -> tuple[int, ...]:
+    """``x.transpose(first).transpose(then) == x.transpose(compose(first, then))``."""
+    return tuple(first[i] for i in then)
+
+
+def inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argsort(perm))
+
+
+@dataclass(frozen=True)
+class Value:
+    """What an ONNX name holds: an IR tensor in some layout, or a constant."""
+
+    tensor: str | None = None
+    perm: tuple[int, ...] = ()
+    onnx_shape: tuple[int, ...] = ()  # of one sample, in ONNX order
+    const: np.ndarray | None = None
+    dtype: DType = FLOAT
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not None
+
+
+class Converter:
+    """Holds the IR under construction while the ONNX nodes are converted one by one."""
+
+    def __init__(self, model: onnx.ModelProto, source: str):
+        self.model, self.source = model, source
+        self.values: dict[str, Value] = {}
+        self.nodes: list[Node] = []
+        self.tensors: dict[str, Tensor] = {}
+        self.constants: dict[str, np.ndarray] = {}
+        self.onnx_node: onnx.NodeProto | None = None
+        self.node_name = ""
+        self.opset = next(
+            (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
+        )
+
+    # -- values -----------------------------------------------------------------------
+    def error(self, message: str, cls=ModelError) -> ModelError:
+        node = self.onnx_node
+        return cls(f"node '{self.node_name}' ({node.op_type}): {message}")
+
+    def value(self, name: str) -> Value:
+        if name not in self.values:
+            raise self.error(f"input '{name}' is neither a graph input, an initializer nor "
+                             "the output of an earlier node")
+        return self.values[name]
+
+    def tensor(self, name: str) -> Value:
+        v = self.value(name)
+        if v.is_const:
+            raise self.error(f"input '{name}' is a constant where nnfx expects computed data",
+                             UnsupportedOpError)
+        return v
+
+    def const(self, name: str, what: str) -> np.ndarray:
+        v = self.value(name)
+        if not v.is_const:
+            raise self.error(f"{what} '{name}' must be a constant (an initializer), "
+                             "not computed data", UnsupportedOpError)
+        return v.const
+
+    def optional_const(self, index: int, what: str) -> np.ndarray | None:
+        node = self.onnx_node
+        if len(node.input) <= index or not node.input[index]:
+            return None
+        return self.const(node.input[index], what)
+
+    def attr(self, name: str, default=None):
+        for a in self.onnx_node.attribute:
+            if a.name == name:
+                return onnx.helper.get_attribute_value(a)
+        return default
+
+    def set_output(self, value: Value, index: int = 0) -> None:
+        self.values[self.onnx_node.output[index]] = value
+
+    # -- IR construction -------------------------------------------------------------
+    def _new_tensor_name(self, base: str) -> str:
+        return unique_name(base or "t", self.tensors)
+
+    def emit(self, op: Op, inputs: list[str], attrs, params: dict[str, np.ndarray] | None = None,
+             suffix: str = "", dtype: DType = FLOAT) -> str:
+        """Append an IR node; return its output tensor's name."""
+        shapes = [self.tensors[i].shape for i in inputs]
+        try:
+            shape = infer_shape(op, shapes, attrs)
+        except ModelError as e:
+            raise self.error(str(e)) from None
+        name = unique_name(self.node_name + suffix, {n.name for n in self.nodes})
+        onnx_outputs = [o for o in self.onnx_node.output if o]
+        out = self._new_tensor_name(onnx_outputs[0] if onnx_outputs and not suffix else name)
+        self.tensors[out] = Tensor(out, shape, dtype)
+        param_names = {}
+        for role, array in (params or {}).items():
+            key = unique_name(f"{name}.{role}", self.constants)
+            self.constants[key] = np.ascontiguousarray(array, dtype=np.float64)
+            param_names[role] = key
+        self.nodes.append(Node(name, op, tuple(inputs), (out,), attrs, param_names))
+        return out
+
+    def in_layout(self, value: Value, perm: tuple[int, ...]) -> str:
+        """The IR tensor of ``value`` laid out as ``onnx_sample.transpose(perm)``."""
+        if value.perm == perm:
+            return value.tensor
+        # ir_now = onnx.transpose(value.perm); wanted = onnx.transpose(perm)
+        #        = ir_now.transpose(compose(inverse(value.perm), perm))
+        step = compose(inverse(value.perm), perm)
+        return self.emit(Op.TRANSPOSE, [value.tensor], TransposeAttrs(step), suffix="_layout")
+
+    def new_value(self, tensor: str, perm: tuple[int, ...], dtype: DType = FLOAT) -> Value:
+        shape = self.tensors[tensor].shape
+        return Value(tensor, perm, tuple(shape[i] for i in inverse(perm)), dtype=dtype)
+
+    def ir_constant(self, const: np.ndarray, value: Value) -> np.ndarray:
+        """An ONNX constant that broadcasts against ``value`` (batch included), as an array in
+        the IR layout: per channel ``(C,)`` when it only varies along the IR's last axis,
+        else the full sample shape."""
+        sample = value.onnx_shape
+        c = np.asarray(const, dtype=np.float64)
+        if c.ndim > len(sample):  # leading dims belong to the batch axis: must be 1
+            if c.ndim > len(sample) + 1 or c.shape[0] != 1:
+                raise self.error(f"constant of shape {c.shape} does not broadcast against "
+                                 f"(batch, {', '.join(map(str, sample))})", UnsupportedOpError)
+            c = c[0]
+        try:
+            full = np.broadcast_to(c, sample)
+        except ValueError:
+            raise self.error(f"constant of shape {c.shape} does not broadcast against "
+                             f"(batch, {', '.join(map(str, sample))})", UnsupportedOpError) from None
+        full = full.transpose(value.perm)
+        if full.ndim == 0:
+            return full.reshape(1)
+        flat = full.reshape(-1, full.shape[-1])
+        if np.all(flat == flat[:1]):
+            return flat[0].copy()
+        return np.ascontiguousarray(full)
+
+
+def load_model(path_or_model: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
+    """Read and check an ONNX model; external data files are read from beside the file."""
+    if isinstance(path_or_model, onnx.ModelProto):
+        model, source = path_or_model, "<ModelProto>"
+    else:
+        path = Path(path_or_model)
+        source = str(path)
+        if not path.is_file():
+            raise ModelError(f"ONNX file '{path}' does not exist")
+        try:
+            model = onnx.load(str(path), load_external_data=True)
+        except Exception as e:  # protobuf DecodeError, missing external data file...
+            raise ModelError(f"'{path}' is not a readable ONNX model ({_first_line(e)})") from None
+    if not model.graph.node and not model.graph.output:
+        raise ModelError(f"'{source}' is not an ONNX model (it has no graph)")
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as e:
+        # Models we can still convert (e.g. nodes out of topological order) fail the checker.
+        message = _first_line(e)
+        if "topologically sorted" not in message and "not output of any previous" not in message:
+            raise ModelError(f"'{source}' is not a valid ONNX model ({message})") from None
+    return model, source
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.NodeProto]:
+    """Nodes in an order where each one's inputs are computed first; a cycle is an error."""
+    producer = {out: i for i, node in enumerate(graph.node) for out in node.output if out}
+    waiting = {i: {x for x in node.input if x and x in producer and x not in available}
+               for i, node in enumerate(graph.node)}
+    users: dict[int, list[int]] = {}
+    for i, needs in waiting.items():
+        for x in needs:
+            users.setdefault(producer[x], []).append(i)
+    ready = [i for i, needs in waiting.items() if not needs]
+    order: list[int] = []
+    pending_count = {i: len(needs) for i, needs in waiting.items()}
+    while ready:
+        i = ready.pop(0)
+        order.append(i)
+        for j in users.get(i, []):
+            pending_count[j] -= 1
+            if pending_count[j] == 0:
+                ready.append(j)
+        ready.sort()
+    if len(order) != len(graph.node):
+        stuck = [graph.node[i].name or graph.node[i].op_type for i in range(len(graph.node))
+                 if i not in set(order)]
+        raise ModelError(f"the graph has a cycle through node(s) {', '.join(stuck[:5])}")
+    return [graph.node[i] for i in order]
+
+
+def _input_value(conv: Converter, vi: onnx.ValueInfoProto) -> Value:
+    t = vi.type.tensor_type
+    if not vi.type.HasField("tensor_type") or t.elem_type not in FLOAT_TYPES:
+        raise ModelError(f"graph input '{vi.name}' must be a float tensor")
+    dims = list(t.shape.dim)
+    if not dims:
+        raise ModelError(f"graph input '{vi.name}' needs a batch axis; it has no shape")
+    sample = []
+    for axis, d in enumerate(dims[1:], start=1):
+        if not d.HasField("dim_value") or d.dim_value <= 0:
+            label = d.dim_param or "?"
+            raise ModelError(
+                f"graph input '{vi.name}' has a dynamic dimension '{label}' on axis {axis}; "
+                "only the batch axis (0) may be dynamic"
+            )
+        sample.append(int(d.dim_value))
+    perm = channels_last(len(sample))
+    name = conv._new_tensor_name(vi.name)
+    shape = tuple(sample[i] for i in perm)
+    conv.tensors[name] = Tensor(name, shape, FLOAT, onnx_perm=perm)
+    return Value(name, perm, tuple(sample))
+
+
+def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
+    """Read an ONNX model into a float IR graph (before the passes)."""
+    from nnfx.frontends.onnx_ops import CONVERTERS, supported_ops
+
+    model, source = load_model(path_or_model)
+    conv = Converter(model, source)
+    if conv.opset < MIN_OPSET:
+        model = _upgrade(model, source, conv.opset)
+        conv = Converter(model, source)
+    if conv.opset > MAX_OPSET:
+        raise ModelError(f"'{source}' uses opset {conv.opset}; nnfx reads opsets "
+                         f"{MIN_OPSET} to {MAX_OPSET}")
+    graph = model.graph
+    for init in graph.initializer:
+        conv.values[init.name] = Value(const=numpy_helper.to_array(init))
+    inputs = []
+    for vi in graph.input:
+        if vi.name in conv.values:  # an initializer also listed as input (old exporters)
+            continue
+        conv.values[vi.name] = _input_value(conv, vi)
+        inputs.append(conv.values[vi.name].tensor)
+    if not inputs:
+        raise ModelError(f"'{source}' has no graph input that is not an initializer")
+    taken_names: set[str] = set()
+    for index, node in enumerate(topological_order(graph, set(conv.values))):
+        conv.onnx_node = node
+        conv.node_name = unique_name(node.name or f"{node.op_type.lower()}_{index}", taken_names)
+        taken_names.add(conv.node_name)
+        key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+        converter = CONVERTERS.get(key)
+        if converter is None:
+            raise UnsupportedOpError(
+                f"node '{conv.node_name}' has op type '{key}', which nnfx does not support; "
+                f"supported: {', '.join(supported_ops())}"
+            )
+        converter(conv)
+    outputs = _outputs(conv, graph)
+    ir = Graph(
+        name=graph.name or Path(source).stem,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        tensors=conv.tensors,
+        nodes=tuple(conv.nodes),
+        constants=freeze(conv.constants),
+    )
+    validate(ir)
+    return ir
+
+
+def _outputs(conv: Converter, graph: onnx.GraphProto) -> list[str]:
+    from nnfx.compiler.ops import NoAttrs
+
+    outputs = []
+    conv.onnx_node = onnx.helper.make_node("Identity", [], [], name="graph output")
+    for vi in graph.output:
+        conv.node_name = vi.name
+        v = conv.value(vi.name)
+        if v.is_const:
+            raise ModelError(f"graph output '{vi.name}' is a constant; nnfx needs computed outputs")
+        tensor = v.tensor
+        if tensor in outputs or tensor in conv.tensors and conv.tensors[tensor].onnx_perm is not None:
+            # The same IR tensor twice, or an input passed through: give it its own name.
+            tensor = conv.emit(Op.IDENTITY, [tensor], NoAttrs(), suffix="_out", dtype=v.dtype)
+        t = conv.tensors[tensor]
+        conv.tensors[tensor] = Tensor(t.name, t.shape, v.dtype, onnx_perm=v.perm)
+        outputs.append(tensor)
+    return outputs
+
+
+def _upgrade(model: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto:
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(model, MIN_OPSET)
+    except Exception as e:
+        raise ModelError(f"'{source}' uses opset {opset}, and converting it to opset "
+                         f"{MIN_OPSET} failed ({_first_line(e)})") from None
+

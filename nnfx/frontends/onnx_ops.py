@@ -1,0 +1,560 @@
+"""One small converter per ONNX op, in one table (:data:`CONVERTERS`).
+
+A converter reads the current ONNX node through the :class:`Converter` (its inputs as IR
+values or constants, its attributes), emits IR nodes, and binds the node's outputs. Ops whose
+inputs are all constants are folded here and never reach the IR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import numpy as np
+import onnx
+
+from nnfx.compiler.ir import FLOAT, INTEGER
+from nnfx.compiler.ops import (
+    ActivationAttrs,
+    ArgMaxAttrs,
+    ConcatAttrs,
+    ConvAttrs,
+    DenseAttrs,
+    NoAttrs,
+    Op,
+    PoolAttrs,
+    ReshapeAttrs,
+    SoftmaxAttrs,
+)
+from nnfx.errors import UnsupportedOpError
+from nnfx.frontends.onnx import BATCH, Converter, Value, channels_last, compose, inverse
+
+ConverterFn = Callable[[Converter], None]
+
+
+def _inputs(c: Converter) -> list[str]:
+    return list(c.onnx_node.input)
+
+
+def _alias(c: Converter) -> None:
+    """Identity, Dropout (inference), and float-to-float Cast: the output is the input."""
+    node = c.onnx_node
+    c.set_output(c.value(node.input[0]))
+    for extra in node.output[1:]:
+        if extra:  # Dropout's mask: nothing may read it at inference
+            c.values[extra] = Value(const=np.ones(c.value(node.input[0]).onnx_shape, bool))
+
+
+def _cast(c: Converter) -> None:
+    v = c.value(c.onnx_node.input[0])
+    to = c.attr("to")
+    np_type = onnx.helper.tensor_dtype_to_np_dtype(to)
+    if v.is_const:
+        c.set_output(Value(const=v.const.astype(np_type)))
+        return
+    floating = np.issubdtype(np_type, np.floating)
+    if floating != (v.dtype == FLOAT):
+        raise c.error(f"a cast from {v.dtype} to {np.dtype(np_type)} of computed data is not "
+                      "supported; nnfx supports float-to-float and int-to-int casts",
+                      UnsupportedOpError)
+    c.set_output(v)
+
+
+def _constant(c: Converter) -> None:
+    for a in c.onnx_node.attribute:
+        value = onnx.helper.get_attribute_value(a)
+        if a.name == "value":
+            c.set_output(Value(const=onnx.numpy_helper.to_array(value)))
+        elif a.name in ("value_float", "value_int"):
+            c.set_output(Value(const=np.array(value)))
+        elif a.name in ("value_floats", "value_ints"):
+            c.set_output(Value(const=np.array(list(value))))
+        else:
+            raise c.error(f"Constant attribute '{a.name}' is not supported", UnsupportedOpError)
+        return
+    raise c.error("Constant node has no value")
+
+
+# -- linear layers ---------------------------------------------------------------------------
+def _vector_input(c: Converter, name: str) -> Value:
+    v = c.tensor(name)
+    if len(v.onnx_shape) != 1:
+        raise c.error(f"input '{name}' has shape (batch, {', '.join(map(str, v.onnx_shape))}); "
+                      "nnfx supports this op on (batch, features) only — flatten first",
+                      UnsupportedOpError)
+    return v
+
+
+def _dense(c: Converter, x: Value, weight: np.ndarray, bias: np.ndarray | None) -> None:
+    n_in, n_out = weight.shape
+    if n_in != x.onnx_shape[0]:
+        raise c.error(f"weight of shape {weight.shape} does not fit {n_in} != "
+                      f"{x.onnx_shape[0]} input features")
+    params = {"weight": weight}
+    if bias is not None:
+        params["bias"] = np.broadcast_to(np.asarray(bias, np.float64).reshape(-1)
+                                         if np.size(bias) in (1, n_out) else bias, (n_out,))
+    out = c.emit(Op.DENSE, [x.tensor], DenseAttrs(n_in, n_out), params)
+    c.set_output(c.new_value(out, (0,)))
+
+
+def _gemm(c: Converter) -> None:
+    a_name, b_name, *rest = _inputs(c)
+    if c.attr("transA", 0):
+        raise c.error("transA=1 is not supported; expected the data as the first input",
+                      UnsupportedOpError)
+    x = _vector_input(c, a_name)
+    weight = np.asarray(c.const(b_name, "weight"), np.float64)
+    if weight.ndim != 2:
+        raise c.error(f"weight '{b_name}' has shape {weight.shape}; expected a 2-D matrix")
+    if c.attr("transB", 0):
+        weight = weight.T
+    weight = weight * c.attr("alpha", 1.0)
+    bias = c.optional_const(2, "bias")
+    if bias is not None:
+        bias = np.asarray(bias, np.float64) * c.attr("beta", 1.0)
+        if bias.size not in (1, weight.shape[1]) or (bias.ndim == 2 and bias.shape[0] != 1):
+            raise c.error(f"bias of shape {bias.shape} does not broadcast to ({weight.shape[1]},)",
+                          UnsupportedOpError)
+    _dense(c, x, weight, bias)
+
+
+def _matmul(c: Converter) -> None:
+    a_name, b_name = _inputs(c)
+    if c.value(a_name).is_const:
+        raise c.error("a constant first operand is not supported; expected data @ weight",
+                      UnsupportedOpError)
+    x = _vector_input(c, a_name)
+    weight = np.asarray(c.const(b_name, "weight"), np.float64)
+    if weight.ndim != 2:
+        raise c.error(f"weight '{b_name}' has shape {weight.shape}; expected a 2-D matrix",
+                      UnsupportedOpError)
+    _dense(c, x, weight, None)
+
+
+# -- convolution and pooling --------------------------------------------------------------
+def _spatial_attrs(c: Converter, x: Value, kernel_shape) -> tuple:
+    rank = len(kernel_shape)
+    if len(x.onnx_shape) != rank + 1:
+        raise c.error(f"a {rank}-D kernel needs input (batch, channels, {rank} spatial dims), got "
+                      f"(batch, {', '.join(map(str, x.onnx_shape))})", UnsupportedOpError)
+    strides = tuple(c.attr("strides", [1] * rank))
+    dilations = tuple(c.attr("dilations", [1] * rank))
+    auto_pad = c.attr("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if auto_pad in ("NOTSET", "VALID"):
+        pads = tuple(c.attr("pads", [0] * 2 * rank)) if auto_pad == "NOTSET" else (0,) * 2 * rank
+    elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        begins, ends = [], []
+        for axis in range(rank):
+            size = x.onnx_shape[axis + 1]
+            extent = dilations[axis] * (kernel_shape[axis] - 1) + 1
+            total = max((-(-size // strides[axis]) - 1) * strides[axis] + extent - size, 0)
+            small, large = total // 2, total - total // 2
+            begins.append(small if auto_pad == "SAME_UPPER" else large)
+            ends.append(large if auto_pad == "SAME_UPPER" else small)
+        pads = tuple(begins + ends)
+    else:
+        raise c.error(f"auto_pad '{auto_pad}' is not supported", UnsupportedOpError)
+    if c.attr("ceil_mode", 0):
+        raise c.error("ceil_mode=1 is not supported; export with ceil_mode=False",
+                      UnsupportedOpError)
+    return strides, pads, dilations
+
+
+def _conv(c: Converter) -> None:
+    x_name, w_name, *rest = _inputs(c)
+    x = c.tensor(x_name)
+    weight = np.asarray(c.const(w_name, "weight"), np.float64)  # (out, in, *k)
+    if c.attr("group", 1) != 1:
+        raise c.error(f"group={c.attr('group')} is not supported; nnfx supports group=1",
+                      UnsupportedOpError)
+    kernel = tuple(weight.shape[2:])
+    if len(kernel) not in (1, 2):
+        raise c.error(f"{len(kernel)}-D convolution is not supported; nnfx supports 1-D and 2-D",
+                      UnsupportedOpError)
+    strides, pads, dilations = _spatial_attrs(c, x, kernel)
+    rank = len(kernel)
+    params = {"weight": weight.transpose(*range(2, 2 + rank), 1, 0)}  # (*k, in, out)
+    bias = c.optional_const(2, "bias")
+    if bias is not None:
+        params["bias"] = bias
+    attrs = ConvAttrs(weight.shape[1], weight.shape[0], kernel, strides, pads, dilations)
+    layout = channels_last(rank + 1)
+    out = c.emit(Op.CONV, [c.in_layout(x, layout)], attrs, params)
+    c.set_output(c.new_value(out, layout))
+
+
+def _pool(op: Op) -> ConverterFn:
+    def convert(c: Converter) -> None:
+        x = c.tensor(c.onnx_node.input[0])
+        kernel = tuple(c.attr("kernel_shape"))
+        if len(kernel) not in (1, 2):
+            raise c.error(f"{len(kernel)}-D pooling is not supported", UnsupportedOpError)
+        strides, pads, dilations = _spatial_attrs(c, x, kernel)
+        if any(d != 1 for d in dilations):
+            raise c.error("dilated pooling is not supported", UnsupportedOpError)
+        if len(c.onnx_node.output) > 1 and c.onnx_node.output[1]:
+            raise c.error("MaxPool's Indices output is not supported", UnsupportedOpError)
+        include = bool(c.attr("count_include_pad", 0))
+        layout = channels_last(len(kernel) + 1)
+        out = c.emit(op, [c.in_layout(x, layout)], PoolAttrs(kernel, strides, pads, include))
+        c.set_output(c.new_value(out, layout))
+
+    return convert
+
+
+def _global_pool(op: Op) -> ConverterFn:
+    def convert(c: Converter) -> None:
+        x = c.tensor(c.onnx_node.input[0])
+        rank = len(x.onnx_shape)
+        if rank < 2:
+            raise c.error("global pooling needs (batch, channels, spatial...) input")
+        pooled = c.emit(op, [c.in_layout(x, channels_last(rank))], NoAttrs(), suffix="_pool")
+        # ONNX keeps the spatial axes as 1s: (C, 1, ...), channels-last (1, ..., C).
+        keep = (1,) * (rank - 1) + (x.onnx_shape[0],)
+        out = c.emit(Op.RESHAPE, [pooled], ReshapeAttrs(keep))
+        c.set_output(c.new_value(out, channels_last(rank)))
+
+    return convert
+
+
+# -- element-wise ----------------------------------------------------------------------------
+def _activation(kind: str, **defaults) -> ConverterFn:
+    def convert(c: Converter) -> None:
+        x = c.tensor(c.onnx_node.input[0])
+        values = {k: float(c.attr(k, v)) for k, v in defaults.items()}
+        out = c.emit(Op.ACTIVATION, [x.tensor], ActivationAttrs(kind, **values))
+        c.set_output(c.new_value(out, x.perm))
+
+    return convert
+
+
+def _clip(c: Converter) -> None:
+    x = c.tensor(c.onnx_node.input[0])
+    lo, hi = c.optional_const(1, "min"), c.optional_const(2, "max")
+    lo = -math.inf if lo is None else float(np.asarray(lo).reshape(-1)[0])
+    hi = math.inf if hi is None else float(np.asarray(hi).reshape(-1)[0])
+    kind = "relu" if lo == 0.0 and hi == math.inf else "clip"
+    attrs = ActivationAttrs(kind) if kind == "relu" else ActivationAttrs("clip", min=lo, max=hi)
+    out = c.emit(Op.ACTIVATION, [x.tensor], attrs)
+    c.set_output(c.new_value(out, x.perm))
+
+
+def _softmax(log: bool) -> ConverterFn:
+    def convert(c: Converter) -> None:
+        x = c.tensor(c.onnx_node.input[0])
+        rank = len(x.onnx_shape) + 1
+        axis = c.attr("axis", -1) % rank
+        if axis == 0:
+            raise c.error("softmax over the batch axis is not supported", UnsupportedOpError)
+        ir_axis = x.perm.index(axis - 1)
+        out = c.emit(Op.SOFTMAX, [x.tensor], SoftmaxAttrs(ir_axis, log))
+        c.set_output(c.new_value(out, x.perm))
+
+    return convert
+
+
+def _fold(c: Converter) -> bool:
+    """Evaluate a node whose inputs are all constants; True when it was folded."""
+    node = c.onnx_node
+    inputs = [c.value(i) if i else None for i in node.input]
+    if not all(v is None or v.is_const for v in inputs):
+        return False
+    arrays = [None if v is None else v.const for v in inputs]
+    if any(a is not None and np.any(a == BATCH) for a in arrays):
+        raise c.error("arithmetic on the batch size is not supported", UnsupportedOpError)
+    from onnx.reference import ReferenceEvaluator
+
+    names = [f"in{i}" if a is not None else "" for i, a in enumerate(arrays)]
+    single = onnx.helper.make_node(node.op_type, names, list(node.output), domain=node.domain,
+                                   **{a.name: onnx.helper.get_attribute_value(a)
+                                      for a in node.attribute})
+    graph = onnx.helper.make_graph(
+        [single], "fold",
+        [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in names if n],
+        [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=c.model.opset_import)
+    feeds = {n: a for n, a in zip(names, arrays, strict=True) if n}
+    results = ReferenceEvaluator(model).run(None, feeds)
+    for index, result in enumerate(results):
+        c.set_output(Value(const=np.asarray(result)), index)
+    return True
+
+
+def _affine(c: Converter, x: Value, scale: np.ndarray, bias: np.ndarray) -> None:
+    width = max(scale.size, bias.size)
+    if scale.size != width:
+        scale = np.broadcast_to(scale, bias.shape)
+    if bias.size != width:
+        bias = np.broadcast_to(bias, scale.shape)
+    out = c.emit(Op.BATCH_NORM, [x.tensor], NoAttrs(), {"scale": scale, "bias": bias})
+    c.set_output(c.new_value(out, x.perm))
+
+
+def _binary(op_type: str) -> ConverterFn:
+    def convert(c: Converter) -> None:
+        if _fold(c):
+            return
+        a_name, b_name = _inputs(c)
+        a, b = c.value(a_name), c.value(b_name)
+        if not a.is_const and not b.is_const:
+            if op_type != "Add":
+                raise c.error(f"{op_type} of two computed tensors is not supported; "
+                              "nnfx supports Add of two tensors and Add/Sub/Mul/Div by constants",
+                              UnsupportedOpError)
+            if a.onnx_shape != b.onnx_shape:
+                raise c.error(f"Add of shapes {a.onnx_shape} and {b.onnx_shape} needs "
+                              "broadcasting, which is not supported", UnsupportedOpError)
+            out = c.emit(Op.ADD, [a.tensor, c.in_layout(b, a.perm)], NoAttrs())
+            c.set_output(c.new_value(out, a.perm))
+            return
+        x, const, const_first = (b, a.const, True) if a.is_const else (a, b.const, False)
+        k = c.ir_constant(const, x)
+        one, zero = np.ones_like(k), np.zeros_like(k)
+        if op_type == "Add":
+            _affine(c, x, one, k)
+        elif op_type == "Sub":
+            _affine(c, x, -one, k) if const_first else _affine(c, x, one, -k)
+        elif op_type == "Mul":
+            _affine(c, x, k, zero)
+        elif const_first:  # Div: constant / x
+            raise c.error("dividing a constant by computed data is not supported",
+                          UnsupportedOpError)
+        else:
+            _affine(c, x, 1.0 / k, zero)
+
+    return convert
+
+
+def _batchnorm(c: Converter) -> None:
+    x_name, *params = _inputs(c)
+    x = c.tensor(x_name)
+    if c.attr("training_mode", 0):
+        raise c.error("training_mode=1 is not supported; export the model in eval mode",
+                      UnsupportedOpError)
+    if any(o for o in c.onnx_node.output[1:]):
+        raise c.error("the running-statistics outputs are not supported at inference",
+                      UnsupportedOpError)
+    gamma, beta, mean, var = (np.asarray(c.const(p, k), np.float64)
+                              for p, k in zip(params, ("scale", "B", "mean", "var"), strict=True))
+    scale = gamma / np.sqrt(var + c.attr("epsilon", 1e-5))
+    shift = beta - mean * scale
+    per_channel = (-1,) + (1,) * (len(x.onnx_shape) - 1)  # along ONNX axis 1
+    _affine(c, x, c.ir_constant(scale.reshape(per_channel), x),
+            c.ir_constant(shift.reshape(per_channel), x))
+
+
+# -- shape and layout -----------------------------------------------------------------------
+def _flatten(c: Converter) -> None:
+    v = c.value(c.onnx_node.input[0])
+    if v.is_const:
+        _fold(c)
+        return
+    axis = c.attr("axis", 1) % (len(v.onnx_shape) + 1)
+    if axis != 1:
+        raise c.error(f"Flatten with axis={axis} is not supported; nnfx keeps the batch axis "
+                      "apart (axis=1)", UnsupportedOpError)
+    tensor = c.in_layout(v, tuple(range(len(v.onnx_shape))))
+    out = c.emit(Op.FLATTEN, [tensor], NoAttrs())
+    c.set_output(c.new_value(out, (0,)))
+
+
+def _reshape_target(c: Converter, v: Value, target: np.ndarray) -> tuple[int, ...]:
+    target = [int(t) for t in np.asarray(target).reshape(-1)]
+    allow_zero = c.attr("allowzero", 0)
+    full = (BATCH, *v.onnx_shape)
+    if not allow_zero:
+        target = [full[i] if t == 0 and i < len(full) else t for i, t in enumerate(target)]
+    size = math.prod(v.onnx_shape)
+    first, rest = (target[0], target[1:]) if target else (None, [])
+    if first not in (BATCH, -1) and not (first is not None and first > 0):
+        raise c.error(f"Reshape to {target} must keep the batch axis first")
+    if first == -1:
+        if -1 in rest or any(t <= 0 for t in rest) or math.prod(rest) != size:
+            raise c.error(f"Reshape to {target} does not keep the batch axis apart; "
+                          f"each sample has {size} values", UnsupportedOpError)
+    elif first != BATCH and -1 not in rest and math.prod(rest) * first == size:
+        raise c.error(f"Reshape to {target} merges the batch axis into the sample",
+                      UnsupportedOpError)
+    if -1 in rest:
+        known = math.prod(t for t in rest if t != -1)
+        rest = [size // known if t == -1 else t for t in rest]
+    if math.prod(rest) != size:
+        raise c.error(f"Reshape to {target}: {math.prod(rest)} values per sample, the input has "
+                      f"{size}")
+    return tuple(rest)
+
+
+def _reshape(c: Converter) -> None:
+    x_name, shape_name = _inputs(c)
+    v = c.value(x_name)
+    if v.is_const:
+        _fold(c)
+        return
+    shape = _reshape_target(c, v, c.const(shape_name, "shape"))
+    tensor = c.in_layout(v, tuple(range(len(v.onnx_shape))))
+    out = c.emit(Op.RESHAPE, [tensor], ReshapeAttrs(shape), dtype=v.dtype)
+    c.set_output(c.new_value(out, tuple(range(len(shape))), dtype=v.dtype))
+
+
+def _squeeze_unsqueeze(op_type: str) -> ConverterFn:
+    def convert(c: Converter) -> None:
+        if _fold(c):
+            return
+        v = c.tensor(c.onnx_node.input[0])
+        axes = c.optional_const(1, "axes")
+        axes = [] if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
+        full = [BATCH, *v.onnx_shape]
+        if op_type == "Squeeze":
+            rank = len(full)
+            axes = [a % rank for a in axes] or [i for i, d in enumerate(full) if d == 1]
+            if 0 in axes:
+                raise c.error("squeezing the batch axis is not supported", UnsupportedOpError)
+            shape = [d for i, d in enumerate(full) if i not in axes][1:]
+        else:
+            rank = len(full) + len(axes)
+            axes = sorted(a % rank for a in axes)
+            if 0 in axes:
+                raise c.error("unsqueezing before the batch axis is not supported",
+                              UnsupportedOpError)
+            it = iter(full)
+            shape = [1 if i in axes else next(it) for i in range(rank)][1:]
+        tensor = c.in_layout(v, tuple(range(len(v.onnx_shape))))
+        out = c.emit(Op.RESHAPE, [tensor], ReshapeAttrs(tuple(shape)), dtype=v.dtype)
+        c.set_output(c.new_value(out, tuple(range(len(shape))), dtype=v.dtype))
+
+    return convert
+
+
+def _transpose(c: Converter) -> None:
+    v = c.value(c.onnx_node.input[0])
+    if v.is_const:
+        _fold(c)
+        return
+    rank = len(v.onnx_shape) + 1
+    perm = tuple(c.attr("perm", list(reversed(range(rank)))))
+    if perm[0] != 0:
+        raise c.error(f"Transpose perm {list(perm)} moves the batch axis; nnfx supports layout "
+                      "changes that keep the batch axis first", UnsupportedOpError)
+    sample = tuple(p - 1 for p in perm[1:])  # out_sample = in_sample.transpose(sample)
+    # ir = in_sample.transpose(v.perm) = out_sample.transpose(compose(inverse(sample), v.perm))
+    new_perm = compose(inverse(sample), v.perm)
+    c.set_output(Value(v.tensor, new_perm, tuple(v.onnx_shape[i] for i in sample), dtype=v.dtype))
+
+
+def _concat(c: Converter) -> None:
+    if _fold(c):
+        return
+    values = [c.tensor(n) for n in _inputs(c)]
+    rank = len(values[0].onnx_shape) + 1
+    axis = c.attr("axis") % rank
+    if axis == 0:
+        raise c.error("concatenation along the batch axis is not supported", UnsupportedOpError)
+    perm = values[0].perm
+    tensors = [c.in_layout(v, perm) for v in values]
+    out = c.emit(Op.CONCAT, tensors, ConcatAttrs(perm.index(axis - 1)))
+    c.set_output(c.new_value(out, perm))
+
+
+def _shape(c: Converter) -> None:
+    v = c.value(c.onnx_node.input[0])
+    if v.is_const:
+        _fold(c)
+        return
+    full = np.array([BATCH, *v.onnx_shape], dtype=np.int64)
+    start, end = c.attr("start", 0), c.attr("end", None)
+    c.set_output(Value(const=full[start:end]))
+
+
+def _constant_only(c: Converter) -> None:
+    if not _fold(c):
+        raise c.error("this op is supported on constants only (shape computations), not on "
+                      "computed data", UnsupportedOpError)
+
+
+# -- classifier heads (scikit-learn) --------------------------------------------------------
+def _argmax(c: Converter) -> None:
+    x = c.tensor(c.onnx_node.input[0])
+    rank = len(x.onnx_shape) + 1
+    axis = c.attr("axis", 0) % rank
+    if axis == 0 or c.attr("select_last_index", 0):
+        raise c.error("ArgMax over the batch axis or with select_last_index=1 is not supported",
+                      UnsupportedOpError)
+    keepdims = bool(c.attr("keepdims", 1))
+    tensor = c.in_layout(x, tuple(range(len(x.onnx_shape))))
+    out = c.emit(Op.ARGMAX, [tensor], ArgMaxAttrs(axis - 1, keepdims), dtype=INTEGER)
+    c.set_output(c.new_value(out, tuple(range(len(c.tensors[out].shape))), dtype=INTEGER))
+
+
+def _array_feature_extractor(c: Converter) -> None:
+    """``classes[argmax]``: scikit-learn's label output, folded into the ArgMax."""
+    classes_name, index_name = _inputs(c)
+    classes = c.const(classes_name, "classes")
+    index = c.tensor(index_name)
+    producer = next((n for n in c.nodes if index.tensor in n.outputs), None)
+    if producer is None or producer.op is not Op.ARGMAX or producer.attrs.classes is not None:
+        raise c.error("ArrayFeatureExtractor is supported only on the output of an ArgMax "
+                      "(a classifier's label)", UnsupportedOpError)
+    if not np.issubdtype(classes.dtype, np.integer):
+        raise c.error(f"class labels of type {classes.dtype} are not supported; expected "
+                      "integer labels", UnsupportedOpError)
+    attrs = dataclasses.replace(producer.attrs, classes=tuple(int(k) for k in classes.reshape(-1)))
+    c.nodes[c.nodes.index(producer)] = dataclasses.replace(producer, attrs=attrs)
+    c.set_output(index)
+
+
+def _zipmap(c: Converter) -> None:
+    """Probabilities as a list of {label: p} maps; nnfx keeps the probability tensor."""
+    c.set_output(c.tensor(c.onnx_node.input[0]))
+
+
+CONVERTERS: dict[str, ConverterFn] = {
+    "Gemm": _gemm,
+    "MatMul": _matmul,
+    "Conv": _conv,
+    "MaxPool": _pool(Op.MAX_POOL),
+    "AveragePool": _pool(Op.AVG_POOL),
+    "GlobalAveragePool": _global_pool(Op.GLOBAL_AVG_POOL),
+    "GlobalMaxPool": _global_pool(Op.GLOBAL_MAX_POOL),
+    "BatchNormalization": _batchnorm,
+    "Relu": _activation("relu"),
+    "LeakyRelu": _activation("leaky_relu", alpha=0.01),
+    "Elu": _activation("elu", alpha=1.0),
+    "Sigmoid": _activation("sigmoid"),
+    "Tanh": _activation("tanh"),
+    "HardSigmoid": _activation("hard_sigmoid", alpha=0.2, beta=0.5),
+    "Clip": _clip,
+    "Softmax": _softmax(log=False),
+    "LogSoftmax": _softmax(log=True),
+    "Add": _binary("Add"),
+    "Sub": _binary("Sub"),
+    "Mul": _binary("Mul"),
+    "Div": _binary("Div"),
+    "Concat": _concat,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Squeeze": _squeeze_unsqueeze("Squeeze"),
+    "Unsqueeze": _squeeze_unsqueeze("Unsqueeze"),
+    "Transpose": _transpose,
+    "Identity": _alias,
+    "Dropout": _alias,
+    "Cast": _cast,
+    "Constant": _constant,
+    "Shape": _shape,
+    "Gather": _constant_only,
+    "Slice": _constant_only,
+    "ConstantOfShape": _constant_only,
+    "Range": _constant_only,
+    "Equal": _constant_only,
+    "Where": _constant_only,
+    "ArgMax": _argmax,
+    "ai.onnx.ml.ArrayFeatureExtractor": _array_feature_extractor,
+    "ai.onnx.ml.ZipMap": _zipmap,
+}
+
+
+def supported_ops() -> list[str]:
+    return sorted(CONVERTERS)

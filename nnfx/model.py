@@ -1,0 +1,81 @@
+"""``nnfx.load``: an ONNX model as an IR graph, optimized, runnable by the float reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from nnfx.compiler.ir import INTEGER, Graph
+from nnfx.compiler.passes import PIPELINE, Pass, run_passes
+from nnfx.errors import DataError
+from nnfx.frontends.onnx import convert, inverse
+from nnfx.runtime import reference
+
+
+class Model:
+    """A float model in the IR. Data goes in and comes out in the original model's layout
+    (NCHW for ONNX images); inside, the IR is channels-last."""
+
+    def __init__(self, graph: Graph, source: str = ""):
+        self.graph = graph
+        self.source = source
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return self.graph.inputs
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return self.graph.outputs
+
+    def to_ir_inputs(self, X) -> dict[str, np.ndarray]:
+        """Model-layout arrays (one array, or a dict by input name) to IR-layout arrays."""
+        if not isinstance(X, dict):
+            if len(self.graph.inputs) != 1:
+                raise DataError(f"the model has {len(self.graph.inputs)} inputs "
+                                f"({', '.join(self.graph.inputs)}); pass a dict of arrays")
+            X = {self.graph.inputs[0]: X}
+        arrays = {}
+        for name in self.graph.inputs:
+            if name not in X:
+                raise DataError(f"input '{name}' is missing; the model takes "
+                                f"{', '.join(self.graph.inputs)}")
+            tensor = self.graph.tensors[name]
+            x = np.asarray(X[name])
+            if not np.issubdtype(x.dtype, np.number):
+                raise DataError(f"input '{name}' has dtype {x.dtype}; expected numbers")
+            perm = tensor.onnx_perm
+            expected = tuple(tensor.shape[i] for i in inverse(perm))
+            if x.ndim != len(expected) + 1 or x.shape[1:] != expected:
+                raise DataError(
+                    f"input '{name}' has shape {x.shape}; the model expects (batch, "
+                    f"{', '.join(map(str, expected))})"
+                )
+            arrays[name] = x.transpose(0, *(p + 1 for p in perm))
+        return arrays
+
+    def from_ir_output(self, name: str, y: np.ndarray) -> np.ndarray:
+        perm = self.graph.tensors[name].onnx_perm
+        y = y.transpose(0, *(p + 1 for p in inverse(perm)))
+        return y.astype(np.int64) if self.graph.tensors[name].dtype == INTEGER else y
+
+    def predict(self, X) -> np.ndarray | dict[str, np.ndarray]:
+        """Run the float reference (float64). One output: an array; several: a dict by name."""
+        results = reference.run(self.graph, self.to_ir_inputs(X))
+        outputs = {name: self.from_ir_output(name, results[name]) for name in self.graph.outputs}
+        return next(iter(outputs.values())) if len(outputs) == 1 else outputs
+
+    def summary(self) -> str:
+        return self.graph.summary()
+
+    def __repr__(self) -> str:
+        return f"Model({self.graph.name!r}, {len(self.graph.nodes)} nodes)"
+
+
+def load(path_or_model: str | Path | onnx.ModelProto, passes: tuple[Pass, ...] = PIPELINE) -> Model:
+    """Read an ONNX file (or ``onnx.ModelProto``) into the IR and run the passes."""
+    graph = run_passes(convert(path_or_model), passes)
+    source = str(path_or_model) if not isinstance(path_or_model, onnx.ModelProto) else ""
+    return Model(graph, source)

@@ -1,0 +1,176 @@
+"""The NumPy reference interpreter of the IR (float mode).
+
+A short loop over the nodes with a name -> array dict; one kernel per op in :data:`FLOAT_KERNELS`.
+Arrays carry the batch on axis 0 and are channels-last like the IR. Float mode computes in
+float64, so that it is a precise oracle for the float32 engines. Asked for it, ``run`` returns
+every intermediate tensor (for per-layer error reports and debugging).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from nnfx.compiler.ir import Graph, Node
+from nnfx.compiler.ops import Op
+from nnfx.errors import DataError, ModelError
+
+Kernel = Callable[[Node, list[np.ndarray], Graph], np.ndarray]
+
+
+def _activation(x: np.ndarray, kind: str, alpha: float = 0.0, beta: float = 0.0,
+                lo: float = -np.inf, hi: float = np.inf) -> np.ndarray:
+    if kind == "linear":
+        return x
+    if kind == "relu":
+        return np.maximum(x, 0.0)
+    if kind == "leaky_relu":
+        return np.where(x > 0, x, alpha * x)
+    if kind == "elu":
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+    if kind == "sigmoid":
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    if kind == "tanh":
+        return np.tanh(x)
+    if kind == "clip":
+        return np.clip(x, lo, hi)
+    if kind == "hard_sigmoid":
+        return np.clip(alpha * x + beta, 0.0, 1.0)
+    raise ModelError(f"activation '{kind}' has no float kernel")
+
+
+def _windows(x: np.ndarray, attrs, pad_value: float) -> np.ndarray:
+    """(N, *out_spatial, C, *kernel) view over the padded channels-last input."""
+    rank = len(attrs.kernel_shape)
+    pads = attrs.pads
+    widths = [(0, 0)] + [(pads[i], pads[i + rank]) for i in range(rank)] + [(0, 0)]
+    if any(pads):
+        x = np.pad(x, widths, constant_values=pad_value)
+    dilations = getattr(attrs, "dilations", (1,) * rank)
+    extent = tuple(d * (k - 1) + 1 for k, d in zip(attrs.kernel_shape, dilations, strict=True))
+    view = sliding_window_view(x, extent, axis=tuple(range(1, rank + 1)))
+    spatial = tuple(slice(None, None, s) for s in attrs.strides)
+    taps = tuple(slice(None, None, d) for d in dilations)
+    return view[(slice(None), *spatial, slice(None), *taps)]
+
+
+def _dense(node, inputs, graph):
+    a = node.attrs
+    y = inputs[0] @ node.param(graph, "weight")
+    bias = node.param(graph, "bias")
+    if bias is not None:
+        y = y + bias
+    return _activation(y, a.activation, a.activation_alpha)
+
+
+def _conv(node, inputs, graph):
+    a = node.attrs
+    rank = len(a.kernel_shape)
+    windows = _windows(inputs[0], a, 0.0)  # (N, *out, Cin, *k)
+    weight = node.param(graph, "weight")  # (*k, Cin, Cout)
+    channel_and_taps = list(range(rank + 1, 2 * rank + 2))
+    weight_axes = [rank] + list(range(rank))
+    y = np.tensordot(windows, weight, axes=(channel_and_taps, weight_axes))
+    bias = node.param(graph, "bias")
+    if bias is not None:
+        y = y + bias
+    return _activation(y, a.activation, a.activation_alpha)
+
+
+def _kernel_axes(attrs) -> tuple[int, ...]:
+    rank = len(attrs.kernel_shape)
+    return tuple(range(rank + 2, 2 * rank + 2))
+
+
+def _max_pool(node, inputs, graph):
+    return _windows(inputs[0], node.attrs, -np.inf).max(axis=_kernel_axes(node.attrs))
+
+
+def _avg_pool(node, inputs, graph):
+    a = node.attrs
+    x = inputs[0]
+    total = _windows(x, a, 0.0).sum(axis=_kernel_axes(a))
+    if a.count_include_pad or not any(a.pads):
+        return total / np.prod(a.kernel_shape)
+    ones = np.ones((1, *x.shape[1:]))
+    count = _windows(ones, a, 0.0).sum(axis=_kernel_axes(a))
+    return total / count
+
+
+def _spatial_axes(x: np.ndarray) -> tuple[int, ...]:
+    return tuple(range(1, x.ndim - 1))
+
+
+FLOAT_KERNELS: dict[Op, Kernel] = {
+    Op.DENSE: _dense,
+    Op.CONV: _conv,
+    Op.MAX_POOL: _max_pool,
+    Op.AVG_POOL: _avg_pool,
+    Op.GLOBAL_AVG_POOL: lambda n, i, g: i[0].mean(axis=_spatial_axes(i[0])),
+    Op.GLOBAL_MAX_POOL: lambda n, i, g: i[0].max(axis=_spatial_axes(i[0])),
+    Op.BATCH_NORM: lambda n, i, g: i[0] * n.param(g, "scale") + n.param(g, "bias"),
+    Op.ACTIVATION: lambda n, i, g: _activation(
+        i[0], n.attrs.kind, n.attrs.alpha, n.attrs.beta, n.attrs.min, n.attrs.max
+    ),
+    Op.SOFTMAX: lambda n, i, g: _softmax(i[0], n.attrs.axis, n.attrs.log),
+    Op.ADD: lambda n, i, g: i[0] + i[1],
+    Op.CONCAT: lambda n, i, g: np.concatenate(i, axis=_batch_axis(n.attrs.axis, i[0])),
+    Op.FLATTEN: lambda n, i, g: i[0].reshape(len(i[0]), -1),
+    Op.RESHAPE: lambda n, i, g: i[0].reshape(len(i[0]), *n.attrs.shape),
+    Op.TRANSPOSE: lambda n, i, g: i[0].transpose(0, *(p + 1 for p in n.attrs.perm)),
+    Op.IDENTITY: lambda n, i, g: i[0],
+    Op.ARGMAX: lambda n, i, g: _argmax(i[0], n.attrs),
+}
+
+
+def _batch_axis(axis: int, x: np.ndarray) -> int:
+    """A per-sample axis (may be negative) as an axis of the batched array."""
+    return axis % (x.ndim - 1) + 1
+
+
+def _softmax(x: np.ndarray, axis: int, log: bool) -> np.ndarray:
+    axis = _batch_axis(axis, x)
+    z = x - x.max(axis=axis, keepdims=True)
+    if log:
+        return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _argmax(x: np.ndarray, attrs) -> np.ndarray:
+    index = x.argmax(axis=_batch_axis(attrs.axis, x), keepdims=attrs.keepdims)
+    if attrs.classes is not None:
+        return np.asarray(attrs.classes, dtype=np.int64)[index]
+    return index.astype(np.int64)
+
+
+def run(
+    graph: Graph, inputs: dict[str, np.ndarray], intermediate: bool = False
+) -> dict[str, np.ndarray]:
+    """Run the graph in float64 on batched IR-layout inputs; return the outputs (or, with
+    ``intermediate``, every tensor) by name."""
+    values: dict[str, np.ndarray] = {}
+    for name in graph.inputs:
+        if name not in inputs:
+            raise DataError(f"input '{name}' is missing; the graph takes {', '.join(graph.inputs)}")
+        x = np.asarray(inputs[name], dtype=np.float64)
+        expected = graph.tensors[name].shape
+        if x.shape[1:] != expected:
+            raise DataError(
+                f"input '{name}' has shape {x.shape}; expected (batch, "
+                f"{', '.join(map(str, expected))})"
+            )
+        values[name] = x
+    for node in graph.nodes:
+        kernel = FLOAT_KERNELS[node.op]
+        try:
+            result = kernel(node, [values[i] for i in node.inputs], graph)
+        except (ValueError, IndexError, TypeError) as e:
+            raise ModelError(f"node '{node.name}' ({node.op.value}) failed: {e}") from e
+        values[node.outputs[0]] = result
+    if intermediate:
+        return values
+    return {name: values[name] for name in graph.outputs}
