@@ -14,6 +14,7 @@ An ONNX Transpose only relabels ``perm`` and costs nothing.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,15 @@ class Converter:
         #        = ir_now.transpose(compose(inverse(value.perm), perm))
         step = compose(inverse(value.perm), perm)
         return self.emit(Op.TRANSPOSE, [value.tensor], TransposeAttrs(step), suffix="_layout")
+
+    def rename(self, old: str, new: str) -> None:
+        """Give IR tensor ``old`` the name ``new`` everywhere."""
+        _rename(self.nodes, old, new)
+        t = self.tensors.pop(old)
+        self.tensors[new] = Tensor(new, t.shape, t.dtype, t.onnx_perm)
+        for key, v in self.values.items():
+            if v.tensor == old:
+                self.values[key] = dataclasses.replace(v, tensor=new)
 
     def new_value(self, tensor: str, perm: tuple[int, ...], dtype: DType = FLOAT) -> Value:
         shape = self.tensors[tensor].shape
@@ -301,28 +311,80 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
         nodes=tuple(conv.nodes),
         constants=freeze(conv.constants),
     )
+    ir = _absorb_boundary_transposes(ir)
     validate(ir)
     return ir
 
 
 def _outputs(conv: Converter, graph: onnx.GraphProto) -> list[str]:
+    """Bind the ONNX graph outputs to IR tensors that carry the ONNX output names."""
     from nnfx.compiler.ops import NoAttrs
 
-    outputs = []
-    conv.onnx_node = onnx.helper.make_node("Identity", [], [], name="graph output")
+    outputs: list[str] = []
     for vi in graph.output:
+        conv.onnx_node = onnx.helper.make_node("Identity", [], [vi.name], name="graph output")
         conv.node_name = vi.name
         v = conv.value(vi.name)
         if v.is_const:
             raise ModelError(f"graph output '{vi.name}' is a constant; nnfx needs computed outputs")
         tensor = v.tensor
-        if tensor in outputs or tensor in conv.tensors and conv.tensors[tensor].onnx_perm is not None:
-            # The same IR tensor twice, or an input passed through: give it its own name.
-            tensor = conv.emit(Op.IDENTITY, [tensor], NoAttrs(), suffix="_out", dtype=v.dtype)
+        at_boundary = tensor in outputs or conv.tensors[tensor].onnx_perm is not None
+        if at_boundary or (tensor != vi.name and vi.name in conv.tensors):
+            # An input passed through, or one tensor read twice: give the output its own copy.
+            tensor = conv.emit(Op.IDENTITY, [tensor], NoAttrs(), dtype=v.dtype)
+        elif tensor != vi.name:
+            conv.rename(tensor, vi.name)
+            tensor = vi.name
         t = conv.tensors[tensor]
         conv.tensors[tensor] = Tensor(t.name, t.shape, v.dtype, onnx_perm=v.perm)
         outputs.append(tensor)
     return outputs
+
+
+def _absorb_boundary_transposes(ir: Graph) -> Graph:
+    """Choose the I/O layouts that need no Transpose: an input read only by one layout
+    Transpose is fed already transposed, and an output made by a layout Transpose of a tensor
+    nothing else reads is returned untransposed; ``onnx_perm`` records the choice, and the
+    inputs and outputs keep their names."""
+    consumers = ir.consumers()
+    producers = ir.producers()
+    tensors, nodes = dict(ir.tensors), list(ir.nodes)
+    for name in ir.inputs:
+        users = consumers.get(name, [])
+        if len(users) != 1 or users[0].op is not Op.TRANSPOSE or name in ir.outputs:
+            continue
+        t = users[0]
+        old = tensors[name]
+        nodes.remove(t)
+        del tensors[t.outputs[0]]
+        tensors[name] = Tensor(name, ir.tensors[t.outputs[0]].shape, old.dtype,
+                               compose(old.onnx_perm, t.attrs.perm))
+        _rename(nodes, t.outputs[0], name)
+    for name in ir.outputs:
+        node = producers.get(name)
+        if node is None or node.op is not Op.TRANSPOSE:
+            continue
+        source = node.inputs[0]
+        if len(consumers.get(source, [])) != 1 or source in ir.inputs or source in ir.outputs:
+            continue
+        # onnx = out.transpose(inverse(onnx_perm)), out = source.transpose(perm)
+        t = tensors[name]
+        nodes.remove(node)
+        tensors[name] = Tensor(name, tensors.pop(source).shape, t.dtype,
+                               compose(inverse(node.attrs.perm), t.onnx_perm))
+        _rename(nodes, source, name)
+    return ir.replace(tensors=tensors, nodes=tuple(nodes))
+
+
+def _rename(nodes: list[Node], old: str, new: str) -> None:
+    """Rename a tensor in place in every node of the list (frontend construction only)."""
+    for i, n in enumerate(nodes):
+        if old in n.inputs or old in n.outputs:
+            nodes[i] = dataclasses.replace(
+                n,
+                inputs=tuple(new if x == old else x for x in n.inputs),
+                outputs=tuple(new if x == old else x for x in n.outputs),
+            )
 
 
 def _upgrade(model: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto:

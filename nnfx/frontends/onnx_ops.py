@@ -220,6 +220,35 @@ def _global_pool(op: Op) -> ConverterFn:
     return convert
 
 
+def _reduce(op: Op) -> ConverterFn:
+    """ReduceMean / ReduceMax over every spatial axis: global pooling (PyTorch's dynamo
+    exporter writes adaptive average pooling to 1x1 this way)."""
+
+    def convert(c: Converter) -> None:
+        if _fold(c):
+            return
+        x = c.tensor(c.onnx_node.input[0])
+        rank = len(x.onnx_shape) + 1
+        axes = c.attr("axes")
+        if axes is None:
+            given = c.optional_const(1, "axes")
+            axes = None if given is None else [int(a) for a in np.asarray(given).reshape(-1)]
+        spatial = set(range(2, rank))
+        if axes is None or {a % rank for a in axes} != spatial or rank < 3:
+            raise c.error(f"reduction over axes {axes} is not supported; nnfx supports "
+                          f"reducing every spatial axis {sorted(spatial)} (global pooling)",
+                          UnsupportedOpError)
+        pooled = c.emit(op, [c.in_layout(x, channels_last(rank - 1))], NoAttrs(), suffix="_pool")
+        if c.attr("keepdims", 1):
+            keep = (1,) * (rank - 2) + (x.onnx_shape[0],)
+            out = c.emit(Op.RESHAPE, [pooled], ReshapeAttrs(keep))
+            c.set_output(c.new_value(out, channels_last(rank - 1)))
+        else:
+            c.set_output(c.new_value(pooled, (0,)))
+
+    return convert
+
+
 # -- element-wise ----------------------------------------------------------------------------
 def _activation(kind: str, **defaults) -> ConverterFn:
     def convert(c: Converter) -> None:
@@ -256,6 +285,11 @@ def _softmax(log: bool) -> ConverterFn:
     return convert
 
 
+# Ops that only move values around: they may carry the batch-size placeholder of a folded Shape.
+_VALUE_MOVERS = {"Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Reshape",
+                 "Identity", "Flatten", "Transpose"}
+
+
 def _fold(c: Converter) -> bool:
     """Evaluate a node whose inputs are all constants; True when it was folded."""
     node = c.onnx_node
@@ -263,7 +297,8 @@ def _fold(c: Converter) -> bool:
     if not all(v is None or v.is_const for v in inputs):
         return False
     arrays = [None if v is None else v.const for v in inputs]
-    if any(a is not None and np.any(a == BATCH) for a in arrays):
+    has_batch = any(a is not None and a.dtype == np.int64 and np.any(a == BATCH) for a in arrays)
+    if has_batch and node.op_type not in _VALUE_MOVERS:
         raise c.error("arithmetic on the batch size is not supported", UnsupportedOpError)
     from onnx.reference import ReferenceEvaluator
 
@@ -519,6 +554,8 @@ CONVERTERS: dict[str, ConverterFn] = {
     "AveragePool": _pool(Op.AVG_POOL),
     "GlobalAveragePool": _global_pool(Op.GLOBAL_AVG_POOL),
     "GlobalMaxPool": _global_pool(Op.GLOBAL_MAX_POOL),
+    "ReduceMean": _reduce(Op.GLOBAL_AVG_POOL),
+    "ReduceMax": _reduce(Op.GLOBAL_MAX_POOL),
     "BatchNormalization": _batchnorm,
     "Relu": _activation("relu"),
     "LeakyRelu": _activation("leaky_relu", alpha=0.01),

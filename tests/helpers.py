@@ -1,0 +1,79 @@
+"""Shared test helpers: build small ONNX models, compare nnfx with onnxruntime."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+import nnfx
+from nnfx.runtime.ort import session
+
+RTOL = 1e-5
+
+
+def make_model(nodes, inputs, outputs, initializers=None, opset=17, ml=False):
+    """An ONNX model from helper-made nodes; ``inputs``/``outputs`` are (name, shape) pairs
+    (shape with 'N' for the batch), initializers a dict name -> array."""
+    graph = helper.make_graph(
+        nodes,
+        "test",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in (initializers or {}).items()],
+    )
+    opsets = [helper.make_opsetid("", opset)]
+    if ml:
+        opsets.append(helper.make_opsetid("ai.onnx.ml", 1))
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8 if opset <= 18 else 10
+    if any(s is None for _, s in outputs):  # let ONNX's shape inference fill in the outputs
+        inferred = onnx.shape_inference.infer_shapes(model)
+        known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
+        for out in model.graph.output:
+            if not out.type.tensor_type.HasField("shape") and out.name in known:
+                out.type.CopyFrom(known[out.name].type)
+    return model
+
+
+def ort_outputs(model, feeds: dict) -> dict[str, np.ndarray]:
+    sess = session(model)
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, feeds), strict=True))
+
+
+def assert_matches_ort(model, X, **load_kwargs) -> nnfx.Model:
+    """``nnfx.load(model).predict(X)`` equals onnxruntime within 1e-5 relative to each output's
+    largest magnitude (ORT computes in float32, the reference in float64). Integer outputs
+    (class labels) must be equal."""
+    loaded = nnfx.load(model, **load_kwargs)
+    sess = session(model)
+    feeds = X if isinstance(X, dict) else {sess.get_inputs()[0].name: X}
+    feeds = {k: np.asarray(v, np.float32) for k, v in feeds.items()}
+    expected = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds), strict=True))
+    ours = loaded.predict(feeds if len(feeds) > 1 else next(iter(feeds.values())))
+    if not isinstance(ours, dict):
+        ours = {loaded.output_names[0]: ours}
+    for name, theirs in expected.items():
+        if isinstance(theirs, list):  # ZipMap: a list of {label: probability}
+            continue
+        mine = ours[name]
+        assert mine.shape == theirs.shape, (name, mine.shape, theirs.shape)
+        if np.issubdtype(theirs.dtype, np.integer):
+            np.testing.assert_array_equal(mine, theirs)
+            continue
+        scale = max(float(np.max(np.abs(theirs))), 1e-30)
+        worst = float(np.max(np.abs(mine - theirs)))
+        assert worst <= RTOL * scale, f"output '{name}': max |diff| {worst:.3g} vs scale {scale:.3g}"
+    return loaded
+
+
+def ops(model: nnfx.Model) -> list[str]:
+    return [n.op.value for n in model.graph.nodes]
+
+
+def rand(rng, *shape) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+__all__ = ["make_model", "ort_outputs", "assert_matches_ort", "ops", "rand", "onnx"]
