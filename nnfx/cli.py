@@ -264,6 +264,45 @@ def demo(output: str) -> None:
     _print_files(result, files)
 
 
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option(
+    "--save-ir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write the optimized IR (model.json + weights.npz) to this directory.",
+)
+def inspect(model: str, save_ir: str | None) -> None:
+    """Read an ONNX MODEL into the IR and print it, one line per node.
+
+    The IR is what the compiler works on: Gemm/MatMul+Add become Dense, BatchNorm is folded
+    into the layer before it, Identity/Dropout disappear, images are channels-last.
+    """
+    import nnfx
+    from nnfx.ui import console
+
+    loaded = nnfx.load(model)
+    graph = loaded.graph
+    console.print(
+        f"[bold]{model}[/]: {len(graph.nodes)} nodes, inputs "
+        + ", ".join(f"{n} {_model_shape(graph, n)}" for n in graph.inputs)
+        + ", outputs "
+        + ", ".join(f"{n} {_model_shape(graph, n)}" for n in graph.outputs)
+    )
+    console.print(loaded.summary(), soft_wrap=True)
+    if save_ir:
+        graph.save(save_ir)
+        console.print(f"IR written to {save_ir}/ (model.json, weights.npz)")
+
+
+def _model_shape(graph, name: str) -> str:
+    from nnfx.frontends.onnx import inverse
+
+    t = graph.tensors[name]
+    shape = tuple(t.shape[i] for i in inverse(t.onnx_perm))
+    return "(batch" + "".join(f", {d}" for d in shape) + ")"
+
+
 def _check_writable_dir(folder: Path) -> None:
     """Create ``folder`` if needed and make sure we can write there, before any long work."""
     from nnfx.errors import ConfigError

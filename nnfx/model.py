@@ -34,14 +34,17 @@ class Model:
         """Model-layout arrays (one array, or a dict by input name) to IR-layout arrays."""
         if not isinstance(X, dict):
             if len(self.graph.inputs) != 1:
-                raise DataError(f"the model has {len(self.graph.inputs)} inputs "
-                                f"({', '.join(self.graph.inputs)}); pass a dict of arrays")
+                raise DataError(
+                    f"the model has {len(self.graph.inputs)} inputs "
+                    f"({', '.join(self.graph.inputs)}); pass a dict of arrays"
+                )
             X = {self.graph.inputs[0]: X}
         arrays = {}
         for name in self.graph.inputs:
             if name not in X:
-                raise DataError(f"input '{name}' is missing; the model takes "
-                                f"{', '.join(self.graph.inputs)}")
+                raise DataError(
+                    f"input '{name}' is missing; the model takes {', '.join(self.graph.inputs)}"
+                )
             tensor = self.graph.tensors[name]
             x = np.asarray(X[name])
             if not np.issubdtype(x.dtype, np.number):

@@ -64,7 +64,9 @@ def assert_matches_ort(model, X, **load_kwargs) -> nnfx.Model:
             continue
         scale = max(float(np.max(np.abs(theirs))), 1e-30)
         worst = float(np.max(np.abs(mine - theirs)))
-        assert worst <= RTOL * scale, f"output '{name}': max |diff| {worst:.3g} vs scale {scale:.3g}"
+        assert worst <= RTOL * scale, (
+            f"output '{name}': max |diff| {worst:.3g} vs scale {scale:.3g}"
+        )
     return loaded
 
 

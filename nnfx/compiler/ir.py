@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,11 +125,19 @@ class Graph:
             shapes = ", ".join(str(self.tensors[i].shape) for i in node.inputs)
             out = self.tensors[node.outputs[0]]
             rows.append(
-                (node.name, _op_label(node), shapes, str(out.shape), str(out.dtype),
-                 str(self.parameter_count(node)))
+                (
+                    node.name,
+                    _op_label(node),
+                    shapes,
+                    str(out.shape),
+                    str(out.dtype),
+                    str(self.parameter_count(node)),
+                )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+        ]
         lines.insert(1, "-" * len(lines[0]))
         total = sum(int(c.size) for c in self.constants.values())
         lines.append(f"{len(self.nodes)} nodes, {total} parameters")
@@ -135,9 +145,23 @@ class Graph:
 
     # -- serialization -------------------------------------------------------------------
     def save(self, folder: str | Path) -> None:
-        """Write ``model.json`` (structure, human-readable) and ``weights.npz`` (constants)."""
+        """Write ``model.json`` (structure, human-readable) and ``weights.npz`` (constants).
+
+        The files are written to a temporary sibling directory first, then moved into place:
+        a failure never leaves a half-written IR behind.
+        """
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            self._write(staging)
+            if folder.exists():
+                shutil.rmtree(folder)
+            staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _write(self, folder: Path) -> None:
         document = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -145,14 +169,23 @@ class Graph:
             "inputs": list(self.inputs),
             "outputs": list(self.outputs),
             "tensors": [
-                {"name": t.name, "shape": list(t.shape), "dtype": str(t.dtype),
-                 **({"onnx_perm": list(t.onnx_perm)} if t.onnx_perm is not None else {})}
+                {
+                    "name": t.name,
+                    "shape": list(t.shape),
+                    "dtype": str(t.dtype),
+                    **({"onnx_perm": list(t.onnx_perm)} if t.onnx_perm is not None else {}),
+                }
                 for t in self.tensors.values()
             ],
             "nodes": [
-                {"name": n.name, "op": n.op.value, "inputs": list(n.inputs),
-                 "outputs": list(n.outputs), "attrs": _encode_attrs(n.attrs),
-                 "params": dict(n.params)}
+                {
+                    "name": n.name,
+                    "op": n.op.value,
+                    "inputs": list(n.inputs),
+                    "outputs": list(n.outputs),
+                    "attrs": _encode_attrs(n.attrs),
+                    "params": dict(n.params),
+                }
                 for n in self.nodes
             ],
         }
@@ -169,10 +202,14 @@ class Graph:
         except (OSError, ValueError) as e:
             raise ModelError(f"'{folder}' does not hold a readable nnfx IR ({e})") from e
         if document.get("format") != FORMAT or document.get("version") != FORMAT_VERSION:
-            raise ModelError(f"'{folder / 'model.json'}' is not an nnfx IR version {FORMAT_VERSION}")
+            raise ModelError(
+                f"'{folder / 'model.json'}' is not an nnfx IR version {FORMAT_VERSION}"
+            )
         tensors = {
             t["name"]: Tensor(
-                t["name"], tuple(t["shape"]), parse_dtype(t["dtype"]),
+                t["name"],
+                tuple(t["shape"]),
+                parse_dtype(t["dtype"]),
                 tuple(t["onnx_perm"]) if "onnx_perm" in t else None,
             )
             for t in document["tensors"]
@@ -180,10 +217,24 @@ class Graph:
         nodes = []
         for n in document["nodes"]:
             op = Op(n["op"])
-            nodes.append(Node(n["name"], op, tuple(n["inputs"]), tuple(n["outputs"]),
-                              _decode_attrs(ATTRS[op], n["attrs"]), dict(n["params"])))
-        graph = Graph(document["name"], tuple(document["inputs"]), tuple(document["outputs"]),
-                      tensors, tuple(nodes), freeze(constants))
+            nodes.append(
+                Node(
+                    n["name"],
+                    op,
+                    tuple(n["inputs"]),
+                    tuple(n["outputs"]),
+                    _decode_attrs(ATTRS[op], n["attrs"]),
+                    dict(n["params"]),
+                )
+            )
+        graph = Graph(
+            document["name"],
+            tuple(document["inputs"]),
+            tuple(document["outputs"]),
+            tensors,
+            tuple(nodes),
+            freeze(constants),
+        )
         validate(graph)
         return graph
 

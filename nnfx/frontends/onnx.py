@@ -72,9 +72,7 @@ class Converter:
         self.constants: dict[str, np.ndarray] = {}
         self.onnx_node: onnx.NodeProto | None = None
         self.node_name = ""
-        self.opset = next(
-            (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
-        )
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
     # -- values -----------------------------------------------------------------------
     def error(self, message: str, cls=ModelError) -> ModelError:
@@ -83,22 +81,27 @@ class Converter:
 
     def value(self, name: str) -> Value:
         if name not in self.values:
-            raise self.error(f"input '{name}' is neither a graph input, an initializer nor "
-                             "the output of an earlier node")
+            raise self.error(
+                f"input '{name}' is neither a graph input, an initializer nor "
+                "the output of an earlier node"
+            )
         return self.values[name]
 
     def tensor(self, name: str) -> Value:
         v = self.value(name)
         if v.is_const:
-            raise self.error(f"input '{name}' is a constant where nnfx expects computed data",
-                             UnsupportedOpError)
+            raise self.error(
+                f"input '{name}' is a constant where nnfx expects computed data", UnsupportedOpError
+            )
         return v
 
     def const(self, name: str, what: str) -> np.ndarray:
         v = self.value(name)
         if not v.is_const:
-            raise self.error(f"{what} '{name}' must be a constant (an initializer), "
-                             "not computed data", UnsupportedOpError)
+            raise self.error(
+                f"{what} '{name}' must be a constant (an initializer), not computed data",
+                UnsupportedOpError,
+            )
         return v.const
 
     def optional_const(self, index: int, what: str) -> np.ndarray | None:
@@ -120,8 +123,15 @@ class Converter:
     def _new_tensor_name(self, base: str) -> str:
         return unique_name(base or "t", self.tensors)
 
-    def emit(self, op: Op, inputs: list[str], attrs, params: dict[str, np.ndarray] | None = None,
-             suffix: str = "", dtype: DType = FLOAT) -> str:
+    def emit(
+        self,
+        op: Op,
+        inputs: list[str],
+        attrs,
+        params: dict[str, np.ndarray] | None = None,
+        suffix: str = "",
+        dtype: DType = FLOAT,
+    ) -> str:
         """Append an IR node; return its output tensor's name."""
         shapes = [self.tensors[i].shape for i in inputs]
         try:
@@ -170,14 +180,20 @@ class Converter:
         c = np.asarray(const, dtype=np.float64)
         if c.ndim > len(sample):  # leading dims belong to the batch axis: must be 1
             if c.ndim > len(sample) + 1 or c.shape[0] != 1:
-                raise self.error(f"constant of shape {c.shape} does not broadcast against "
-                                 f"(batch, {', '.join(map(str, sample))})", UnsupportedOpError)
+                raise self.error(
+                    f"constant of shape {c.shape} does not broadcast against "
+                    f"(batch, {', '.join(map(str, sample))})",
+                    UnsupportedOpError,
+                )
             c = c[0]
         try:
             full = np.broadcast_to(c, sample)
         except ValueError:
-            raise self.error(f"constant of shape {c.shape} does not broadcast against "
-                             f"(batch, {', '.join(map(str, sample))})", UnsupportedOpError) from None
+            raise self.error(
+                f"constant of shape {c.shape} does not broadcast against "
+                f"(batch, {', '.join(map(str, sample))})",
+                UnsupportedOpError,
+            ) from None
         full = full.transpose(value.perm)
         if full.ndim == 0:
             return full.reshape(1)
@@ -219,8 +235,10 @@ def _first_line(e: Exception) -> str:
 def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.NodeProto]:
     """Nodes in an order where each one's inputs are computed first; a cycle is an error."""
     producer = {out: i for i, node in enumerate(graph.node) for out in node.output if out}
-    waiting = {i: {x for x in node.input if x and x in producer and x not in available}
-               for i, node in enumerate(graph.node)}
+    waiting = {
+        i: {x for x in node.input if x and x in producer and x not in available}
+        for i, node in enumerate(graph.node)
+    }
     users: dict[int, list[int]] = {}
     for i, needs in waiting.items():
         for x in needs:
@@ -237,8 +255,11 @@ def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.
                 ready.append(j)
         ready.sort()
     if len(order) != len(graph.node):
-        stuck = [graph.node[i].name or graph.node[i].op_type for i in range(len(graph.node))
-                 if i not in set(order)]
+        stuck = [
+            graph.node[i].name or graph.node[i].op_type
+            for i in range(len(graph.node))
+            if i not in set(order)
+        ]
         raise ModelError(f"the graph has a cycle through node(s) {', '.join(stuck[:5])}")
     return [graph.node[i] for i in order]
 
@@ -276,8 +297,9 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
         model = _upgrade(model, source, conv.opset)
         conv = Converter(model, source)
     if conv.opset > MAX_OPSET:
-        raise ModelError(f"'{source}' uses opset {conv.opset}; nnfx reads opsets "
-                         f"{MIN_OPSET} to {MAX_OPSET}")
+        raise ModelError(
+            f"'{source}' uses opset {conv.opset}; nnfx reads opsets {MIN_OPSET} to {MAX_OPSET}"
+        )
     graph = model.graph
     for init in graph.initializer:
         conv.values[init.name] = Value(const=numpy_helper.to_array(init))
@@ -357,8 +379,9 @@ def _absorb_boundary_transposes(ir: Graph) -> Graph:
         old = tensors[name]
         nodes.remove(t)
         del tensors[t.outputs[0]]
-        tensors[name] = Tensor(name, ir.tensors[t.outputs[0]].shape, old.dtype,
-                               compose(old.onnx_perm, t.attrs.perm))
+        tensors[name] = Tensor(
+            name, ir.tensors[t.outputs[0]].shape, old.dtype, compose(old.onnx_perm, t.attrs.perm)
+        )
         _rename(nodes, t.outputs[0], name)
     for name in ir.outputs:
         node = producers.get(name)
@@ -370,8 +393,9 @@ def _absorb_boundary_transposes(ir: Graph) -> Graph:
         # onnx = out.transpose(inverse(onnx_perm)), out = source.transpose(perm)
         t = tensors[name]
         nodes.remove(node)
-        tensors[name] = Tensor(name, tensors.pop(source).shape, t.dtype,
-                               compose(inverse(node.attrs.perm), t.onnx_perm))
+        tensors[name] = Tensor(
+            name, tensors.pop(source).shape, t.dtype, compose(inverse(node.attrs.perm), t.onnx_perm)
+        )
         _rename(nodes, source, name)
     return ir.replace(tensors=tensors, nodes=tuple(nodes))
 
@@ -393,6 +417,7 @@ def _upgrade(model: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto
     try:
         return version_converter.convert_version(model, MIN_OPSET)
     except Exception as e:
-        raise ModelError(f"'{source}' uses opset {opset}, and converting it to opset "
-                         f"{MIN_OPSET} failed ({_first_line(e)})") from None
-
+        raise ModelError(
+            f"'{source}' uses opset {opset}, and converting it to opset "
+            f"{MIN_OPSET} failed ({_first_line(e)})"
+        ) from None

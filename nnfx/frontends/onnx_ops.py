@@ -37,10 +37,20 @@ def _inputs(c: Converter) -> list[str]:
     return list(c.onnx_node.input)
 
 
+def _identity_of(c: Converter, v: Value) -> None:
+    """The output equals the input: an IR Identity node (remove_identity drops it later), or
+    the same constant."""
+    if v.is_const:
+        c.set_output(v)
+        return
+    out = c.emit(Op.IDENTITY, [v.tensor], NoAttrs(), dtype=v.dtype)
+    c.set_output(c.new_value(out, v.perm, dtype=v.dtype))
+
+
 def _alias(c: Converter) -> None:
-    """Identity, Dropout (inference), and float-to-float Cast: the output is the input."""
+    """Identity and Dropout (which is the identity at inference)."""
     node = c.onnx_node
-    c.set_output(c.value(node.input[0]))
+    _identity_of(c, c.value(node.input[0]))
     for extra in node.output[1:]:
         if extra:  # Dropout's mask: nothing may read it at inference
             c.values[extra] = Value(const=np.ones(c.value(node.input[0]).onnx_shape, bool))
@@ -55,10 +65,12 @@ def _cast(c: Converter) -> None:
         return
     floating = np.issubdtype(np_type, np.floating)
     if floating != (v.dtype == FLOAT):
-        raise c.error(f"a cast from {v.dtype} to {np.dtype(np_type)} of computed data is not "
-                      "supported; nnfx supports float-to-float and int-to-int casts",
-                      UnsupportedOpError)
-    c.set_output(v)
+        raise c.error(
+            f"a cast from {v.dtype} to {np.dtype(np_type)} of computed data is not "
+            "supported; nnfx supports float-to-float and int-to-int casts",
+            UnsupportedOpError,
+        )
+    _identity_of(c, v)
 
 
 def _constant(c: Converter) -> None:
@@ -80,21 +92,27 @@ def _constant(c: Converter) -> None:
 def _vector_input(c: Converter, name: str) -> Value:
     v = c.tensor(name)
     if len(v.onnx_shape) != 1:
-        raise c.error(f"input '{name}' has shape (batch, {', '.join(map(str, v.onnx_shape))}); "
-                      "nnfx supports this op on (batch, features) only — flatten first",
-                      UnsupportedOpError)
+        raise c.error(
+            f"input '{name}' has shape (batch, {', '.join(map(str, v.onnx_shape))}); "
+            "nnfx supports this op on (batch, features) only — flatten first",
+            UnsupportedOpError,
+        )
     return v
 
 
 def _dense(c: Converter, x: Value, weight: np.ndarray, bias: np.ndarray | None) -> None:
     n_in, n_out = weight.shape
     if n_in != x.onnx_shape[0]:
-        raise c.error(f"weight of shape {weight.shape} does not fit {n_in} != "
-                      f"{x.onnx_shape[0]} input features")
+        raise c.error(
+            f"weight of shape {weight.shape} does not fit {n_in} != "
+            f"{x.onnx_shape[0]} input features"
+        )
     params = {"weight": weight}
     if bias is not None:
-        params["bias"] = np.broadcast_to(np.asarray(bias, np.float64).reshape(-1)
-                                         if np.size(bias) in (1, n_out) else bias, (n_out,))
+        params["bias"] = np.broadcast_to(
+            np.asarray(bias, np.float64).reshape(-1) if np.size(bias) in (1, n_out) else bias,
+            (n_out,),
+        )
     out = c.emit(Op.DENSE, [x.tensor], DenseAttrs(n_in, n_out), params)
     c.set_output(c.new_value(out, (0,)))
 
@@ -102,8 +120,9 @@ def _dense(c: Converter, x: Value, weight: np.ndarray, bias: np.ndarray | None) 
 def _gemm(c: Converter) -> None:
     a_name, b_name, *rest = _inputs(c)
     if c.attr("transA", 0):
-        raise c.error("transA=1 is not supported; expected the data as the first input",
-                      UnsupportedOpError)
+        raise c.error(
+            "transA=1 is not supported; expected the data as the first input", UnsupportedOpError
+        )
     x = _vector_input(c, a_name)
     weight = np.asarray(c.const(b_name, "weight"), np.float64)
     if weight.ndim != 2:
@@ -115,21 +134,25 @@ def _gemm(c: Converter) -> None:
     if bias is not None:
         bias = np.asarray(bias, np.float64) * c.attr("beta", 1.0)
         if bias.size not in (1, weight.shape[1]) or (bias.ndim == 2 and bias.shape[0] != 1):
-            raise c.error(f"bias of shape {bias.shape} does not broadcast to ({weight.shape[1]},)",
-                          UnsupportedOpError)
+            raise c.error(
+                f"bias of shape {bias.shape} does not broadcast to ({weight.shape[1]},)",
+                UnsupportedOpError,
+            )
     _dense(c, x, weight, bias)
 
 
 def _matmul(c: Converter) -> None:
     a_name, b_name = _inputs(c)
     if c.value(a_name).is_const:
-        raise c.error("a constant first operand is not supported; expected data @ weight",
-                      UnsupportedOpError)
+        raise c.error(
+            "a constant first operand is not supported; expected data @ weight", UnsupportedOpError
+        )
     x = _vector_input(c, a_name)
     weight = np.asarray(c.const(b_name, "weight"), np.float64)
     if weight.ndim != 2:
-        raise c.error(f"weight '{b_name}' has shape {weight.shape}; expected a 2-D matrix",
-                      UnsupportedOpError)
+        raise c.error(
+            f"weight '{b_name}' has shape {weight.shape}; expected a 2-D matrix", UnsupportedOpError
+        )
     _dense(c, x, weight, None)
 
 
@@ -137,8 +160,11 @@ def _matmul(c: Converter) -> None:
 def _spatial_attrs(c: Converter, x: Value, kernel_shape) -> tuple:
     rank = len(kernel_shape)
     if len(x.onnx_shape) != rank + 1:
-        raise c.error(f"a {rank}-D kernel needs input (batch, channels, {rank} spatial dims), got "
-                      f"(batch, {', '.join(map(str, x.onnx_shape))})", UnsupportedOpError)
+        raise c.error(
+            f"a {rank}-D kernel needs input (batch, channels, {rank} spatial dims), got "
+            f"(batch, {', '.join(map(str, x.onnx_shape))})",
+            UnsupportedOpError,
+        )
     strides = tuple(c.attr("strides", [1] * rank))
     dilations = tuple(c.attr("dilations", [1] * rank))
     auto_pad = c.attr("auto_pad", b"NOTSET")
@@ -158,8 +184,9 @@ def _spatial_attrs(c: Converter, x: Value, kernel_shape) -> tuple:
     else:
         raise c.error(f"auto_pad '{auto_pad}' is not supported", UnsupportedOpError)
     if c.attr("ceil_mode", 0):
-        raise c.error("ceil_mode=1 is not supported; export with ceil_mode=False",
-                      UnsupportedOpError)
+        raise c.error(
+            "ceil_mode=1 is not supported; export with ceil_mode=False", UnsupportedOpError
+        )
     return strides, pads, dilations
 
 
@@ -168,12 +195,15 @@ def _conv(c: Converter) -> None:
     x = c.tensor(x_name)
     weight = np.asarray(c.const(w_name, "weight"), np.float64)  # (out, in, *k)
     if c.attr("group", 1) != 1:
-        raise c.error(f"group={c.attr('group')} is not supported; nnfx supports group=1",
-                      UnsupportedOpError)
+        raise c.error(
+            f"group={c.attr('group')} is not supported; nnfx supports group=1", UnsupportedOpError
+        )
     kernel = tuple(weight.shape[2:])
     if len(kernel) not in (1, 2):
-        raise c.error(f"{len(kernel)}-D convolution is not supported; nnfx supports 1-D and 2-D",
-                      UnsupportedOpError)
+        raise c.error(
+            f"{len(kernel)}-D convolution is not supported; nnfx supports 1-D and 2-D",
+            UnsupportedOpError,
+        )
     strides, pads, dilations = _spatial_attrs(c, x, kernel)
     rank = len(kernel)
     params = {"weight": weight.transpose(*range(2, 2 + rank), 1, 0)}  # (*k, in, out)
@@ -235,9 +265,11 @@ def _reduce(op: Op) -> ConverterFn:
             axes = None if given is None else [int(a) for a in np.asarray(given).reshape(-1)]
         spatial = set(range(2, rank))
         if axes is None or {a % rank for a in axes} != spatial or rank < 3:
-            raise c.error(f"reduction over axes {axes} is not supported; nnfx supports "
-                          f"reducing every spatial axis {sorted(spatial)} (global pooling)",
-                          UnsupportedOpError)
+            raise c.error(
+                f"reduction over axes {axes} is not supported; nnfx supports "
+                f"reducing every spatial axis {sorted(spatial)} (global pooling)",
+                UnsupportedOpError,
+            )
         pooled = c.emit(op, [c.in_layout(x, channels_last(rank - 1))], NoAttrs(), suffix="_pool")
         if c.attr("keepdims", 1):
             keep = (1,) * (rank - 2) + (x.onnx_shape[0],)
@@ -286,8 +318,18 @@ def _softmax(log: bool) -> ConverterFn:
 
 
 # Ops that only move values around: they may carry the batch-size placeholder of a folded Shape.
-_VALUE_MOVERS = {"Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Reshape",
-                 "Identity", "Flatten", "Transpose"}
+_VALUE_MOVERS = {
+    "Gather",
+    "Unsqueeze",
+    "Squeeze",
+    "Concat",
+    "Slice",
+    "Cast",
+    "Reshape",
+    "Identity",
+    "Flatten",
+    "Transpose",
+}
 
 
 def _fold(c: Converter) -> bool:
@@ -303,13 +345,26 @@ def _fold(c: Converter) -> bool:
     from onnx.reference import ReferenceEvaluator
 
     names = [f"in{i}" if a is not None else "" for i, a in enumerate(arrays)]
-    single = onnx.helper.make_node(node.op_type, names, list(node.output), domain=node.domain,
-                                   **{a.name: onnx.helper.get_attribute_value(a)
-                                      for a in node.attribute})
+    single = onnx.helper.make_node(
+        node.op_type,
+        names,
+        list(node.output),
+        domain=node.domain,
+        **{a.name: onnx.helper.get_attribute_value(a) for a in node.attribute},
+    )
     graph = onnx.helper.make_graph(
-        [single], "fold",
-        [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in names if n],
-        [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o],
+        [single],
+        "fold",
+        [
+            onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None)
+            for n in names
+            if n
+        ],
+        [
+            onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None)
+            for o in node.output
+            if o
+        ],
     )
     model = onnx.helper.make_model(graph, opset_imports=c.model.opset_import)
     feeds = {n: a for n, a in zip(names, arrays, strict=True) if n}
@@ -337,12 +392,17 @@ def _binary(op_type: str) -> ConverterFn:
         a, b = c.value(a_name), c.value(b_name)
         if not a.is_const and not b.is_const:
             if op_type != "Add":
-                raise c.error(f"{op_type} of two computed tensors is not supported; "
-                              "nnfx supports Add of two tensors and Add/Sub/Mul/Div by constants",
-                              UnsupportedOpError)
+                raise c.error(
+                    f"{op_type} of two computed tensors is not supported; "
+                    "nnfx supports Add of two tensors and Add/Sub/Mul/Div by constants",
+                    UnsupportedOpError,
+                )
             if a.onnx_shape != b.onnx_shape:
-                raise c.error(f"Add of shapes {a.onnx_shape} and {b.onnx_shape} needs "
-                              "broadcasting, which is not supported", UnsupportedOpError)
+                raise c.error(
+                    f"Add of shapes {a.onnx_shape} and {b.onnx_shape} needs "
+                    "broadcasting, which is not supported",
+                    UnsupportedOpError,
+                )
             out = c.emit(Op.ADD, [a.tensor, c.in_layout(b, a.perm)], NoAttrs())
             c.set_output(c.new_value(out, a.perm))
             return
@@ -356,8 +416,9 @@ def _binary(op_type: str) -> ConverterFn:
         elif op_type == "Mul":
             _affine(c, x, k, zero)
         elif const_first:  # Div: constant / x
-            raise c.error("dividing a constant by computed data is not supported",
-                          UnsupportedOpError)
+            raise c.error(
+                "dividing a constant by computed data is not supported", UnsupportedOpError
+            )
         else:
             _affine(c, x, 1.0 / k, zero)
 
@@ -368,18 +429,26 @@ def _batchnorm(c: Converter) -> None:
     x_name, *params = _inputs(c)
     x = c.tensor(x_name)
     if c.attr("training_mode", 0):
-        raise c.error("training_mode=1 is not supported; export the model in eval mode",
-                      UnsupportedOpError)
+        raise c.error(
+            "training_mode=1 is not supported; export the model in eval mode", UnsupportedOpError
+        )
     if any(o for o in c.onnx_node.output[1:]):
-        raise c.error("the running-statistics outputs are not supported at inference",
-                      UnsupportedOpError)
-    gamma, beta, mean, var = (np.asarray(c.const(p, k), np.float64)
-                              for p, k in zip(params, ("scale", "B", "mean", "var"), strict=True))
+        raise c.error(
+            "the running-statistics outputs are not supported at inference", UnsupportedOpError
+        )
+    gamma, beta, mean, var = (
+        np.asarray(c.const(p, k), np.float64)
+        for p, k in zip(params, ("scale", "B", "mean", "var"), strict=True)
+    )
     scale = gamma / np.sqrt(var + c.attr("epsilon", 1e-5))
     shift = beta - mean * scale
     per_channel = (-1,) + (1,) * (len(x.onnx_shape) - 1)  # along ONNX axis 1
-    _affine(c, x, c.ir_constant(scale.reshape(per_channel), x),
-            c.ir_constant(shift.reshape(per_channel), x))
+    _affine(
+        c,
+        x,
+        c.ir_constant(scale.reshape(per_channel), x),
+        c.ir_constant(shift.reshape(per_channel), x),
+    )
 
 
 # -- shape and layout -----------------------------------------------------------------------
@@ -390,8 +459,10 @@ def _flatten(c: Converter) -> None:
         return
     axis = c.attr("axis", 1) % (len(v.onnx_shape) + 1)
     if axis != 1:
-        raise c.error(f"Flatten with axis={axis} is not supported; nnfx keeps the batch axis "
-                      "apart (axis=1)", UnsupportedOpError)
+        raise c.error(
+            f"Flatten with axis={axis} is not supported; nnfx keeps the batch axis apart (axis=1)",
+            UnsupportedOpError,
+        )
     tensor = c.in_layout(v, tuple(range(len(v.onnx_shape))))
     out = c.emit(Op.FLATTEN, [tensor], NoAttrs())
     c.set_output(c.new_value(out, (0,)))
@@ -409,17 +480,22 @@ def _reshape_target(c: Converter, v: Value, target: np.ndarray) -> tuple[int, ..
         raise c.error(f"Reshape to {target} must keep the batch axis first")
     if first == -1:
         if -1 in rest or any(t <= 0 for t in rest) or math.prod(rest) != size:
-            raise c.error(f"Reshape to {target} does not keep the batch axis apart; "
-                          f"each sample has {size} values", UnsupportedOpError)
+            raise c.error(
+                f"Reshape to {target} does not keep the batch axis apart; "
+                f"each sample has {size} values",
+                UnsupportedOpError,
+            )
     elif first != BATCH and -1 not in rest and math.prod(rest) * first == size:
-        raise c.error(f"Reshape to {target} merges the batch axis into the sample",
-                      UnsupportedOpError)
+        raise c.error(
+            f"Reshape to {target} merges the batch axis into the sample", UnsupportedOpError
+        )
     if -1 in rest:
         known = math.prod(t for t in rest if t != -1)
         rest = [size // known if t == -1 else t for t in rest]
     if math.prod(rest) != size:
-        raise c.error(f"Reshape to {target}: {math.prod(rest)} values per sample, the input has "
-                      f"{size}")
+        raise c.error(
+            f"Reshape to {target}: {math.prod(rest)} values per sample, the input has {size}"
+        )
     return tuple(rest)
 
 
@@ -453,8 +529,9 @@ def _squeeze_unsqueeze(op_type: str) -> ConverterFn:
             rank = len(full) + len(axes)
             axes = sorted(a % rank for a in axes)
             if 0 in axes:
-                raise c.error("unsqueezing before the batch axis is not supported",
-                              UnsupportedOpError)
+                raise c.error(
+                    "unsqueezing before the batch axis is not supported", UnsupportedOpError
+                )
             it = iter(full)
             shape = [1 if i in axes else next(it) for i in range(rank)][1:]
         tensor = c.in_layout(v, tuple(range(len(v.onnx_shape))))
@@ -472,8 +549,11 @@ def _transpose(c: Converter) -> None:
     rank = len(v.onnx_shape) + 1
     perm = tuple(c.attr("perm", list(reversed(range(rank)))))
     if perm[0] != 0:
-        raise c.error(f"Transpose perm {list(perm)} moves the batch axis; nnfx supports layout "
-                      "changes that keep the batch axis first", UnsupportedOpError)
+        raise c.error(
+            f"Transpose perm {list(perm)} moves the batch axis; nnfx supports layout "
+            "changes that keep the batch axis first",
+            UnsupportedOpError,
+        )
     sample = tuple(p - 1 for p in perm[1:])  # out_sample = in_sample.transpose(sample)
     # ir = in_sample.transpose(v.perm) = out_sample.transpose(compose(inverse(sample), v.perm))
     new_perm = compose(inverse(sample), v.perm)
@@ -506,8 +586,10 @@ def _shape(c: Converter) -> None:
 
 def _constant_only(c: Converter) -> None:
     if not _fold(c):
-        raise c.error("this op is supported on constants only (shape computations), not on "
-                      "computed data", UnsupportedOpError)
+        raise c.error(
+            "this op is supported on constants only (shape computations), not on computed data",
+            UnsupportedOpError,
+        )
 
 
 # -- classifier heads (scikit-learn) --------------------------------------------------------
@@ -516,8 +598,10 @@ def _argmax(c: Converter) -> None:
     rank = len(x.onnx_shape) + 1
     axis = c.attr("axis", 0) % rank
     if axis == 0 or c.attr("select_last_index", 0):
-        raise c.error("ArgMax over the batch axis or with select_last_index=1 is not supported",
-                      UnsupportedOpError)
+        raise c.error(
+            "ArgMax over the batch axis or with select_last_index=1 is not supported",
+            UnsupportedOpError,
+        )
     keepdims = bool(c.attr("keepdims", 1))
     tensor = c.in_layout(x, tuple(range(len(x.onnx_shape))))
     out = c.emit(Op.ARGMAX, [tensor], ArgMaxAttrs(axis - 1, keepdims), dtype=INTEGER)
@@ -531,11 +615,16 @@ def _array_feature_extractor(c: Converter) -> None:
     index = c.tensor(index_name)
     producer = next((n for n in c.nodes if index.tensor in n.outputs), None)
     if producer is None or producer.op is not Op.ARGMAX or producer.attrs.classes is not None:
-        raise c.error("ArrayFeatureExtractor is supported only on the output of an ArgMax "
-                      "(a classifier's label)", UnsupportedOpError)
+        raise c.error(
+            "ArrayFeatureExtractor is supported only on the output of an ArgMax "
+            "(a classifier's label)",
+            UnsupportedOpError,
+        )
     if not np.issubdtype(classes.dtype, np.integer):
-        raise c.error(f"class labels of type {classes.dtype} are not supported; expected "
-                      "integer labels", UnsupportedOpError)
+        raise c.error(
+            f"class labels of type {classes.dtype} are not supported; expected integer labels",
+            UnsupportedOpError,
+        )
     attrs = dataclasses.replace(producer.attrs, classes=tuple(int(k) for k in classes.reshape(-1)))
     c.nodes[c.nodes.index(producer)] = dataclasses.replace(producer, attrs=attrs)
     c.set_output(index)

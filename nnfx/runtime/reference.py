@@ -20,8 +20,14 @@ from nnfx.errors import DataError, ModelError
 Kernel = Callable[[Node, list[np.ndarray], Graph], np.ndarray]
 
 
-def _activation(x: np.ndarray, kind: str, alpha: float = 0.0, beta: float = 0.0,
-                lo: float = -np.inf, hi: float = np.inf) -> np.ndarray:
+def _activation(
+    x: np.ndarray,
+    kind: str,
+    alpha: float = 0.0,
+    beta: float = 0.0,
+    lo: float = -np.inf,
+    hi: float = np.inf,
+) -> np.ndarray:
     if kind == "linear":
         return x
     if kind == "relu":

@@ -35,6 +35,13 @@ def run_passes(graph: Graph, passes: tuple[Pass, ...] = PIPELINE, check: bool = 
 
 
 __all__ = [
-    "PIPELINE", "Pass", "canonicalize", "eliminate_dead_code", "fold_batchnorm",
-    "fold_transposes", "fuse_activations", "remove_identity", "run_passes",
+    "PIPELINE",
+    "Pass",
+    "canonicalize",
+    "eliminate_dead_code",
+    "fold_batchnorm",
+    "fold_transposes",
+    "fuse_activations",
+    "remove_identity",
+    "run_passes",
 ]

@@ -1,6 +1,7 @@
 """canonicalize: one spelling for each computation.
 
 - MatMul + Add arrives as Dense followed by a bias-only BatchNorm: the bias joins the Dense.
+- ArgMax keeping its axis, then a Reshape dropping it, is an ArgMax that drops it.
 - Layout and shape chains collapse: a Transpose that keeps the order (or moves only axes of
   size 1) is a Reshape; Transpose after Transpose is one Transpose; Reshape/Flatten after
   Reshape/Flatten is one; a Reshape to the shape it already has disappears; a Reshape to one
@@ -34,8 +35,9 @@ def _simplify_one(graph: Graph) -> Graph | None:
             continue
         in_shape = graph.tensors[node.inputs[0]].shape
         out_shape = graph.tensors[node.outputs[0]].shape
-        if in_shape == out_shape and (node.op is not Op.TRANSPOSE
-                                      or node.attrs.perm == tuple(range(len(in_shape)))):
+        if in_shape == out_shape and (
+            node.op is not Op.TRANSPOSE or node.attrs.perm == tuple(range(len(in_shape)))
+        ):
             result = bypass(graph, node)
             if result is not None:
                 return result
@@ -48,6 +50,14 @@ def _simplify_one(graph: Graph) -> Graph | None:
         previous = producers.get(node.inputs[0])
         if previous is None or sole_consumer(graph, node.inputs[0], consumers) is not node:
             continue
+        if node.op in _SHAPE_OPS and previous.op is Op.ARGMAX and previous.attrs.keepdims:
+            dropped = dataclasses.replace(previous.attrs, keepdims=False)
+            if graph.tensors[previous.inputs[0]].shape[:-1] == out_shape and dropped.axis in (
+                -1,
+                len(out_shape),
+            ):
+                merged = dataclasses.replace(previous, attrs=dropped, outputs=node.outputs)
+                return _merge(graph, previous, node, merged)
         if node.op in _SHAPE_OPS and previous.op in _SHAPE_OPS:
             merged = dataclasses.replace(_as_reshape(node, out_shape), inputs=previous.inputs)
             return _merge(graph, previous, node, merged)

@@ -54,5 +54,3 @@ def fold_transposes(graph: Graph) -> Graph:
             changed = True
             break
     return graph
-
-
