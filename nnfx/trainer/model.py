@@ -438,6 +438,9 @@ class _EpochReporter:
         )
 
     def close(self) -> None:
+        # Early stopping ends before the planned total: show the bar as finished where it stopped.
+        done = self.progress.tasks[0].completed
+        self.progress.update(self.task, total=done, description="training done")
         self.progress.stop()
 
 
