@@ -6,6 +6,7 @@ emit Vitis HLS or ONNX. This module is the public API; the CLI calls nothing els
 
 __version__ = "0.1.0"
 
+from nnfx.compiled import CompiledModel, compile, load_compiled  # noqa: E402
 from nnfx.errors import (  # noqa: E402
     BuildError,
     ConfigError,
@@ -34,6 +35,7 @@ __all__ = [
     "AvgPool2D",
     "BatchNorm",
     "BuildError",
+    "CompiledModel",
     "ConfigError",
     "Conv2D",
     "DataError",
@@ -49,7 +51,9 @@ __all__ = [
     "Sequential",
     "UnsupportedOpError",
     "__version__",
+    "compile",
     "load",
+    "load_compiled",
     "load_dataset",
     "train_val_test_split",
 ]

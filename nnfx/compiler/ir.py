@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnfx.compiler.fixed import FixedType
 from nnfx.compiler.ops import ATTRS, PARAMS, Op, Shape, infer_shape
 from nnfx.errors import ModelError
 
@@ -47,7 +48,7 @@ class Integer:
 
 
 FLOAT, INTEGER = Float(), Integer()
-DType = Float | Integer
+DType = Float | Integer | FixedType
 
 
 def parse_dtype(text: str) -> DType:
@@ -55,7 +56,65 @@ def parse_dtype(text: str) -> DType:
         return FLOAT
     if text == "int":
         return INTEGER
-    raise ModelError(f"unknown tensor type '{text}'; expected float or int")
+    return FixedType.parse(text)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A lookup table indexed by ``clip(floor(x * 2**shift) - start, 0, size - 1)``: entry
+    ``i`` covers inputs ``[(start + i) * 2**-shift, (start + i + 1) * 2**-shift)``."""
+
+    size: int
+    shift: int
+    start: int
+
+    @property
+    def low(self) -> float:
+        return self.start * 2.0**-self.shift
+
+    @property
+    def high(self) -> float:
+        return (self.start + self.size) * 2.0**-self.shift
+
+
+@dataclass(frozen=True)
+class LayerPrecision:
+    """The fixed-point choices of one node beyond its output type: the types of its
+    constants, its accumulator, and its lookup tables (see docs/semantics.md)."""
+
+    weight: FixedType | None = None  # weights, scales, slopes (alpha)
+    bias: FixedType | None = None  # biases, offsets
+    accum: FixedType | None = None  # the accumulator type
+    accum_sized: bool = False  # True: the compiler sized accum so that it never overflows
+    table: TableSpec | None = None  # sigmoid, tanh, elu; softmax's exp
+    table_type: FixedType | None = None
+    inverse_table: TableSpec | None = None  # softmax's 1 / sum (or log of the sum)
+    inverse_type: FixedType | None = None
+
+    def to_json(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, FixedType):
+                out[f.name] = str(v)
+            elif isinstance(v, bool) and v:
+                out[f.name] = v
+            elif isinstance(v, TableSpec):
+                out[f.name] = dataclasses.asdict(v)
+        return out
+
+    @staticmethod
+    def from_json(data: dict) -> LayerPrecision:
+        values = {}
+        for f in dataclasses.fields(LayerPrecision):
+            if f.name not in data:
+                continue
+            v = data[f.name]
+            if isinstance(v, bool):
+                values[f.name] = v
+            else:
+                values[f.name] = TableSpec(**v) if isinstance(v, dict) else FixedType.parse(v)
+        return LayerPrecision(**values)
 
 
 @dataclass(frozen=True)
@@ -78,6 +137,7 @@ class Node:
     outputs: tuple[str, ...]
     attrs: object
     params: dict[str, str] = field(default_factory=dict)  # role -> constant name
+    precision: LayerPrecision | None = None  # set by the precision assignment
 
     def param(self, graph: Graph, role: str) -> np.ndarray | None:
         name = self.params.get(role)
@@ -185,6 +245,7 @@ class Graph:
                     "outputs": list(n.outputs),
                     "attrs": _encode_attrs(n.attrs),
                     "params": dict(n.params),
+                    **({"precision": n.precision.to_json()} if n.precision else {}),
                 }
                 for n in self.nodes
             ],
@@ -225,6 +286,7 @@ class Graph:
                     tuple(n["outputs"]),
                     _decode_attrs(ATTRS[op], n["attrs"]),
                     dict(n["params"]),
+                    LayerPrecision.from_json(n["precision"]) if "precision" in n else None,
                 )
             )
         graph = Graph(

@@ -144,10 +144,15 @@ ATTRS: dict[Op, type] = {
 }
 
 # The constants each op reads, by role (``Node.params``); optional ones may be absent.
+# Fixed-point compilation adds quantized constants and tables (docs/semantics.md).
 PARAMS: dict[Op, tuple[str, ...]] = {
     Op.DENSE: ("weight", "bias"),
     Op.CONV: ("weight", "bias"),
     Op.BATCH_NORM: ("scale", "bias"),
+    Op.AVG_POOL: ("reciprocal",),
+    Op.GLOBAL_AVG_POOL: ("reciprocal",),
+    Op.ACTIVATION: ("table", "alpha", "beta", "low", "high"),
+    Op.SOFTMAX: ("table", "inverse_table"),
 }
 
 

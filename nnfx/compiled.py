@@ -1,0 +1,247 @@
+"""``nnfx.compile``: a float model lowered to the fixed-point IR, and what runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from nnfx.compiler.fixed import FixedType, quantize_raw, to_float
+from nnfx.compiler.ir import INTEGER, Graph
+from nnfx.compiler.precision import PrecisionConfig, assign_precision
+from nnfx.errors import ConfigError, DataError, ModelError, PrecisionError
+from nnfx.model import Model, load
+
+ENGINES = ("reference",)
+FORMAT = "nnfx-compiled"
+
+
+class CompiledModel:
+    """A model in fixed point: ``graph`` (typed IR), ``float_model`` (the float IR it came
+    from), and the options it was compiled with."""
+
+    def __init__(self, graph: Graph, float_model: Model, options: dict):
+        self.graph = graph
+        self.float_model = float_model
+        self.options = options
+
+    @property
+    def reuse_factor(self) -> int:
+        return int(self.options.get("reuse_factor", 1))
+
+    # -- running ---------------------------------------------------------------------------
+    def quantize_inputs(self, X) -> dict[str, np.ndarray]:
+        """Model-layout float inputs to raw codes of the IR input types."""
+        ir = self.float_model.to_ir_inputs(X)
+        return {name: quantize_raw(x, self.graph.tensors[name].dtype) for name, x in ir.items()}
+
+    def predict_raw(self, X, engine: str = "reference", overflows: dict | None = None):
+        """Raw output codes in the IR layout, by output name."""
+        if engine not in ENGINES:
+            raise ConfigError(f"unknown engine '{engine}'; available: {', '.join(ENGINES)}")
+        from nnfx.runtime.reference_fixed import run_fixed
+
+        return run_fixed(self.graph, self.quantize_inputs(X), overflows=overflows)
+
+    def predict(self, X, engine: str = "reference"):
+        """The fixed-point outputs as float64 values (class labels as int64), in the model's
+        layout. One output: an array; several: a dict by name."""
+        raw = self.predict_raw(X, engine)
+        outputs = {name: self._values(name, raw[name]) for name in self.graph.outputs}
+        return next(iter(outputs.values())) if len(outputs) == 1 else outputs
+
+    def _values(self, name: str, raw: np.ndarray) -> np.ndarray:
+        t = self.graph.tensors[name].dtype
+        values = raw if t == INTEGER else to_float(raw, t.frac)
+        return self.float_model.from_ir_output(name, values)
+
+    def overflow_counts(self, X) -> dict[str, int]:
+        """Per node, how many values overflowed (wrapped, saturated) their type on ``X``."""
+        counts: dict[str, int] = {}
+        self.predict_raw(X, overflows=counts)
+        return counts
+
+    # -- describing ------------------------------------------------------------------------
+    def layer_table(self) -> list[dict]:
+        """One row per node: op, output shape and type, and its constant/accumulator types."""
+        rows = []
+        for node in self.graph.nodes:
+            out = self.graph.tensors[node.outputs[0]]
+            p = node.precision
+            rows.append(
+                {
+                    "name": node.name,
+                    "op": node.op.value,
+                    "output": str(out.shape),
+                    "type": str(out.dtype),
+                    "weight": str(p.weight) if p and p.weight else "",
+                    "bias": str(p.bias) if p and p.bias else "",
+                    "accum": (
+                        f"{p.accum}{' (exact)' if p.accum_sized else ''}" if p and p.accum else ""
+                    ),
+                    "table": (
+                        f"{p.table.size}@[{p.table.low:g},{p.table.high:g})"
+                        if p and p.table
+                        else ""
+                    ),
+                }
+            )
+        return rows
+
+    def summary(self) -> str:
+        rows = self.layer_table()
+        header = ["name", "op", "output", "type", "weight", "bias", "accum", "table"]
+        inputs = [
+            {
+                "name": n,
+                "op": "Input",
+                "output": str(self.graph.tensors[n].shape),
+                "type": str(self.graph.tensors[n].dtype),
+                "weight": "",
+                "bias": "",
+                "accum": "",
+                "table": "",
+            }
+            for n in self.graph.inputs
+        ]
+        table = [header] + [[r[h] for h in header] for r in inputs + rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in table
+        ]
+        lines.insert(1, "-" * max(len(line) for line in lines))
+        return "\n".join(lines)
+
+    # -- storing ---------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """``folder/model.json`` + ``weights.npz`` (the fixed IR), ``float/`` (the float IR),
+        ``compile.json`` (the options). Written to a temporary directory, then moved."""
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            self.graph._write(staging)
+            (staging / "float").mkdir()
+            self.float_model.graph._write(staging / "float")
+            record = {"format": FORMAT, "version": 1, **self.options}
+            (staging / "compile.json").write_text(json.dumps(record, indent=1) + "\n")
+            if folder.exists():
+                for name in ("model.json", "weights.npz", "compile.json", "float"):
+                    target = folder / name
+                    if target.is_dir():
+                        shutil.rmtree(target)
+                    elif target.exists():
+                        target.unlink()
+                for item in staging.iterdir():
+                    item.rename(folder / item.name)
+            else:
+                staging.rename(folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return folder
+
+    def __repr__(self) -> str:
+        return f"CompiledModel({self.graph.name!r}, {len(self.graph.nodes)} nodes)"
+
+
+def load_compiled(folder: str | Path) -> CompiledModel:
+    """Read what :meth:`CompiledModel.save` wrote."""
+    folder = Path(folder)
+    record_path = folder / "compile.json"
+    if not record_path.is_file():
+        raise ModelError(f"'{folder}' is not a compiled nnfx model (no compile.json)")
+    try:
+        record = json.loads(record_path.read_text())
+    except ValueError as e:
+        raise ModelError(f"'{record_path}' is not valid JSON ({e})") from None
+    if record.get("format") != FORMAT:
+        raise ModelError(f"'{record_path}' is not an nnfx compile record")
+    options = {k: v for k, v in record.items() if k not in ("format", "version")}
+    graph = Graph.load(folder)
+    float_model = Model(Graph.load(folder / "float"), options.get("source", ""))
+    return CompiledModel(graph, float_model, options)
+
+
+def _calibration_inputs(model: Model, calibration) -> dict[str, np.ndarray] | None:
+    if calibration is None:
+        return None
+    if isinstance(calibration, str | Path):
+        path = Path(calibration)
+        if not path.is_file():
+            raise DataError(f"calibration file '{path}' does not exist")
+        with np.load(path) as archive:
+            if "X" not in archive.files:
+                raise DataError(f"calibration file '{path}' has no array 'X'")
+            calibration = archive["X"]
+    try:
+        return model.to_ir_inputs(calibration)
+    except DataError as e:
+        raise DataError(f"calibration data: {e}") from None
+
+
+def compile(  # noqa: A001  (the public name the API promises)
+    model_or_path,
+    precision: str | FixedType | PrecisionConfig | dict = "fixed<16,6>",
+    calibration=None,
+    width: int = 16,
+    reuse_factor: int = 1,
+    config: str | Path | None = None,
+) -> CompiledModel:
+    """Lower a model (a path, an ``onnx.ModelProto`` or a loaded :class:`Model`) to fixed point.
+
+    ``precision``: a type string for every tensor (``"fixed<16,6>"``), ``"auto"`` (needs
+    ``calibration``, uses ``width`` bits), a :class:`PrecisionConfig` or its dict form;
+    ``config``: a YAML/JSON precision file (overrides ``precision``).
+    """
+    started = time.perf_counter()
+    if isinstance(model_or_path, Model):
+        model = model_or_path
+    elif isinstance(model_or_path, str | Path | onnx.ModelProto):
+        model = load(model_or_path)
+    else:
+        raise ModelError(
+            f"compile() takes a path, an onnx.ModelProto or an nnfx.Model, not "
+            f"{type(model_or_path).__name__}"
+        )
+    if not isinstance(reuse_factor, int) or reuse_factor < 1:
+        raise ConfigError(f"reuse_factor must be a positive integer, got {reuse_factor!r}")
+    if config is not None:
+        settings = PrecisionConfig.load(config)
+    elif isinstance(precision, PrecisionConfig):
+        settings = precision
+    elif isinstance(precision, dict):
+        settings = PrecisionConfig.from_dict(precision)
+    elif precision == "auto":
+        settings = PrecisionConfig(default="auto", width=width)
+    else:
+        settings = PrecisionConfig(default=FixedType.parse(precision))
+    if settings.auto and config is None and not isinstance(precision, PrecisionConfig | dict):
+        settings.width = width
+    settings = PrecisionConfig.from_dict(
+        {f: getattr(settings, f) for f in settings.__dataclass_fields__}
+    )
+    inputs = _calibration_inputs(model, calibration)
+    graph = assign_precision(model.graph, settings, inputs)
+    options = {
+        "source": model.source,
+        "precision": "auto" if settings.auto else str(settings.default),
+        "width": settings.width,
+        "reuse_factor": reuse_factor,
+        "config": {
+            "layers": settings.layers,
+            "tensors": {k: str(v) for k, v in settings.tensors.items()},
+            "margin_bits": settings.margin_bits,
+            "table_size": settings.table_size,
+        },
+        "compile_seconds": round(time.perf_counter() - started, 3),
+    }
+    return CompiledModel(graph, model, options)
+
+
+__all__ = ["CompiledModel", "compile", "load_compiled", "PrecisionError"]

@@ -1,0 +1,404 @@
+"""Precision assignment: which fixed-point type every tensor, constant, accumulator and table
+of a float IR graph gets.
+
+Three ways to choose, combinable:
+
+- one type for everything (``fixed<16,6>``, hls4ml's default);
+- ``auto``: calibration data runs through the float reference; every tensor gets the integer
+  bits its observed range needs (plus ``margin_bits``), weights and biases the bits their own
+  values need, all at a total ``width``; outputs of ReLU, sigmoid and softmax are unsigned;
+  rounding to nearest and saturation, so a value beyond the calibration range clips instead of
+  wrapping;
+- overrides per layer (node name) or per tensor, from a config file or dict (docs/precision.md).
+
+Accumulators are exact by default: the compiler proves a bound from the quantized weights and
+the input range, and records the accumulator type that holds it (it never overflows). A
+narrower accumulator may be chosen per layer; docs/semantics.md says what it computes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnfx.compiler import tables
+from nnfx.compiler.fixed import MAX_WIDTH, FixedType, quantize
+from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freeze, validate
+from nnfx.compiler.ops import Op
+from nnfx.compiler.passes._rewrite import add_constant
+from nnfx.errors import PrecisionError
+
+PASS_THROUGH = (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.MAX_POOL, Op.GLOBAL_MAX_POOL)
+NON_NEGATIVE = ("relu", "sigmoid", "hard_sigmoid")
+LAYER_KEYS = ("result", "weight", "bias", "accum", "table_size", "table_range")
+
+
+@dataclass
+class PrecisionConfig:
+    """Everything the assignment needs to know (see the module docstring)."""
+
+    default: FixedType | str = "fixed<16,6>"  # a type, or "auto"
+    width: int = 16  # total width for auto
+    margin_bits: int = 1  # extra integer bits over the calibrated range (auto)
+    table_size: int = 1024
+    table_width: int = 18  # width of softmax's internal tables and other constant types
+    layers: dict[str, dict] = field(default_factory=dict)
+    tensors: dict[str, FixedType | str] = field(default_factory=dict)
+
+    @property
+    def auto(self) -> bool:
+        return self.default == "auto"
+
+    @staticmethod
+    def from_dict(data: dict, source: str = "precision config") -> PrecisionConfig:
+        known = {f.name for f in dataclasses.fields(PrecisionConfig)}
+        unknown = set(data) - known
+        if unknown:
+            raise PrecisionError(
+                f"{source}: unknown key(s) {', '.join(sorted(unknown))}; "
+                f"expected {', '.join(sorted(known))}"
+            )
+        config = PrecisionConfig(**data)
+        if not config.auto:
+            config.default = FixedType.parse(config.default)
+        for name, spec in config.layers.items():
+            if not isinstance(spec, dict):
+                raise PrecisionError(
+                    f"{source}: layer '{name}' must map to a dict of {', '.join(LAYER_KEYS)}"
+                )
+            bad = set(spec) - set(LAYER_KEYS)
+            if bad:
+                raise PrecisionError(
+                    f"{source}: layer '{name}' has unknown key(s) "
+                    f"{', '.join(sorted(bad))}; expected {', '.join(LAYER_KEYS)}"
+                )
+        if not isinstance(config.width, int) or not 2 <= config.width <= 32:
+            raise PrecisionError(
+                f"{source}: width must be an integer from 2 to 32, got {config.width}"
+            )
+        return config
+
+    @staticmethod
+    def load(path: str | Path) -> PrecisionConfig:
+        """A YAML or JSON file (docs/precision.md)."""
+        path = Path(path)
+        if not path.is_file():
+            raise PrecisionError(f"precision config '{path}' does not exist")
+        text = path.read_text()
+        try:
+            if path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as e:
+            raise PrecisionError(
+                f"precision config '{path}' is not valid "
+                f"{'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'} "
+                f"({str(e).splitlines()[0]})"
+            ) from None
+        if not isinstance(data, dict):
+            raise PrecisionError(f"precision config '{path}' must hold a mapping")
+        return PrecisionConfig.from_dict(data, f"precision config '{path}'")
+
+
+def integer_bits(max_abs: float, signed: bool) -> int:
+    """The fewest integer bits (sign included) whose range holds ``max_abs``."""
+    if max_abs <= 0:
+        return 1 if signed else 0
+    bits = math.floor(math.log2(max_abs)) + 1
+    return bits + 1 if signed else bits
+
+
+def fit_type(
+    max_abs: float,
+    width: int,
+    signed: bool,
+    margin: int = 0,
+    rounding: str = "RND",
+    overflow: str = "SAT",
+) -> FixedType:
+    return FixedType(width, integer_bits(max_abs, signed) + margin, signed, rounding, overflow)
+
+
+class _Assigner:
+    def __init__(self, graph: Graph, config: PrecisionConfig, ranges: dict | None):
+        self.graph, self.config, self.ranges = graph, config, ranges or {}
+        self.types: dict[str, object] = {}
+        self.constants = dict(graph.constants)
+        self.nodes: list[Node] = []
+        names = {n.name for n in graph.nodes}
+        missing = [n for n in config.layers if n not in names]
+        if missing:
+            raise PrecisionError(
+                f"precision config names layer(s) {', '.join(missing)} that the model does not "
+                f"have; its layers are {', '.join(n.name for n in graph.nodes)}"
+            )
+        missing = [t for t in config.tensors if t not in graph.tensors]
+        if missing:
+            raise PrecisionError(
+                f"precision config names tensor(s) {', '.join(missing)} that "
+                "the model does not have"
+            )
+
+    # -- helpers -------------------------------------------------------------------------
+    def layer(self, node: Node, key: str, default=None):
+        value = self.config.layers.get(node.name, {}).get(key, default)
+        if key in ("result", "weight", "bias", "accum") and value is not None:
+            return FixedType.parse(value)
+        return value
+
+    def result_type(self, tensor: str, signed: bool, node: Node | None = None) -> FixedType:
+        if tensor in self.config.tensors:
+            return FixedType.parse(self.config.tensors[tensor])
+        if node is not None and self.layer(node, "result") is not None:
+            return self.layer(node, "result")
+        if not self.config.auto:
+            return self.config.default
+        if tensor not in self.ranges:
+            raise PrecisionError(
+                f"auto precision needs calibration data (tensor '{tensor}' has no observed range)"
+            )
+        low, high = self.ranges[tensor]
+        return fit_type(
+            max(abs(low), abs(high)), self.config.width, signed, self.config.margin_bits
+        )
+
+    def constant_type(self, node: Node, key: str, values: np.ndarray) -> FixedType:
+        given = self.layer(node, key)
+        if given is not None:
+            return given
+        if not self.config.auto:
+            return self.config.default
+        return fit_type(
+            float(np.max(np.abs(values))) if values.size else 0.0, self.config.width, True
+        )
+
+    def store(self, node: Node, role: str, values: np.ndarray, t: FixedType) -> str:
+        return add_constant(self.constants, f"{node.name}.{role}_q", quantize(values, t))
+
+    def internal_type(self, integer: int, signed: bool = False) -> FixedType:
+        return FixedType(self.config.table_width, integer, signed, "RND", "SAT")
+
+    # -- the walk ------------------------------------------------------------------------
+    def run(self) -> Graph:
+        for name in self.graph.inputs:
+            self.types[name] = self.result_type(name, signed=True)
+        for node in self.graph.nodes:
+            self.nodes.append(self.assign(node))
+        tensors = {
+            name: Tensor(t.name, t.shape, self.types.get(name, t.dtype), t.onnx_perm)
+            for name, t in self.graph.tensors.items()
+        }
+        graph = self.graph.replace(
+            nodes=tuple(self.nodes), tensors=tensors, constants=freeze(self.constants)
+        )
+        from nnfx.compiler.passes import eliminate_dead_code
+
+        graph = eliminate_dead_code(graph)
+        validate(graph)
+        return graph
+
+    def assign(self, node: Node) -> Node:
+        g = self.graph
+        in_types = [self.types[i] for i in node.inputs]
+        out = node.outputs[0]
+        if node.op is Op.ARGMAX:
+            self.types[out] = INTEGER
+            return node
+        if node.op in PASS_THROUGH:
+            self.types[out] = in_types[0]
+            return node
+        if node.op is Op.CONCAT:  # a type that holds every input exactly (unless overridden)
+            integer = max(t.integer + (0 if t.signed else 1) for t in in_types)
+            frac = max(t.frac for t in in_types)
+            exact = FixedType(min(integer + frac, MAX_WIDTH), integer)
+            self.types[out] = FixedType.parse(self.config.tensors.get(out, exact))
+            return node
+        signed = True
+        if node.op is Op.ACTIVATION:
+            a = node.attrs
+            signed = not (a.kind in NON_NEGATIVE or (a.kind == "clip" and a.min >= 0))
+        elif node.op is Op.SOFTMAX:
+            signed = node.attrs.log
+        out_type = self.result_type(out, signed, node)
+        self.types[out] = out_type
+        handler = getattr(self, f"_{node.op.name.lower()}", None)
+        return handler(node, in_types, out_type) if handler else node
+
+    def _weights(self, node: Node, in_type: FixedType, reduce_axes) -> Node:
+        g = self.graph
+        w = node.param(g, "weight")
+        w_type = self.constant_type(node, "weight", w)
+        params = {"weight": self.store(node, "weight", w, w_type)}
+        w_q = quantize(w, w_type)
+        b = node.param(g, "bias")
+        b_type = None
+        bound = np.abs(w_q).sum(axis=reduce_axes) * max(abs(in_type.min), abs(in_type.max))
+        if b is not None:
+            b_type = self.constant_type(node, "bias", b)
+            params["bias"] = self.store(node, "bias", b, b_type)
+            bound = bound + np.abs(quantize(b, b_type))
+        accum = self.layer(node, "accum")
+        exact_frac = in_type.frac + w_type.frac
+        if b_type is not None:
+            exact_frac = max(exact_frac, b_type.frac)
+        needed = integer_bits(float(np.max(bound)) if bound.size else 0.0, True)
+        if accum is None and needed + exact_frac > MAX_WIDTH:
+            raise PrecisionError(
+                f"layer '{node.name}': an exact accumulator needs {needed + exact_frac} bits, "
+                f"more than {MAX_WIDTH}; narrow the input, weight or bias types"
+            )
+        if accum is not None and accum.width + max(0, exact_frac - accum.frac) > MAX_WIDTH:
+            raise PrecisionError(
+                f"layer '{node.name}': accumulator {accum} with products of "
+                f"{exact_frac} fractional bits exceeds {MAX_WIDTH} bits"
+            )
+        if node.attrs.activation not in ("linear", "relu"):
+            raise PrecisionError(
+                f"layer '{node.name}': a fused {node.attrs.activation} has no "
+                "fixed-point rule; compile without fuse_activations"
+            )
+        sized = accum is None
+        if sized:  # holds every possible sum exactly: sequential == exact accumulation
+            accum = FixedType(needed + exact_frac, needed)
+        precision = LayerPrecision(weight=w_type, bias=b_type, accum=accum, accum_sized=sized)
+        return dataclasses.replace(node, params=params, precision=precision)
+
+    def _dense(self, node, in_types, out_type):
+        return self._weights(node, in_types[0], reduce_axes=0)
+
+    def _conv(self, node, in_types, out_type):
+        rank = len(node.attrs.kernel_shape)
+        return self._weights(node, in_types[0], reduce_axes=tuple(range(rank + 1)))
+
+    def _batch_norm(self, node, in_types, out_type):
+        g = self.graph
+        scale, bias = node.param(g, "scale"), node.param(g, "bias")
+        s_type = self.constant_type(node, "weight", scale)
+        b_type = self.constant_type(node, "bias", bias)
+        params = {
+            "scale": self.store(node, "scale", scale, s_type),
+            "bias": self.store(node, "bias", bias, b_type),
+        }
+        return dataclasses.replace(
+            node, params=params, precision=LayerPrecision(weight=s_type, bias=b_type)
+        )
+
+    def _reciprocal(self, node, counts: np.ndarray) -> Node:
+        t = self.internal_type(1)
+        params = {"reciprocal": self.store(node, "reciprocal", 1.0 / counts, t)}
+        return dataclasses.replace(node, params=params, precision=LayerPrecision(weight=t))
+
+    def _avg_pool(self, node, in_types, out_type):
+        a = node.attrs
+        if a.count_include_pad or not any(a.pads):
+            counts = np.array([float(np.prod(a.kernel_shape))])
+        else:
+            from nnfx.runtime.reference_fixed import _windows
+
+            shape = self.graph.tensors[node.inputs[0]].shape
+            ones = np.ones((1, *shape[:-1], 1), np.int64)
+            rank = len(a.kernel_shape)
+            counts = _windows(ones, a, 0).sum(axis=tuple(range(rank + 2, 2 * rank + 2)))
+            counts = counts[0, ..., 0].astype(float)
+        return self._reciprocal(node, counts)
+
+    def _global_avg_pool(self, node, in_types, out_type):
+        shape = self.graph.tensors[node.inputs[0]].shape
+        return self._reciprocal(node, np.array([float(np.prod(shape[:-1]))]))
+
+    def _activation(self, node, in_types, out_type):
+        a = node.attrs
+        if a.kind == "leaky_relu":
+            t = self.internal_type(2, signed=True)
+            return dataclasses.replace(
+                node,
+                params={"alpha": self.store(node, "alpha", np.array([a.alpha]), t)},
+                precision=LayerPrecision(weight=t),
+            )
+        if a.kind == "hard_sigmoid":
+            wt, bt = self.internal_type(3, signed=True), self.internal_type(3, signed=True)
+            params = {
+                "alpha": self.store(node, "alpha", np.array([a.alpha]), wt),
+                "beta": self.store(node, "beta", np.array([a.beta]), bt),
+            }
+            return dataclasses.replace(
+                node, params=params, precision=LayerPrecision(weight=wt, bias=bt)
+            )
+        if a.kind == "clip":
+            bound = out_type.with_(overflow="SAT")
+            params = {}
+            if math.isfinite(a.min):
+                params["low"] = self.store(node, "low", np.array([a.min]), bound)
+            if math.isfinite(a.max):
+                params["high"] = self.store(node, "high", np.array([a.max]), bound)
+            return dataclasses.replace(node, params=params)
+        if a.kind in ("sigmoid", "tanh", "elu"):
+            low, high = self.layer(node, "table_range", tables.DEFAULT_RANGES[a.kind])
+            size = self.layer(node, "table_size", self.config.table_size)
+            spec = tables.spec_for_range(float(low), float(high), int(size))
+            values = tables.activation_table(a.kind, spec, out_type, a.alpha)
+            params = {"table": add_constant(self.constants, f"{node.name}.table", values)}
+            return dataclasses.replace(
+                node, params=params, precision=LayerPrecision(table=spec, table_type=out_type)
+            )
+        return node
+
+    def _softmax(self, node, in_types, out_type):
+        size = self.layer(node, "table_size", self.config.table_size)
+        low, high = self.layer(node, "table_range", (0.0, 16.0))
+        exp_spec = tables.spec_for_range(float(low), float(high), int(size))
+        exp_type = self.internal_type(1)
+        n = self.graph.tensors[node.inputs[0]].shape[node.attrs.axis]
+        top = 2.0 ** math.ceil(math.log2(n + 1))
+        sum_spec = tables.spec_for_range(0.0, top, int(size))
+        if node.attrs.log:
+            inv_type = self.internal_type(integer_bits(math.log(top), True))
+            inv_type = inv_type.with_(signed=True)
+        else:
+            inv_type = self.internal_type(1)
+        params = {
+            "table": add_constant(
+                self.constants, f"{node.name}.exp_table", tables.exp_table(exp_spec, exp_type)
+            ),
+            "inverse_table": add_constant(
+                self.constants,
+                f"{node.name}.inverse_table",
+                tables.inverse_table(sum_spec, inv_type, node.attrs.log),
+            ),
+        }
+        precision = LayerPrecision(
+            table=exp_spec, table_type=exp_type, inverse_table=sum_spec, inverse_type=inv_type
+        )
+        return dataclasses.replace(node, params=params, precision=precision)
+
+
+def observed_ranges(graph: Graph, calibration: dict[str, np.ndarray]) -> dict[str, tuple]:
+    """(min, max) of every tensor over the calibration data, by the float reference."""
+    from nnfx.runtime import reference
+
+    values = reference.run(graph, calibration, intermediate=True)
+    return {
+        name: (float(v.min()), float(v.max()))
+        for name, v in values.items()
+        if v.size and graph.tensors[name].dtype != INTEGER
+    }
+
+
+def assign_precision(
+    graph: Graph, config: PrecisionConfig, calibration: dict[str, np.ndarray] | None = None
+) -> Graph:
+    """A typed copy of the float graph: quantized constants, tables, a type per tensor."""
+    ranges = observed_ranges(graph, calibration) if calibration is not None else None
+    if config.auto and ranges is None:
+        raise PrecisionError(
+            "auto precision needs calibration data (calibration=X, or --calibration data.npz)"
+        )
+    return _Assigner(graph, config, ranges).run()

@@ -1,0 +1,71 @@
+"""Lookup tables for the non-linear functions: computed once in float64, quantized, stored as
+constants in the IR. Every engine reads these numbers; none recomputes them.
+
+A :class:`TableSpec` maps an input ``x`` to ``clip(floor(x * 2**shift) - start, 0, size - 1)``.
+Because the step is a power of two, the index is a shift of the input's raw code in hardware.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnfx.compiler.fixed import FixedType, quantize
+from nnfx.compiler.ir import TableSpec
+from nnfx.errors import PrecisionError
+
+
+def spec_for_range(low: float, high: float, size: int) -> TableSpec:
+    """The table of ``size`` entries (a power of two) covering [low, high): the step is the
+    power of two ``(high - low) / size`` rounded up, the start rounded down to a step."""
+    if size < 2 or size & (size - 1):
+        raise PrecisionError(f"table size must be a power of two >= 2, got {size}")
+    if not high > low:
+        raise PrecisionError(f"table range must be increasing, got [{low}, {high})")
+    shift = -math.ceil(math.log2((high - low) / size))
+    start = math.floor(low * 2.0**shift)
+    return TableSpec(size=size, shift=shift, start=start)
+
+
+def bin_midpoints(spec: TableSpec) -> np.ndarray:
+    return (spec.start + np.arange(spec.size) + 0.5) * 2.0**-spec.shift
+
+
+def bin_starts(spec: TableSpec) -> np.ndarray:
+    return (spec.start + np.arange(spec.size)) * 2.0**-spec.shift
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+FUNCTIONS = {
+    "sigmoid": _sigmoid,
+    "tanh": np.tanh,
+}
+
+# Default input ranges: outside them the functions are flat to within the table's precision.
+DEFAULT_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0), "elu": (-8.0, 0.0)}
+
+
+def activation_table(kind: str, spec: TableSpec, out: FixedType, alpha: float = 1.0):
+    """``f`` at the middle of each bin, quantized to the output type."""
+    x = bin_midpoints(spec)
+    if kind == "elu":
+        values = alpha * np.expm1(np.minimum(x, 0.0))
+    else:
+        values = FUNCTIONS[kind](x)
+    return quantize(values, out.with_(rounding="RND", overflow="SAT"))
+
+
+def exp_table(spec: TableSpec, t: FixedType) -> np.ndarray:
+    """``exp(-d)`` for ``d`` at the start of each bin (so that d = 0 gives exactly 1)."""
+    return quantize(np.exp(-bin_starts(spec)), t)
+
+
+def inverse_table(spec: TableSpec, t: FixedType, log: bool) -> np.ndarray:
+    """``1 / s`` (or ``log(s)``) at the middle of each bin of the exponentials' sum ``s``."""
+    s = bin_midpoints(spec)
+    values = np.log(s) if log else 1.0 / s
+    return quantize(values, t)

@@ -1,0 +1,308 @@
+"""The NumPy reference of the fixed-point IR: every op in exact integer arithmetic.
+
+Each tensor is held as int64 raw codes of its FixedType (value = raw * 2**-frac). Products
+and sums are exact; each op quantizes once, to its output type, with
+:func:`nnfx.compiler.fixed.requantize`. docs/semantics.md states every rule; this file is
+its executable form, vectorized over the batch. One kernel per op in :data:`FIXED_KERNELS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from nnfx.compiler.fixed import FixedType, requantize, to_raw
+from nnfx.compiler.ir import INTEGER, Graph, Node
+from nnfx.compiler.ops import Op
+from nnfx.errors import DataError, ModelError, PrecisionError
+
+INT_MIN = np.iinfo(np.int64).min
+
+
+@dataclass
+class FixedContext:
+    """What a kernel sees: the node, its input codes and types, its output type."""
+
+    graph: Graph
+    node: Node
+    types: list[FixedType]
+    out: FixedType
+    overflows: dict[str, int] | None = None
+    _wide_cache: dict = field(default_factory=dict)
+
+    def const(self, role: str, t: FixedType) -> np.ndarray:
+        return to_raw(self.node.param(self.graph, role), t.frac)
+
+    def quantize(self, raw: np.ndarray, frac: int, t: FixedType | None = None) -> np.ndarray:
+        """Exact codes ``raw * 2**-frac`` into ``t`` (default: the output type), counting
+        the values that overflowed when asked to."""
+        t = t or self.out
+        result = requantize(raw, frac, t)
+        if self.overflows is not None:
+            wide = FixedType(62, 62 - t.frac, True, t.rounding, "SAT")
+            count = int(np.count_nonzero(requantize(raw, frac, wide) != result))
+            self.overflows[self.node.name] = self.overflows.get(self.node.name, 0) + count
+        return result
+
+
+def align(raw: np.ndarray, frac: int, target: int) -> np.ndarray:
+    """The same values with ``target >= frac`` fractional bits."""
+    return raw << np.int64(target - frac) if target > frac else raw
+
+
+def _windows(x: np.ndarray, attrs, pad_value: int) -> np.ndarray:
+    rank = len(attrs.kernel_shape)
+    pads = attrs.pads
+    if any(pads):
+        widths = [(0, 0)] + [(pads[i], pads[i + rank]) for i in range(rank)] + [(0, 0)]
+        x = np.pad(x, widths, constant_values=pad_value)
+    dilations = getattr(attrs, "dilations", (1,) * rank)
+    extent = tuple(d * (k - 1) + 1 for k, d in zip(attrs.kernel_shape, dilations, strict=True))
+    view = sliding_window_view(x, extent, axis=tuple(range(1, rank + 1)))
+    spatial = tuple(slice(None, None, s) for s in attrs.strides)
+    taps = tuple(slice(None, None, d) for d in dilations)
+    return view[(slice(None), *spatial, slice(None), *taps)]
+
+
+def _linear_layer(c: FixedContext, products: np.ndarray, x_type: FixedType) -> np.ndarray:
+    """Add the bias to exact products, apply a fused activation, quantize once."""
+    p = c.node.precision
+    frac = x_type.frac + p.weight.frac
+    bias = c.node.param(c.graph, "bias")
+    if bias is not None:
+        b = to_raw(bias, p.bias.frac)
+        target = max(frac, p.bias.frac)
+        products = align(products, frac, target) + align(b, p.bias.frac, target)
+        frac = target
+    return _fused_activation(c, products, frac)
+
+
+def _fused_activation(c: FixedContext, acc: np.ndarray, frac: int) -> np.ndarray:
+    """A fused ReLU acts on the exact accumulator, before the one quantization."""
+    if c.node.attrs.activation == "relu":
+        acc = np.maximum(acc, 0)
+    return c.quantize(acc, frac)
+
+
+def _accumulate(c: FixedContext, x: np.ndarray, w: np.ndarray, x_type: FixedType) -> np.ndarray:
+    """A user-chosen accumulator (also the definition the exact path must equal when the
+    compiler sized it): start from the bias, add one product at a time, each step
+    quantized to the accumulator type (ap_fixed's ``acc += x * w`` in a loop). ``x`` is
+    (N, ..., K), ``w`` (K, M)."""
+    p = c.node.precision
+    acc_t = p.accum
+    frac = x_type.frac + p.weight.frac
+    bias = c.node.param(c.graph, "bias")
+    shape = (*x.shape[:-1], w.shape[1])
+    acc = np.zeros(shape, np.int64)
+    if bias is not None:
+        acc = acc + c.quantize(to_raw(bias, p.bias.frac), p.bias.frac, acc_t)
+    for k in range(x.shape[-1]):
+        product = c.quantize(x[..., k : k + 1] * w[k], frac, acc_t)
+        acc = c.quantize(acc + product, acc_t.frac, acc_t)
+    return _fused_activation(c, acc, acc_t.frac)
+
+
+def _dense(c: FixedContext, inputs):
+    (x,) = inputs
+    w = c.const("weight", c.node.precision.weight)
+    if not c.node.precision.accum_sized:
+        return _accumulate(c, x, w, c.types[0])
+    return _linear_layer(c, x @ w, c.types[0])
+
+
+def _conv(c: FixedContext, inputs):
+    a = c.node.attrs
+    rank = len(a.kernel_shape)
+    windows = _windows(inputs[0], a, 0)  # (N, *out, Cin, *k)
+    w = c.const("weight", c.node.precision.weight)  # (*k, Cin, Cout)
+    # patches as (N, *out, K) with K ordered (Cin, *k), weights as (K, Cout) in the same order
+    patches = windows.reshape(*windows.shape[: rank + 1], -1)
+    w_flat = np.moveaxis(w, rank, 0).reshape(-1, w.shape[-1])
+    if not c.node.precision.accum_sized:
+        return _accumulate(c, patches, w_flat, c.types[0])
+    return _linear_layer(c, patches @ w_flat, c.types[0])
+
+
+def _batch_norm(c: FixedContext, inputs):
+    p = c.node.precision
+    scale, bias = c.const("scale", p.weight), c.const("bias", p.bias)
+    frac = c.types[0].frac + p.weight.frac
+    target = max(frac, p.bias.frac)
+    acc = align(inputs[0] * scale, frac, target) + align(bias, p.bias.frac, target)
+    return c.quantize(acc, target)
+
+
+def _max_pool(c: FixedContext, inputs):
+    rank = len(c.node.attrs.kernel_shape)
+    w = _windows(inputs[0], c.node.attrs, INT_MIN)
+    return w.max(axis=tuple(range(rank + 2, 2 * rank + 2)))
+
+
+def _avg_pool(c: FixedContext, inputs):
+    rank = len(c.node.attrs.kernel_shape)
+    total = _windows(inputs[0], c.node.attrs, 0).sum(axis=tuple(range(rank + 2, 2 * rank + 2)))
+    return _scale_by_reciprocal(c, total)
+
+
+def _scale_by_reciprocal(c: FixedContext, total: np.ndarray) -> np.ndarray:
+    """sum * (1/count): the reciprocal constant broadcasts over (*spatial) or is one value."""
+    t = c.node.precision.weight
+    r = c.const("reciprocal", t)
+    if r.ndim > 1 or r.size > 1:
+        r = r.reshape(r.shape + (1,))  # per output position, shared by the channels
+    return c.quantize(total * r, c.types[0].frac + t.frac)
+
+
+def _global_avg_pool(c: FixedContext, inputs):
+    x = inputs[0]
+    return _scale_by_reciprocal(c, x.sum(axis=tuple(range(1, x.ndim - 1))))
+
+
+def _global_max_pool(c: FixedContext, inputs):
+    x = inputs[0]
+    return x.max(axis=tuple(range(1, x.ndim - 1)))
+
+
+def table_index(raw: np.ndarray, frac: int, spec) -> np.ndarray:
+    """``clip(floor(x * 2**shift) - start, 0, size - 1)`` on raw codes: an arithmetic shift."""
+    shift = spec.shift - frac
+    scaled = raw << np.int64(shift) if shift >= 0 else raw >> np.int64(-shift)
+    return np.clip(scaled - spec.start, 0, spec.size - 1)
+
+
+def _activation(c: FixedContext, inputs):
+    a = c.node.attrs
+    x, t = inputs[0], c.types[0]
+    kind = a.kind
+    if kind == "linear":
+        return c.quantize(x, t.frac)
+    if kind == "relu":
+        return c.quantize(np.maximum(x, 0), t.frac)
+    if kind == "leaky_relu":
+        fa = c.node.precision.weight.frac
+        alpha = c.const("alpha", c.node.precision.weight)
+        return c.quantize(np.where(x > 0, x << np.int64(fa), x * alpha), t.frac + fa)
+    if kind == "clip":
+        y = c.quantize(x, t.frac)
+        low = c.const("low", c.out) if "low" in c.node.params else None
+        high = c.const("high", c.out) if "high" in c.node.params else None
+        return np.clip(y, low, high) if (low is not None or high is not None) else y
+    if kind == "hard_sigmoid":
+        p = c.node.precision
+        alpha, beta = c.const("alpha", p.weight), c.const("beta", p.bias)
+        frac = t.frac + p.weight.frac
+        target = max(frac, p.bias.frac)
+        v = align(x * alpha, frac, target) + align(beta, p.bias.frac, target)
+        one = np.int64(1) << np.int64(target)
+        return c.quantize(np.clip(v, 0, one), target)
+    p = c.node.precision
+    table = c.const("table", c.out)
+    looked_up = table[table_index(x, t.frac, p.table)]
+    if kind == "elu":
+        return np.where(x > 0, c.quantize(x, t.frac), looked_up)
+    return looked_up  # sigmoid, tanh
+
+
+def _softmax(c: FixedContext, inputs):
+    a, p = c.node.attrs, c.node.precision
+    x = np.moveaxis(inputs[0], a.axis % (inputs[0].ndim - 1) + 1, -1)
+    t = c.types[0]
+    d = x - x.max(axis=-1, keepdims=True)  # <= 0, exact
+    e = c.const("table", p.table_type)[table_index(-d, t.frac, p.table)]
+    total = e.sum(axis=-1, keepdims=True)  # exact, frac of the exp type
+    looked_up = c.const("inverse_table", p.inverse_type)[
+        table_index(total, p.table_type.frac, p.inverse_table)
+    ]
+    if a.log:  # d - log(sum)
+        target = max(t.frac, p.inverse_type.frac)
+        y = align(d, t.frac, target) - align(looked_up, p.inverse_type.frac, target)
+        y = c.quantize(y, target)
+    else:
+        y = c.quantize(e * looked_up, p.table_type.frac + p.inverse_type.frac)
+    return np.moveaxis(y, -1, a.axis % (inputs[0].ndim - 1) + 1)
+
+
+def _add(c: FixedContext, inputs):
+    fa, fb = c.types[0].frac, c.types[1].frac
+    target = max(fa, fb)
+    return c.quantize(align(inputs[0], fa, target) + align(inputs[1], fb, target), target)
+
+
+def _concat(c: FixedContext, inputs):
+    parts = [c.quantize(x, t.frac) for x, t in zip(inputs, c.types, strict=True)]
+    return np.concatenate(parts, axis=c.node.attrs.axis % (inputs[0].ndim - 1) + 1)
+
+
+def _argmax(c: FixedContext, inputs):
+    a = c.node.attrs
+    x = inputs[0]
+    index = x.argmax(axis=a.axis % (x.ndim - 1) + 1, keepdims=a.keepdims)
+    if a.classes is not None:
+        return np.asarray(a.classes, dtype=np.int64)[index]
+    return index.astype(np.int64)
+
+
+FixedKernel = Callable[[FixedContext, list[np.ndarray]], np.ndarray]
+
+FIXED_KERNELS: dict[Op, FixedKernel] = {
+    Op.DENSE: _dense,
+    Op.CONV: _conv,
+    Op.MAX_POOL: _max_pool,
+    Op.AVG_POOL: _avg_pool,
+    Op.GLOBAL_AVG_POOL: _global_avg_pool,
+    Op.GLOBAL_MAX_POOL: _global_max_pool,
+    Op.BATCH_NORM: _batch_norm,
+    Op.ACTIVATION: _activation,
+    Op.SOFTMAX: _softmax,
+    Op.ADD: _add,
+    Op.CONCAT: _concat,
+    Op.FLATTEN: lambda c, i: i[0].reshape(len(i[0]), -1),
+    Op.RESHAPE: lambda c, i: i[0].reshape(len(i[0]), *c.node.attrs.shape),
+    Op.TRANSPOSE: lambda c, i: i[0].transpose(0, *(p + 1 for p in c.node.attrs.perm)),
+    Op.IDENTITY: lambda c, i: i[0],
+    Op.ARGMAX: _argmax,
+}
+
+
+def run_fixed(
+    graph: Graph,
+    raw_inputs: dict[str, np.ndarray],
+    intermediate: bool = False,
+    overflows: dict[str, int] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run a compiled graph on raw input codes; return raw output codes by name (every
+    tensor with ``intermediate``). ``overflows``, when given, collects per node how many
+    values overflowed their type."""
+    values: dict[str, np.ndarray] = {}
+    for name in graph.inputs:
+        x = np.asarray(raw_inputs[name])
+        if x.shape[1:] != graph.tensors[name].shape:
+            raise DataError(
+                f"input '{name}' has shape {x.shape}; expected (batch, "
+                f"{', '.join(map(str, graph.tensors[name].shape))})"
+            )
+        values[name] = x.astype(np.int64)
+    for node in graph.nodes:
+        out_type = graph.tensors[node.outputs[0]].dtype
+        context = FixedContext(
+            graph,
+            node,
+            [graph.tensors[i].dtype for i in node.inputs],
+            out_type if out_type != INTEGER else None,
+            overflows,
+        )
+        try:
+            values[node.outputs[0]] = FIXED_KERNELS[node.op](
+                context, [values[i] for i in node.inputs]
+            )
+        except PrecisionError:
+            raise
+        except (ValueError, IndexError, TypeError, AttributeError) as e:
+            raise ModelError(
+                f"node '{node.name}' ({node.op.value}) failed in fixed point: {e}"
+            ) from e
+    return values if intermediate else {name: values[name] for name in graph.outputs}
