@@ -206,7 +206,6 @@ class _Assigner:
         return graph
 
     def assign(self, node: Node) -> Node:
-        g = self.graph
         in_types = [self.types[i] for i in node.inputs]
         out = node.outputs[0]
         if node.op is Op.ARGMAX:
