@@ -42,7 +42,6 @@ def table_lookup(x: Fraction, spec, table):
 # -- the oracle: one function per op, element by element ----------------------------------
 def o_dense(node, g, xs, types, out):
     (x,) = xs
-    p = node.precision
     w, b = fr(node.param(g, "weight")), node.param(g, "bias")
     b = fr(b) if b is not None else [Fraction(0)] * w.shape[1]
     y = np.empty((x.shape[0], w.shape[1]), dtype=object)
@@ -414,7 +413,8 @@ def test_fixed_reference_equals_the_oracle(name, seed):
         if t == INTEGER:
             want = value.astype(np.int64)
         else:
-            want = np.vectorize(lambda v: int(v * Fraction(2) ** t.frac), otypes=[object])(value)
+            scale = Fraction(2) ** t.frac
+            want = np.vectorize(lambda v, s=scale: int(v * s), otypes=[object])(value)
             want = want.astype(np.int64)
         assert np.array_equal(ours[tensor], want), f"{name}: tensor '{tensor}' ({t}) differs"
 
