@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import click
+import numpy as np
 
 from nnfx.errors import NnfxError
 from nnfx.trainer.activations import ACTIVATIONS
@@ -295,6 +296,240 @@ def inspect(model: str, save_ir: str | None) -> None:
         console.print(f"IR written to {save_ir}/ (model.json, weights.npz)")
 
 
+def _load_npz(path: str, what: str, need_y: bool = False):
+    from nnfx.errors import DataError
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{what} file '{path}' does not exist")
+    try:
+        with np.load(file, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except Exception as e:
+        raise DataError(f"{what} file '{path}' is not a readable .npz archive ({e})") from None
+    if "X" not in arrays:
+        raise DataError(
+            f"{what} file '{path}' has no array 'X' (it holds {', '.join(arrays) or 'nothing'})"
+        )
+    y = arrays.get("y")
+    if need_y and y is None:
+        raise DataError(f"{what} file '{path}' has no labels 'y'; they are needed here")
+    if y is not None and len(y) != len(arrays["X"]):
+        raise DataError(
+            f"{what} file '{path}': y has {len(y)} labels but X has {len(arrays['X'])} samples"
+        )
+    return arrays["X"], y
+
+
+@cli.command(name="compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    default="build",
+    show_default=True,
+    type=click.Path(),
+    help="Directory for the compiled model.",
+)
+@click.option(
+    "--precision",
+    default="fixed<16,6>",
+    show_default=True,
+    help="A type for everything (fixed<16,6>, ap_fixed<8,3,AP_RND,AP_SAT>...), "
+    "'auto' (calibrated, --width bits) or 'search' (narrowest within "
+    "--max-accuracy-drop of float; needs X and y in --calibration).",
+)
+@click.option(
+    "--width",
+    default=16,
+    show_default=True,
+    type=click.IntRange(2, 32),
+    help="Total width for --precision auto.",
+)
+@click.option(
+    "--calibration",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=".npz with array X (and y) in the model's input layout.",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Precision config, YAML or JSON (docs/precision.md).",
+)
+@click.option(
+    "--max-accuracy-drop",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Search budget in percentage points of top-1 accuracy.",
+)
+@click.option("--reuse-factor", default=1, show_default=True, type=click.IntRange(min=1))
+def compile_command(
+    model, output, precision, width, calibration, config, max_accuracy_drop, reuse_factor
+) -> None:
+    """Compile an ONNX MODEL to fixed point and write it to OUTPUT.
+
+    Prints one row per layer: its output type, and the types of its weights, biases,
+    accumulator and tables. With labels in the calibration data, also the float and
+    fixed-point accuracy.
+    """
+    import nnfx
+    from nnfx.compiler.search import accuracy, search_precision
+    from nnfx.errors import ConfigError
+    from nnfx.ui import console, table
+
+    out = Path(output)
+    _check_writable_dir(out.parent)
+    X = y = None
+    if calibration:
+        X, y = _load_npz(calibration, "calibration", need_y=precision == "search")
+    elif precision in ("auto", "search"):
+        raise ConfigError(f"--precision {precision} needs --calibration data.npz")
+    loaded = nnfx.load(model)
+    if precision == "search":
+        with console.status("searching bit widths...") as status:
+            result = search_precision(
+                loaded,
+                X,
+                y,
+                max_accuracy_drop,
+                progress=lambda what, acc: status.update(f"search: {what}: {100 * acc:.2f}%"),
+            )
+        console.print(
+            f"search: {len(result.trials)} candidates; chosen: uniform "
+            f"{result.config.width} bits"
+            + (f", narrower layers {result.config.layers}" if result.config.layers else "")
+        )
+        compiled = nnfx.compile(
+            loaded, precision=result.config, calibration=X, reuse_factor=reuse_factor
+        )
+    else:
+        compiled = nnfx.compile(
+            loaded,
+            precision=precision,
+            calibration=X,
+            width=width,
+            reuse_factor=reuse_factor,
+            config=config,
+        )
+    compiled.save(out)
+    rows = [
+        [r[k] for k in ("name", "op", "output", "type", "weight", "bias", "accum", "table")]
+        for r in compiled.layer_table()
+    ]
+    console.print(
+        table(
+            f"{model} in fixed point",
+            ["name", "op", "output", "type", "weight", "bias", "accum", "table"],
+            rows,
+        )
+    )
+    if X is not None and y is not None:
+        float_acc = accuracy(loaded.predict(X), y)
+        fixed_acc = accuracy(compiled.predict(X), y)
+        console.print(
+            f"accuracy on the calibration data: float {100 * float_acc:.2f}%, "
+            f"fixed {100 * fixed_acc:.2f}%"
+        )
+    console.print(f"compiled model written to {out}/")
+
+
+@cli.command()
+@click.argument("build", type=click.Path(file_okay=False))
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help=".npz with array X (and optional labels y), in the model's input layout.",
+)
+@click.option(
+    "--engines", default="reference", show_default=True, help="Comma-separated engines to run."
+)
+@click.option(
+    "--save",
+    "save_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write each engine's outputs to this .npz.",
+)
+def simulate(build, input_path, engines, save_path) -> None:
+    """Run a compiled model (from `nnfx compile`) on data and compare the engines.
+
+    Prints, per engine: accuracy (when y is given), agreement with the fixed reference
+    (bit-exact or not, mismatching elements), time and samples/s; and the float model's
+    accuracy for comparison. Exits with status 1 when engines disagree.
+    """
+    import time
+
+    import nnfx
+    from nnfx.compiled import ENGINES
+    from nnfx.compiler.search import accuracy
+    from nnfx.errors import ConfigError
+    from nnfx.ui import console, table
+
+    names = [e.strip() for e in engines.split(",") if e.strip()]
+    unknown = [e for e in names if e not in ENGINES]
+    if unknown:
+        raise ConfigError(
+            f"unknown engine(s) {', '.join(unknown)}; available: {', '.join(ENGINES)}"
+        )
+    compiled = nnfx.load_compiled(build)
+    X, y = _load_npz(input_path, "input")
+    rows, outputs, reference = [], {}, None
+    start = time.perf_counter()
+    float_out = compiled.float_model.predict(X)
+    float_seconds = time.perf_counter() - start
+    rows.append(
+        [
+            "float",
+            f"{100 * accuracy(float_out, y):.2f}" if y is not None else "-",
+            "-",
+            "-",
+            f"{float_seconds:.3f}",
+            f"{len(X) / float_seconds:,.0f}",
+        ]
+    )
+    disagree = False
+    for engine in names:
+        start = time.perf_counter()
+        raw = compiled.predict_raw(X, engine)
+        seconds = time.perf_counter() - start
+        if reference is None:
+            reference = raw
+        mismatches = sum(int(np.count_nonzero(raw[k] != reference[k])) for k in raw)
+        disagree |= mismatches > 0
+        values = compiled.predict(X, engine) if y is not None or save_path else None
+        outputs[engine] = values
+        rows.append(
+            [
+                engine,
+                f"{100 * accuracy(values, y):.2f}" if y is not None else "-",
+                "yes" if mismatches == 0 else "no",
+                str(mismatches),
+                f"{seconds:.3f}",
+                f"{len(X) / seconds:,.0f}",
+            ]
+        )
+    console.print(
+        table(
+            f"{len(X)} samples",
+            ["engine", "accuracy %", "bit-exact", "mismatches", "seconds", "samples/s"],
+            rows,
+        )
+    )
+    if save_path:
+        flat = {}
+        for engine, values in outputs.items():
+            items = values.items() if isinstance(values, dict) else [("output", values)]
+            flat.update({f"{engine}.{k}": v for k, v in items})
+        np.savez(save_path, **flat)
+    if disagree:
+        raise SystemExit(1)
+
+
 def _model_shape(graph, name: str) -> str:
     from nnfx.frontends.onnx import inverse
 
@@ -348,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="nnfx", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
+    except SystemExit as e:
+        return int(e.code or 0)
     except click.Abort:
         click.echo("nnfx: interrupted", err=True)
         return 130

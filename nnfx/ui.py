@@ -16,6 +16,8 @@ from rich.progress import (
 from rich.table import Table
 
 console = Console(stderr=False, highlight=False)
+if not console.is_terminal:  # logs and pipes: wide enough that tables never fold
+    console = Console(stderr=False, highlight=False, width=160)
 
 
 def progress_bar(transient: bool = False) -> Progress:

@@ -190,3 +190,100 @@ def test_inspect_bad_files(tmp_path, capsys, content, message):
     assert main(["inspect", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def trained_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trained")
+    assert main(["train", "--epochs", "10", "-q", "-o", str(folder / "model.onnx")]) == 0
+    return folder
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--precision", "fixed<16,6>"],
+        ["--precision", "auto", "--width", "10", "--calibration", "{data}"],
+        ["--precision", "search", "--calibration", "{data}", "--max-accuracy-drop", "2"],
+    ],
+)
+def test_compile_then_simulate(trained_model, tmp_path, capsys, args):
+    data = str(trained_model / "test_data.npz")
+    args = [a.replace("{data}", data) for a in args]
+    build = tmp_path / "build"
+    assert main(["compile", str(trained_model / "model.onnx"), "-o", str(build), *args]) == 0
+    out = capsys.readouterr().out
+    assert "dense_1" in out and "fixed<" in out and "(exact)" in out
+    assert {p.name for p in build.iterdir()} == {
+        "model.json",
+        "weights.npz",
+        "compile.json",
+        "float",
+    }
+    assert main(["simulate", str(build), "--input", data, "--save", str(tmp_path / "o.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "reference" in out and "yes" in out and "accuracy %" in out
+    assert "reference.output" in np.load(tmp_path / "o.npz").files
+
+
+def test_compile_with_a_config_file(trained_model, tmp_path, capsys):
+    config = tmp_path / "precision.yaml"
+    config.write_text("default: fixed<12,5,RND,SAT>\nlayers:\n  dense_2:\n    weight: fixed<6,1>\n")
+    assert (
+        main(
+            [
+                "compile",
+                str(trained_model / "model.onnx"),
+                "-o",
+                str(tmp_path / "b"),
+                "--config",
+                str(config),
+            ]
+        )
+        == 0
+    )
+    assert "fixed<6,1>" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--precision", "fixed<16"], "cannot parse fixed-point type 'fixed<16'"),
+        (["--precision", "fixed<0,3>"], "width must be an integer from 1 to 62"),
+        (["--precision", "auto"], "--precision auto needs --calibration data.npz"),
+        (
+            ["--precision", "auto", "--calibration", "missing.npz"],
+            "calibration file 'missing.npz' does not exist",
+        ),
+        (["--config", "{cfg}"], "names layer(s) nope that the model does not have"),
+        (["--precision", "auto", "--calibration", "{wrong}"], "the model expects (batch, 64)"),
+    ],
+)
+def test_compile_errors(trained_model, tmp_path, capsys, args, message):
+    (tmp_path / "c.yaml").write_text("layers:\n  nope:\n    result: fixed<8,2>\n")
+    np.savez(tmp_path / "wrong.npz", X=np.ones((4, 10)))
+    args = [
+        a.replace("{cfg}", str(tmp_path / "c.yaml")).replace("{wrong}", str(tmp_path / "wrong.npz"))
+        for a in args
+    ]
+    build = tmp_path / "build"
+    assert main(["compile", str(trained_model / "model.onnx"), "-o", str(build), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not build.exists()
+
+
+def test_simulate_errors(trained_model, tmp_path, capsys):
+    assert main(["simulate", str(tmp_path / "nothing"), "--input", "x.npz"]) == 2
+    assert "is not a compiled nnfx model" in capsys.readouterr().err
+    build = tmp_path / "build"
+    main(["compile", str(trained_model / "model.onnx"), "-o", str(build)])
+    capsys.readouterr()
+    np.savez(tmp_path / "bad.npz", X=np.ones((3, 5)))
+    assert main(["simulate", str(build), "--input", str(tmp_path / "bad.npz")]) == 2
+    assert "expects (batch, 64)" in capsys.readouterr().err
+    assert (
+        main(["simulate", str(build), "--input", str(tmp_path / "bad.npz"), "--engines", "fpga"])
+        == 2
+    )
+    assert "unknown engine(s) fpga" in capsys.readouterr().err

@@ -35,7 +35,7 @@ from nnfx.errors import PrecisionError
 
 PASS_THROUGH = (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.MAX_POOL, Op.GLOBAL_MAX_POOL)
 NON_NEGATIVE = ("relu", "sigmoid", "hard_sigmoid")
-LAYER_KEYS = ("result", "weight", "bias", "accum", "table_size", "table_range")
+LAYER_KEYS = ("result", "weight", "bias", "accum", "width", "table_size", "table_range")
 
 
 @dataclass
@@ -166,9 +166,8 @@ class _Assigner:
                 f"auto precision needs calibration data (tensor '{tensor}' has no observed range)"
             )
         low, high = self.ranges[tensor]
-        return fit_type(
-            max(abs(low), abs(high)), self.config.width, signed, self.config.margin_bits
-        )
+        width = self.config.width if node is None else self.layer(node, "width", self.config.width)
+        return fit_type(max(abs(low), abs(high)), int(width), signed, self.config.margin_bits)
 
     def constant_type(self, node: Node, key: str, values: np.ndarray) -> FixedType:
         given = self.layer(node, key)
@@ -176,9 +175,8 @@ class _Assigner:
             return given
         if not self.config.auto:
             return self.config.default
-        return fit_type(
-            float(np.max(np.abs(values))) if values.size else 0.0, self.config.width, True
-        )
+        width = int(self.layer(node, "width", self.config.width))
+        return fit_type(float(np.max(np.abs(values))) if values.size else 0.0, width, True)
 
     def store(self, node: Node, role: str, values: np.ndarray, t: FixedType) -> str:
         return add_constant(self.constants, f"{node.name}.{role}_q", quantize(values, t))

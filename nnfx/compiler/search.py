@@ -1,0 +1,121 @@
+"""Bit-width search: the narrowest precision whose accuracy stays within a budget of float.
+
+First one width for the whole model (``auto`` at W bits, W from small to large); then, from
+that width, each layer in turn is narrowed one bit at a time while the accuracy holds. Every
+candidate is compiled and run by the fixed reference on the given data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nnfx.compiler.ir import INTEGER
+from nnfx.compiler.ops import Op
+from nnfx.compiler.precision import PrecisionConfig
+from nnfx.errors import DataError, PrecisionError
+
+# Nodes whose precision the search tunes (the others inherit their input's type).
+TUNABLE = (
+    Op.DENSE,
+    Op.CONV,
+    Op.BATCH_NORM,
+    Op.ACTIVATION,
+    Op.SOFTMAX,
+    Op.ADD,
+    Op.AVG_POOL,
+    Op.GLOBAL_AVG_POOL,
+)
+
+
+def accuracy(outputs, y: np.ndarray) -> float:
+    """Top-1 accuracy of a model's outputs (the label output of a classifier that has one)."""
+    if isinstance(outputs, dict):
+        labels = [v for v in outputs.values() if np.issubdtype(v.dtype, np.integer)]
+        outputs = labels[0] if labels else next(iter(outputs.values()))
+    out = np.asarray(outputs)
+    if out.ndim == 1 and np.issubdtype(out.dtype, np.integer):
+        predicted = out
+    elif out.ndim == 2 and out.shape[1] > 1:
+        predicted = out.argmax(axis=1)
+    else:
+        predicted = (out.reshape(len(out)) > 0.5).astype(np.int64)
+    y = np.asarray(y).reshape(-1)
+    if len(y) != len(predicted):
+        raise DataError(f"y has {len(y)} labels but the data has {len(predicted)} samples")
+    return float(np.mean(predicted == y))
+
+
+@dataclass
+class SearchResult:
+    config: PrecisionConfig
+    float_accuracy: float
+    accuracy: float
+    trials: list[dict] = field(default_factory=list)  # every candidate tried, in order
+
+
+def search_precision(
+    model,
+    X,
+    y,
+    max_accuracy_drop: float = 1.0,
+    widths: range = range(4, 25),
+    per_layer: bool = True,
+    progress=None,
+) -> SearchResult:
+    """The narrowest configuration within ``max_accuracy_drop`` percentage points of float."""
+    from nnfx.compiled import compile as compile_model
+
+    if y is None:
+        raise DataError("precision search needs labels y to measure accuracy")
+    float_acc = accuracy(model.predict(X), y)
+    trials: list[dict] = []
+
+    def evaluate(config: PrecisionConfig, what: str) -> float:
+        compiled = compile_model(model, precision=config, calibration=X)
+        acc = accuracy(compiled.predict(X), y)
+        trials.append(
+            {
+                "candidate": what,
+                "accuracy": acc,
+                "within_budget": 100 * (float_acc - acc) <= max_accuracy_drop,
+            }
+        )
+        if progress is not None:
+            progress(what, acc)
+        return acc
+
+    def ok(acc: float) -> bool:
+        return 100 * (float_acc - acc) <= max_accuracy_drop
+
+    best = None
+    for width in widths:
+        config = PrecisionConfig(default="auto", width=width)
+        acc = evaluate(config, f"uniform {width} bits")
+        if ok(acc):
+            best, best_acc = config, acc
+            break
+    if best is None:
+        raise PrecisionError(
+            f"no uniform width up to {widths[-1]} bits keeps the accuracy within "
+            f"{max_accuracy_drop} points of float ({100 * float_acc:.2f}%)"
+        )
+    if per_layer:
+        names = [
+            n.name
+            for n in model.graph.nodes
+            if n.op in TUNABLE and model.graph.tensors[n.outputs[0]].dtype != INTEGER
+        ]
+        layers: dict[str, dict] = {}
+        for name in names:
+            width = best.width
+            while width > 2:
+                trial_layers = {**layers, name: {"width": width - 1}}
+                config = PrecisionConfig(default="auto", width=best.width, layers=trial_layers)
+                acc = evaluate(config, f"{name} {width - 1} bits")
+                if not ok(acc):
+                    break
+                layers, best_acc, width = trial_layers, acc, width - 1
+        best = PrecisionConfig(default="auto", width=best.width, layers=layers)
+    return SearchResult(best, float_acc, best_acc, trials)
