@@ -17,7 +17,7 @@ from nnfx.compiler.precision import PrecisionConfig, assign_precision
 from nnfx.errors import ConfigError, DataError, ModelError, PrecisionError
 from nnfx.model import Model, load
 
-ENGINES = ("reference",)
+ENGINES = ("reference", "ort")
 FORMAT = "nnfx-compiled"
 
 
@@ -44,9 +44,46 @@ class CompiledModel:
         """Raw output codes in the IR layout, by output name."""
         if engine not in ENGINES:
             raise ConfigError(f"unknown engine '{engine}'; available: {', '.join(ENGINES)}")
+        if engine == "ort":
+            return self._run_ort(X)
         from nnfx.runtime.reference_fixed import run_fixed
 
         return run_fixed(self.graph, self.quantize_inputs(X), overflows=overflows)
+
+    def export_onnx(self, path: str | Path, fixed: bool = True) -> Path:
+        """Write the fixed-point ONNX model (bit-exact with the reference), or with
+        ``fixed=False`` the optimized float model."""
+        from nnfx.backends import onnx as onnx_backend
+
+        model = self.fixed_onnx() if fixed else onnx_backend.to_float_onnx(self.float_model.graph)
+        return onnx_backend.save(model, path)
+
+    def fixed_onnx(self) -> onnx.ModelProto:
+        if getattr(self, "_fixed_onnx", None) is None:
+            from nnfx.backends.onnx import to_fixed_onnx
+
+            self._fixed_onnx = to_fixed_onnx(self.graph, name=f"{self.graph.name}_fixed")
+        return self._fixed_onnx
+
+    def _run_ort(self, X) -> dict[str, np.ndarray]:
+        from nnfx.backends.onnx import _safe
+        from nnfx.compiler.fixed import to_raw
+        from nnfx.runtime.ort import run_batched, session
+
+        if getattr(self, "_ort_session", None) is None:
+            self._ort_session = session(self.fixed_onnx())
+        feeds = {
+            _safe(k): np.asarray(v, np.float64) for k, v in self.float_model.model_inputs(X).items()
+        }
+        results = run_batched(
+            self._ort_session, feeds, progress=len(next(iter(feeds.values()))) > 1_000_000
+        )
+        raw = {}
+        for name, values in zip(self.graph.outputs, results, strict=True):
+            t = self.graph.tensors[name]
+            ir = values.transpose(0, *(p + 1 for p in t.onnx_perm))
+            raw[name] = ir.astype(np.int64) if t.dtype == INTEGER else to_raw(ir, t.dtype.frac)
+        return raw
 
     def predict(self, X, engine: str = "reference"):
         """The fixed-point outputs as float64 values (class labels as int64), in the model's

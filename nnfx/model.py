@@ -32,6 +32,13 @@ class Model:
 
     def to_ir_inputs(self, X) -> dict[str, np.ndarray]:
         """Model-layout arrays (one array, or a dict by input name) to IR-layout arrays."""
+        return {
+            name: x.transpose(0, *(p + 1 for p in self.graph.tensors[name].onnx_perm))
+            for name, x in self.model_inputs(X).items()
+        }
+
+    def model_inputs(self, X) -> dict[str, np.ndarray]:
+        """Check model-layout inputs (one array, or a dict by input name) against the model."""
         if not isinstance(X, dict):
             if len(self.graph.inputs) != 1:
                 raise DataError(
@@ -56,7 +63,7 @@ class Model:
                     f"input '{name}' has shape {x.shape}; the model expects (batch, "
                     f"{', '.join(map(str, expected))})"
                 )
-            arrays[name] = x.transpose(0, *(p + 1 for p in perm))
+            arrays[name] = x
         return arrays
 
     def from_ir_output(self, name: str, y: np.ndarray) -> np.ndarray:

@@ -40,3 +40,30 @@ def run(model: str | Path | onnx.ModelProto, X: np.ndarray) -> np.ndarray:
         return sess.run(None, {first.name: np.asarray(X, dtype=dtype)})[0]
     except Exception as e:
         raise DataError(f"onnxruntime could not run input of shape {np.shape(X)}: {e}") from e
+
+
+def run_batched(
+    sess, feeds: dict[str, np.ndarray], batch_size: int = 65536, progress: bool = False
+) -> list[np.ndarray]:
+    """Run a session over large arrays in batches (with a progress bar when asked)."""
+    n = len(next(iter(feeds.values())))
+    if n <= batch_size:
+        return sess.run(None, feeds)
+    chunks: list[list[np.ndarray]] = []
+    starts = range(0, n, batch_size)
+    if progress:
+        from nnfx.ui import progress_bar
+
+        with progress_bar() as bar:
+            task = bar.add_task("onnxruntime", total=n, status="")
+            for start in starts:
+                chunks.append(
+                    sess.run(None, {k: v[start : start + batch_size] for k, v in feeds.items()})
+                )
+                bar.update(task, advance=min(batch_size, n - start))
+    else:
+        for start in starts:
+            chunks.append(
+                sess.run(None, {k: v[start : start + batch_size] for k, v in feeds.items()})
+            )
+    return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]

@@ -1,0 +1,132 @@
+"""The ONNX backend: the fixed-point ONNX model on onnxruntime is bit-exact with the fixed
+reference (every op, every rounding and overflow mode, random precisions, whole models); the
+float export equals the float reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+import nnfx
+from nnfx.backends.onnx import to_fixed_onnx, to_float_onnx
+from nnfx.compiler.fixed import OVERFLOW, ROUNDING, FixedType
+from nnfx.compiler.ops import Op
+from nnfx.errors import UnsupportedOpError
+from nnfx.runtime.ort import session
+from tests.runtime.test_reference_fixed import MODEL_NAMES, model_input_shape, models, random_type
+
+
+def raw_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("seed", range(3))
+def test_fixed_onnx_equals_the_reference_for_every_op(name, seed):
+    rng = np.random.default_rng(77 + 1000 * seed + MODEL_NAMES.index(name))
+    model = dict(models(rng))[name]
+    loaded = nnfx.load(model)
+    layers = {}
+    for n in loaded.graph.nodes:
+        layers[n.name] = {
+            "result": str(random_type(rng)),
+            "weight": str(random_type(rng)),
+            "bias": str(random_type(rng)),
+        }
+        if n.op is Op.ACTIVATION and n.attrs.kind in ("sigmoid", "tanh", "elu"):
+            layers[n.name]["table_size"] = int(2 ** rng.integers(3, 9))
+    tensors = {loaded.graph.inputs[0]: str(random_type(rng))}
+    compiled = nnfx.compile(
+        loaded, precision={"default": "fixed<12,4>", "layers": layers, "tensors": tensors}
+    )
+    X = rng.standard_normal((64, *model_input_shape(loaded))) * 4
+    X[:8] = np.round(X[:8] * 8) / 8  # values on coarse grids: ties for every rounding mode
+    assert raw_equal(compiled.predict_raw(X, "ort"), compiled.predict_raw(X, "reference"))
+
+
+@pytest.mark.parametrize("rounding", ROUNDING)
+@pytest.mark.parametrize("overflow", OVERFLOW)
+def test_every_rounding_and_overflow_mode(rounding, overflow, rng):
+    model = dict(models(rng))["conv"]
+    t = FixedType(7, 2, True, rounding, overflow)
+    compiled = nnfx.compile(model, precision=f"fixed<7,2,{rounding},{overflow}>")
+    assert compiled.graph.tensors["y"].dtype == t
+    X = np.round(rng.standard_normal((40, 2, 5, 5)) * 64) / 16  # ties and overflows
+    assert raw_equal(compiled.predict_raw(X, "ort"), compiled.predict_raw(X, "reference"))
+
+
+@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn"])
+def test_whole_models(name, rng, tmp_path):
+    from nnfx.trainer import Conv2D, Dense, Flatten, MaxPool2D, Sequential, load_dataset
+
+    data = load_dataset("digits", images=name == "digits_cnn")
+    X = (data.X / 16.0).astype(np.float32)
+    layers = (
+        [Conv2D(4, 3, padding="same", activation="relu"), MaxPool2D(2), Flatten()]
+        if name == "digits_cnn"
+        else [Dense(32, activation="relu")]
+    )
+    model = Sequential([*layers, Dense(10, activation="softmax")], input_shape=X.shape[1:], seed=0)
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(X[:600], data.y[:600], epochs=3, verbose=0)
+    model.export_onnx(tmp_path / "m.onnx")
+    for precision in ("fixed<16,6>", "auto"):
+        compiled = nnfx.compile(tmp_path / "m.onnx", precision, calibration=X[:300], width=9)
+        assert raw_equal(compiled.predict_raw(X, "ort"), compiled.predict_raw(X))
+
+
+def test_sklearn_classifier_label_output(rng):
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.datasets import load_wine
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_wine(return_X_y=True)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    clf = MLPClassifier((8,), max_iter=400, random_state=0).fit(X, y)
+    onx = skl2onnx.to_onnx(clf, X[:1], options={id(clf): {"zipmap": False}}, target_opset=17)
+    compiled = nnfx.compile(onx, "auto", calibration=X, width=10)
+    ours, theirs = compiled.predict_raw(X, "ort"), compiled.predict_raw(X)
+    assert raw_equal(ours, theirs)
+
+
+def test_fixed_export_is_standard_and_named(tmp_path, rng):
+    compiled = nnfx.compile(dict(models(rng))["softmax"], "fixed<10,3,RND,SAT>")
+    path = compiled.export_onnx(tmp_path / "fixed.onnx")
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert all(n.domain in ("", "ai.onnx") for n in model.graph.node)
+    assert {n.op_type for n in model.graph.node} >= {"Gather", "ReduceMax", "ReduceSum", "Clip"}
+    assert any(n.name.startswith("y/") for n in model.graph.node)  # grouped by IR node
+
+
+def test_user_accumulators_have_no_export_yet(rng):
+    model = dict(models(rng))["dense"]
+    compiled = nnfx.compile(
+        model, {"default": "fixed<10,3>", "layers": {"y": {"accum": "fixed<14,6>"}}}
+    )
+    with pytest.raises(UnsupportedOpError, match="user-chosen accumulator"):
+        to_fixed_onnx(compiled.graph)
+
+
+def test_exactness_bound_is_enforced(rng):
+    model = dict(models(rng))["dense"]
+    compiled = nnfx.compile(model, "fixed<30,8>")  # accumulator of 54..62 bits
+    with pytest.raises(nnfx.PrecisionError, match="more than the 53"):
+        to_fixed_onnx(compiled.graph)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_float_export_equals_the_float_reference(name, rng, tmp_path):
+    model = dict(models(rng))[name]
+    loaded = nnfx.load(model)
+    X = (rng.standard_normal((16, *model_input_shape(loaded)))).astype(np.float32)
+    sess = session(to_float_onnx(loaded.graph))
+    got = sess.run(None, {i.name: X for i in sess.get_inputs()})
+    want = loaded.predict(X)
+    want = list(want.values()) if isinstance(want, dict) else [want]
+    for a, b in zip(got, want, strict=True):
+        if np.issubdtype(a.dtype, np.integer):
+            assert np.array_equal(a, b)
+        else:
+            assert np.max(np.abs(a - b)) <= 1e-5 * max(np.max(np.abs(b)), 1e-6)
