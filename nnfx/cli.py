@@ -494,6 +494,7 @@ def simulate(build, input_path, engines, save_path) -> None:
     )
     disagree = False
     for engine in names:
+        compiled.predict_raw(X[:1], engine)  # warm up: build sessions outside the timing
         start = time.perf_counter()
         raw = compiled.predict_raw(X, engine)
         seconds = time.perf_counter() - start

@@ -168,8 +168,17 @@ class CompiledModel:
             self.float_model.graph._write(staging / "float")
             record = {"format": FORMAT, "version": 1, **self.options}
             (staging / "compile.json").write_text(json.dumps(record, indent=1) + "\n")
+            self._write_onnx(staging)
             if folder.exists():
-                for name in ("model.json", "weights.npz", "compile.json", "float"):
+                for name in (
+                    "model.json",
+                    "weights.npz",
+                    "compile.json",
+                    "float",
+                    "model_float.onnx",
+                    "model_fixed.onnx",
+                    "model_fixed.txt",
+                ):
                     target = folder / name
                     if target.is_dir():
                         shutil.rmtree(target)
@@ -182,6 +191,22 @@ class CompiledModel:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return folder
+
+    def _write_onnx(self, folder: Path) -> None:
+        """``model_float.onnx`` always; ``model_fixed.onnx`` when float64 can carry every value
+        exactly (else ``model_fixed.txt`` says why)."""
+        import onnx as onnx_lib
+
+        from nnfx.backends import onnx as onnx_backend
+        from nnfx.errors import UnsupportedOpError
+
+        onnx_lib.save(
+            onnx_backend.to_float_onnx(self.float_model.graph), str(folder / "model_float.onnx")
+        )
+        try:
+            onnx_lib.save(self.fixed_onnx(), str(folder / "model_fixed.onnx"))
+        except (PrecisionError, UnsupportedOpError) as e:
+            (folder / "model_fixed.txt").write_text(f"no fixed-point ONNX export: {e}\n")
 
     def __repr__(self) -> str:
         return f"CompiledModel({self.graph.name!r}, {len(self.graph.nodes)} nodes)"

@@ -108,14 +108,11 @@ def _round(b: Builder, q: str, mode: str) -> str:
 def _overflow(b: Builder, q: str, t: FixedType) -> str:
     lo, hi = float(t.raw_min), float(t.raw_max)
     if t.overflow == "WRAP":
+        # q - span * floor((q - min) / span): every step exact on integers below 2**53
         span = float(2**t.width)
-        m = b.op("Mod", [q, b.const(span, "span")], "wrap", fmod=1)  # (-span, span), exact
-        negative = b.op("Less", [m, b.const(0.0, "zero")])
-        m = b.op("Where", [negative, b.op("Add", [m, b.const(span, "span")]), m], "wrap_up")
-        if t.signed:
-            over = b.op("Greater", [m, b.const(hi, "max")])
-            m = b.op("Where", [over, b.op("Sub", [m, b.const(span, "span")]), m], "wrap_sign")
-        return m
+        shifted = b.op("Sub", [q, b.const(lo, "min")]) if lo else q
+        turns = b.op("Floor", [b.op("Mul", [shifted, b.const(1.0 / span, "inverse_span")])])
+        return b.op("Sub", [q, b.op("Mul", [turns, b.const(span, "span")])], "wrap")
     if t.overflow == "SAT_ZERO":
         out = b.op(
             "Or", [b.op("Less", [q, b.const(lo, "min")]), b.op("Greater", [q, b.const(hi, "max")])]

@@ -188,12 +188,12 @@ def _overflow(raw: np.ndarray, t: FixedType) -> np.ndarray:
     """Apply ``t.overflow`` to exactly rounded integers held in float64 or int64."""
     lo, hi = t.raw_min, t.raw_max
     if t.overflow == "WRAP":
-        if raw.dtype == np.int64:
-            span = np.int64(1) << np.int64(t.width)
-            wrapped = np.bitwise_and(raw, span - 1)
-        else:
-            span = float(2**t.width)
-            wrapped = np.mod(raw, span)  # exact for float64 integers
+        if raw.dtype == np.int64:  # keep the low width bits; sign-extend when signed
+            offset = np.int64(-lo)
+            mask = (np.int64(1) << np.int64(t.width)) - 1
+            return ((raw + offset) & mask) - offset if t.signed else raw & mask
+        span = float(2**t.width)
+        wrapped = np.mod(raw, span)  # exact for float64 integers
         if t.signed:
             wrapped = np.where(wrapped > hi, wrapped - span, wrapped)
         return wrapped
@@ -233,7 +233,9 @@ def requantize(raw: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
     """
     raw = np.asarray(raw, dtype=np.int64)
     shift = frac - t.frac
-    if shift <= 0:  # no bits dropped: scale up, then overflow
+    if shift == 0:
+        return _overflow(raw, t)
+    if shift < 0:  # no bits dropped: scale up, then overflow
         k = -shift
         if t.overflow == "WRAP":  # only the low width - k bits of raw survive the shift
             if k >= t.width:
@@ -247,12 +249,12 @@ def requantize(raw: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
         below = np.where(raw < 0, -1, 0) if t.rounding == "TRN" else np.zeros_like(raw)
         return _overflow(below.astype(np.int64), t).astype(np.int64)
     floor = raw >> np.int64(shift)  # arithmetic shift: floor division by 2**shift
-    rest = raw - (floor << np.int64(shift))  # 0 <= rest < 2**shift
-    half = np.int64(1) << np.int64(shift - 1)
     mode = t.rounding
     if mode == "TRN":
-        rounded = floor
-    elif mode == "TRN_ZERO":
+        return _overflow(floor, t).astype(np.int64, copy=False)
+    rest = raw - (floor << np.int64(shift))  # 0 <= rest < 2**shift
+    half = np.int64(1) << np.int64(shift - 1)
+    if mode == "TRN_ZERO":
         rounded = np.where((raw < 0) & (rest != 0), floor + 1, floor)
     else:
         nearest = np.where(rest > half, floor + 1, floor)

@@ -106,12 +106,21 @@ def _accumulate(c: FixedContext, x: np.ndarray, w: np.ndarray, x_type: FixedType
     return _fused_activation(c, acc, acc_t.frac)
 
 
+def exact_matmul(x: np.ndarray, w: np.ndarray, accum_width: int) -> np.ndarray:
+    """``x @ w`` on int64 codes. When the accumulator is at most 53 bits, every partial sum is
+    an integer below 2**53 whatever the order, so float64 BLAS computes it exactly (and far
+    faster than NumPy's integer matmul)."""
+    if accum_width <= 53:
+        return (x.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
+    return x @ w
+
+
 def _dense(c: FixedContext, inputs):
     (x,) = inputs
     w = c.const("weight", c.node.precision.weight)
     if not c.node.precision.accum_sized:
         return _accumulate(c, x, w, c.types[0])
-    return _linear_layer(c, x @ w, c.types[0])
+    return _linear_layer(c, exact_matmul(x, w, c.node.precision.accum.width), c.types[0])
 
 
 def _conv(c: FixedContext, inputs):
@@ -124,7 +133,8 @@ def _conv(c: FixedContext, inputs):
     w_flat = np.moveaxis(w, rank, 0).reshape(-1, w.shape[-1])
     if not c.node.precision.accum_sized:
         return _accumulate(c, patches, w_flat, c.types[0])
-    return _linear_layer(c, patches @ w_flat, c.types[0])
+    products = exact_matmul(patches, w_flat, c.node.precision.accum.width)
+    return _linear_layer(c, products, c.types[0])
 
 
 def _batch_norm(c: FixedContext, inputs):
@@ -181,6 +191,8 @@ def _activation(c: FixedContext, inputs):
     if kind == "linear":
         return c.quantize(x, t.frac)
     if kind == "relu":
+        if t == c.out and c.overflows is None:  # max(x, 0) is already a code of the type
+            return np.maximum(x, 0)
         return c.quantize(np.maximum(x, 0), t.frac)
     if kind == "leaky_relu":
         fa = c.node.precision.weight.frac
@@ -268,6 +280,9 @@ FIXED_KERNELS: dict[Op, FixedKernel] = {
 }
 
 
+CHUNK = 4096  # samples per block: keeps the working set in cache
+
+
 def run_fixed(
     graph: Graph,
     raw_inputs: dict[str, np.ndarray],
@@ -276,7 +291,18 @@ def run_fixed(
 ) -> dict[str, np.ndarray]:
     """Run a compiled graph on raw input codes; return raw output codes by name (every
     tensor with ``intermediate``). ``overflows``, when given, collects per node how many
-    values overflowed their type."""
+    values overflowed their type. Large batches run in blocks of :data:`CHUNK` samples."""
+    n = len(next(iter(raw_inputs.values())))
+    if n <= CHUNK or intermediate:
+        return _run_block(graph, raw_inputs, intermediate, overflows)
+    blocks = [
+        _run_block(graph, {k: v[i : i + CHUNK] for k, v in raw_inputs.items()}, False, overflows)
+        for i in range(0, n, CHUNK)
+    ]
+    return {name: np.concatenate([b[name] for b in blocks]) for name in graph.outputs}
+
+
+def _run_block(graph, raw_inputs, intermediate, overflows):
     values: dict[str, np.ndarray] = {}
     for name in graph.inputs:
         x = np.asarray(raw_inputs[name])
