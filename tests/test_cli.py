@@ -215,14 +215,15 @@ def test_compile_then_simulate(trained_model, tmp_path, capsys, args):
     out = capsys.readouterr().out
     assert "dense_1" in out and "fixed<" in out and "(exact)" in out
     assert {p.name for p in build.iterdir()} == {
-        "model.json",
-        "weights.npz",
-        "compile.json",
-        "float",
+        "model.json", "weights.npz", "compile.json", "float", "model_float.onnx",
+        "model_fixed.onnx",
     }
-    assert main(["simulate", str(build), "--input", data, "--save", str(tmp_path / "o.npz")]) == 0
+    simulate = ["simulate", str(build), "--input", data, "--engines", "reference,ort"]
+    assert main([*simulate, "--save", str(tmp_path / "o.npz")]) == 0
     out = capsys.readouterr().out
-    assert "reference" in out and "yes" in out and "accuracy %" in out
+    rows = {cells[0]: cells for line in out.splitlines()
+            if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6}
+    assert rows["reference"][2] == "yes" and rows["ort"][2] == "yes" and "accuracy %" in out
     assert "reference.output" in np.load(tmp_path / "o.npz").files
 
 

@@ -286,7 +286,8 @@ def _activation(e, node, xs):
     if a.kind == "linear":
         return quantize(b, x, x_type.frac, out)
     if a.kind == "relu":
-        return quantize(b, b.op("Max", [x, b.const(0.0, "zero")], "relu"), x_type.frac, out)
+        relu = b.op("Max", [x, b.const(0.0, "zero")], "relu")
+        return relu if x_type == out else quantize(b, relu, x_type.frac, out)  # already a code
     if a.kind == "leaky_relu":
         fa = p.weight.frac
         e.check(node, _bits(x_type) + _bits(p.weight), "x * alpha")
@@ -421,6 +422,13 @@ def _boundary_perm(perm: tuple[int, ...]) -> list[int]:
     return [0, *(p + 1 for p in perm)]
 
 
+def _transpose(b: Builder, x: str, perm: list[int], base: str) -> str:
+    """A Transpose node, or nothing when the permutation is the identity."""
+    if perm == sorted(perm):
+        return x
+    return b.op("Transpose", [x], base, perm=perm)
+
+
 def _inverse(perm) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argsort(perm))
 
@@ -442,9 +450,7 @@ def to_fixed_onnx(graph: Graph, name: str = "nnfx_fixed") -> onnx.ModelProto:
             helper.make_tensor_value_info(_safe(tensor_name), TensorProto.DOUBLE, _model_shape(t))
         )
         b.scope = _safe(tensor_name) + "/quantize_input"
-        x = b.op(
-            "Transpose", [_safe(tensor_name)], "to_ir_layout", perm=_boundary_perm(t.onnx_perm)
-        )
+        x = _transpose(b, _safe(tensor_name), _boundary_perm(t.onnx_perm), "to_ir_layout")
         scaled = b.op("Mul", [x, b.const(2.0**t.dtype.frac, "scale")])  # exact
         e.raw[tensor_name] = _overflow(b, _round(b, scaled, t.dtype.rounding), t.dtype)
     for node in graph.nodes:
@@ -465,9 +471,7 @@ def to_fixed_onnx(graph: Graph, name: str = "nnfx_fixed") -> onnx.ModelProto:
                 b.op("Mul", [raw, b.const(2.0**-t.dtype.frac, "lsb")], "value"),
                 TensorProto.DOUBLE,
             )
-        final = b.op(
-            "Transpose", [value], "to_model_layout", perm=_boundary_perm(_inverse(t.onnx_perm))
-        )
+        final = _transpose(b, value, _boundary_perm(_inverse(t.onnx_perm)), "to_model_layout")
         b.nodes.append(
             helper.make_node(
                 "Identity", [final], [_safe(tensor_name)], name=f"{_safe(tensor_name)}/result"
@@ -623,8 +627,8 @@ def to_float_onnx(graph: Graph, name: str = "nnfx_float") -> onnx.ModelProto:
             helper.make_tensor_value_info(_safe(tensor_name), TensorProto.FLOAT, _model_shape(t))
         )
         b.scope = _safe(tensor_name)
-        values[tensor_name] = b.op(
-            "Transpose", [_safe(tensor_name)], "to_ir_layout", perm=_boundary_perm(t.onnx_perm)
+        values[tensor_name] = _transpose(
+            b, _safe(tensor_name), _boundary_perm(t.onnx_perm), "to_ir_layout"
         )
     for node in graph.nodes:
         b.scope = _safe(node.name)
@@ -634,11 +638,8 @@ def to_float_onnx(graph: Graph, name: str = "nnfx_float") -> onnx.ModelProto:
     for tensor_name in graph.outputs:
         t = graph.tensors[tensor_name]
         b.scope = _safe(tensor_name) + "/output"
-        final = b.op(
-            "Transpose",
-            [values[tensor_name]],
-            "to_model_layout",
-            perm=_boundary_perm(_inverse(t.onnx_perm)),
+        final = _transpose(
+            b, values[tensor_name], _boundary_perm(_inverse(t.onnx_perm)), "to_model_layout"
         )
         b.nodes.append(
             helper.make_node(
