@@ -234,14 +234,18 @@ def train(output: str, quiet: bool, **kw) -> None:
     help="Directory for every artifact of the demo.",
 )
 def demo(output: str) -> None:
-    """The whole journey on the embedded default: digits, a 64-32 MLP, ONNX.
+    """The whole journey on the embedded default: digits, a 64-32 MLP, fixed point.
 
-    Trains with Adam for 30 epochs, evaluates on the held-out test split, exports ONNX and
-    checks that onnxruntime reproduces the predictions. (Later stages — fixed-point compile,
-    HLS project, C-simulation, report — join the demo as they land.)
+    Trains with Adam for 30 epochs and evaluates on the held-out test split; exports ONNX and
+    checks it with onnxruntime; compiles to fixed point at `auto` precision (10 bits,
+    calibrated on the training split); runs the fixed-point model in the NumPy reference and
+    as ONNX on onnxruntime, and checks that they agree bit for bit. (The HLS project, its
+    C-simulation and the report join the demo as they land.)
     """
+    import nnfx
+    from nnfx.compiler.search import accuracy
     from nnfx.trainer import recipe
-    from nnfx.ui import console
+    from nnfx.ui import console, table
 
     final = Path(output)
     _check_writable_dir(final.parent)
@@ -256,13 +260,46 @@ def demo(output: str) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".nnfx-demo-", dir=final.parent.resolve()))
     try:
         recipe.save(result, staging / "model.onnx", config)
+        X_test, y_test = result.test
+        with console.status("compiling to fixed point (auto, 10 bits)..."):
+            compiled = nnfx.compile(
+                staging / "model.onnx",
+                "auto",
+                width=10,
+                calibration=result.train[0].astype(np.float32),
+            )
+            compiled.save(staging / "build")
+            raw = {e: compiled.predict_raw(X_test, e) for e in ("reference", "ort")}
+        exact = all(np.array_equal(raw["reference"][k], raw["ort"][k]) for k in raw["ort"])
+        float_acc = accuracy(compiled.float_model.predict(X_test), y_test)
+        fixed_acc = accuracy(compiled.predict(X_test), y_test)
         if final.exists():
             shutil.rmtree(final)
         staging.replace(final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     files = {k: final / v.name for k, v in result.files.items()}
+    files["compiled"] = final / "build"
+    rows = [
+        ["float (NumPy trainer)", f"{100 * result.test_metrics['accuracy']:.2f}", "-"],
+        ["float (ONNX, nnfx IR)", f"{100 * float_acc:.2f}", "-"],
+        ["fixed, auto 10 bits (reference)", f"{100 * fixed_acc:.2f}", "-"],
+        [
+            "fixed, auto 10 bits (ONNX on onnxruntime)",
+            f"{100 * fixed_acc:.2f}",
+            "yes" if exact else "NO",
+        ],
+    ]
+    console.print(
+        table(
+            f"test accuracy ({len(X_test)} samples)",
+            ["model", "accuracy %", "bit-exact with the reference"],
+            rows,
+        )
+    )
     _print_files(result, files)
+    if not exact:
+        raise SystemExit(1)
 
 
 @cli.command()

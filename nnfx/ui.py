@@ -15,9 +15,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-console = Console(stderr=False, highlight=False)
+console = Console(highlight=False)
 if not console.is_terminal:  # logs and pipes: wide enough that tables never fold
-    console = Console(stderr=False, highlight=False, width=160)
+    console = Console(highlight=False, width=160)
 
 
 def progress_bar(transient: bool = False) -> Progress:
@@ -35,12 +35,26 @@ def progress_bar(transient: bool = False) -> Progress:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
-    """A rich table; floats are shown with 4 decimals, right-aligned."""
+    """A rich table: numeric columns right-aligned, text left-aligned, floats to 4 decimals."""
+    rows = [list(r) for r in rows]
     t = Table(title=title, title_justify="left")
-    for name in columns:
-        t.add_column(
-            name, justify="left" if name in ("layer", "name", "type", "metric") else "right"
-        )
+    for i, name in enumerate(columns):
+        numeric = bool(rows) and all(_numeric(r[i]) for r in rows)
+        t.add_column(name, justify="right" if numeric else "left")
     for row in rows:
         t.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
     return t
+
+
+def _numeric(value: object) -> bool:
+    """A number, or a number as text ("1,234", "98.15", "-" for none)."""
+    if isinstance(value, int | float):
+        return True
+    text = str(value).replace(",", "").replace("%", "").strip()
+    if text in ("-", ""):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

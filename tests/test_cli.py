@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+import nnfx
 from nnfx.cli import main
 from nnfx.runtime.ort import run
 
@@ -158,9 +159,20 @@ def test_console_script_help_and_exit_status(tmp_path):
 def test_demo_writes_its_artifacts(tmp_path, capsys):
     target = tmp_path / "demo"
     assert main(["demo", "-o", str(target)]) == 0
-    assert {p.name for p in target.iterdir()} == {"model.onnx", "history.json", "test_data.npz"}
-    assert "onnxruntime agrees" in capsys.readouterr().out
+    assert {p.name for p in target.iterdir()} == {
+        "model.onnx",
+        "history.json",
+        "test_data.npz",
+        "build",
+    }
+    assert (target / "build" / "model_fixed.onnx").exists()
+    out = capsys.readouterr().out
+    assert "onnxruntime agrees" in out
+    row = next(line for line in out.splitlines() if "ONNX on onnxruntime" in line)
+    assert row.rstrip(" │").endswith("yes")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".nnfx-demo-")]
+    again = nnfx.load_compiled(target / "build")  # the demo's compiled model reloads
+    assert again.options["precision"] == "auto" and again.options["width"] == 10
 
 
 def test_inspect_prints_the_ir_and_saves_it(tmp_path, capsys):
@@ -215,14 +227,21 @@ def test_compile_then_simulate(trained_model, tmp_path, capsys, args):
     out = capsys.readouterr().out
     assert "dense_1" in out and "fixed<" in out and "(exact)" in out
     assert {p.name for p in build.iterdir()} == {
-        "model.json", "weights.npz", "compile.json", "float", "model_float.onnx",
+        "model.json",
+        "weights.npz",
+        "compile.json",
+        "float",
+        "model_float.onnx",
         "model_fixed.onnx",
     }
     simulate = ["simulate", str(build), "--input", data, "--engines", "reference,ort"]
     assert main([*simulate, "--save", str(tmp_path / "o.npz")]) == 0
     out = capsys.readouterr().out
-    rows = {cells[0]: cells for line in out.splitlines()
-            if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6}
+    rows = {
+        cells[0]: cells
+        for line in out.splitlines()
+        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6
+    }
     assert rows["reference"][2] == "yes" and rows["ort"][2] == "yes" and "accuracy %" in out
     assert "reference.output" in np.load(tmp_path / "o.npz").files
 

@@ -58,6 +58,7 @@ class TrainResult:
     dataset: Dataset
     standardizer: Standardizer | None
     test: tuple[np.ndarray, np.ndarray]
+    train: tuple[np.ndarray, np.ndarray] | None = None
     files: dict[str, Path] = field(default_factory=dict)
     onnx_agreement: float | None = None
     onnx_max_abs_diff: float | None = None
@@ -128,7 +129,9 @@ def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
         verbose=verbose,
     )
     test_metrics = model.evaluate(X_test, y_test) if len(X_test) else {}
-    return TrainResult(model, history, test_metrics, data, scaler, (X_test, y_test))
+    return TrainResult(
+        model, history, test_metrics, data, scaler, (X_test, y_test), train=(X_train, y_train)
+    )
 
 
 def save(result: TrainResult, onnx_path: str | Path, config: TrainConfig) -> dict[str, Path]:
