@@ -335,15 +335,9 @@ def inspect(model: str, save_ir: str | None) -> None:
 
 def _load_npz(path: str, what: str, need_y: bool = False):
     from nnfx.errors import DataError
+    from nnfx.trainer.data import read_npz
 
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"{what} file '{path}' does not exist")
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
-    except Exception as e:
-        raise DataError(f"{what} file '{path}' is not a readable .npz archive ({e})") from None
+    arrays = read_npz(path, what)
     if "X" not in arrays:
         raise DataError(
             f"{what} file '{path}' has no array 'X' (it holds {', '.join(arrays) or 'nothing'})"

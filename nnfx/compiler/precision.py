@@ -298,12 +298,11 @@ class _Assigner:
         if a.count_include_pad or not any(a.pads):
             counts = np.array([float(np.prod(a.kernel_shape))])
         else:
-            from nnfx.runtime.reference_fixed import _windows
+            from nnfx.runtime.windows import kernel_axes, windows
 
             shape = self.graph.tensors[node.inputs[0]].shape
             ones = np.ones((1, *shape[:-1], 1), np.int64)
-            rank = len(a.kernel_shape)
-            counts = _windows(ones, a, 0).sum(axis=tuple(range(rank + 2, 2 * rank + 2)))
+            counts = windows(ones, a, 0).sum(axis=kernel_axes(a))
             counts = counts[0, ..., 0].astype(float)
         return self._reciprocal(node, counts)
 

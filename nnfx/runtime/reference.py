@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from nnfx.compiler.ir import Graph, Node
 from nnfx.compiler.ops import Op
 from nnfx.errors import DataError, ModelError
+from nnfx.runtime.windows import kernel_axes, windows
 
 Kernel = Callable[[Node, list[np.ndarray], Graph], np.ndarray]
 
@@ -48,21 +48,6 @@ def _activation(
     raise ModelError(f"activation '{kind}' has no float kernel")
 
 
-def _windows(x: np.ndarray, attrs, pad_value: float) -> np.ndarray:
-    """(N, *out_spatial, C, *kernel) view over the padded channels-last input."""
-    rank = len(attrs.kernel_shape)
-    pads = attrs.pads
-    widths = [(0, 0)] + [(pads[i], pads[i + rank]) for i in range(rank)] + [(0, 0)]
-    if any(pads):
-        x = np.pad(x, widths, constant_values=pad_value)
-    dilations = getattr(attrs, "dilations", (1,) * rank)
-    extent = tuple(d * (k - 1) + 1 for k, d in zip(attrs.kernel_shape, dilations, strict=True))
-    view = sliding_window_view(x, extent, axis=tuple(range(1, rank + 1)))
-    spatial = tuple(slice(None, None, s) for s in attrs.strides)
-    taps = tuple(slice(None, None, d) for d in dilations)
-    return view[(slice(None), *spatial, slice(None), *taps)]
-
-
 def _dense(node, inputs, graph):
     a = node.attrs
     y = inputs[0] @ node.param(graph, "weight")
@@ -75,34 +60,29 @@ def _dense(node, inputs, graph):
 def _conv(node, inputs, graph):
     a = node.attrs
     rank = len(a.kernel_shape)
-    windows = _windows(inputs[0], a, 0.0)  # (N, *out, Cin, *k)
+    patches = windows(inputs[0], a, 0.0)  # (N, *out, Cin, *k)
     weight = node.param(graph, "weight")  # (*k, Cin, Cout)
     channel_and_taps = list(range(rank + 1, 2 * rank + 2))
     weight_axes = [rank] + list(range(rank))
-    y = np.tensordot(windows, weight, axes=(channel_and_taps, weight_axes))
+    y = np.tensordot(patches, weight, axes=(channel_and_taps, weight_axes))
     bias = node.param(graph, "bias")
     if bias is not None:
         y = y + bias
     return _activation(y, a.activation, a.activation_alpha)
 
 
-def _kernel_axes(attrs) -> tuple[int, ...]:
-    rank = len(attrs.kernel_shape)
-    return tuple(range(rank + 2, 2 * rank + 2))
-
-
 def _max_pool(node, inputs, graph):
-    return _windows(inputs[0], node.attrs, -np.inf).max(axis=_kernel_axes(node.attrs))
+    return windows(inputs[0], node.attrs, -np.inf).max(axis=kernel_axes(node.attrs))
 
 
 def _avg_pool(node, inputs, graph):
     a = node.attrs
     x = inputs[0]
-    total = _windows(x, a, 0.0).sum(axis=_kernel_axes(a))
+    total = windows(x, a, 0.0).sum(axis=kernel_axes(a))
     if a.count_include_pad or not any(a.pads):
         return total / np.prod(a.kernel_shape)
     ones = np.ones((1, *x.shape[1:]))
-    count = _windows(ones, a, 0.0).sum(axis=_kernel_axes(a))
+    count = windows(ones, a, 0.0).sum(axis=kernel_axes(a))
     return total / count
 
 

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from nnfx.compiler.fixed import FixedType, requantize, to_raw
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.ops import Op
 from nnfx.errors import DataError, ModelError, PrecisionError
+from nnfx.runtime.windows import kernel_axes, windows
 
 INT_MIN = np.iinfo(np.int64).min
 
@@ -51,20 +51,6 @@ class FixedContext:
 def align(raw: np.ndarray, frac: int, target: int) -> np.ndarray:
     """The same values with ``target >= frac`` fractional bits."""
     return raw << np.int64(target - frac) if target > frac else raw
-
-
-def _windows(x: np.ndarray, attrs, pad_value: int) -> np.ndarray:
-    rank = len(attrs.kernel_shape)
-    pads = attrs.pads
-    if any(pads):
-        widths = [(0, 0)] + [(pads[i], pads[i + rank]) for i in range(rank)] + [(0, 0)]
-        x = np.pad(x, widths, constant_values=pad_value)
-    dilations = getattr(attrs, "dilations", (1,) * rank)
-    extent = tuple(d * (k - 1) + 1 for k, d in zip(attrs.kernel_shape, dilations, strict=True))
-    view = sliding_window_view(x, extent, axis=tuple(range(1, rank + 1)))
-    spatial = tuple(slice(None, None, s) for s in attrs.strides)
-    taps = tuple(slice(None, None, d) for d in dilations)
-    return view[(slice(None), *spatial, slice(None), *taps)]
 
 
 def _linear_layer(c: FixedContext, products: np.ndarray, x_type: FixedType) -> np.ndarray:
@@ -126,10 +112,10 @@ def _dense(c: FixedContext, inputs):
 def _conv(c: FixedContext, inputs):
     a = c.node.attrs
     rank = len(a.kernel_shape)
-    windows = _windows(inputs[0], a, 0)  # (N, *out, Cin, *k)
+    view = windows(inputs[0], a, 0)  # (N, *out, Cin, *k)
     w = c.const("weight", c.node.precision.weight)  # (*k, Cin, Cout)
     # patches as (N, *out, K) with K ordered (Cin, *k), weights as (K, Cout) in the same order
-    patches = windows.reshape(*windows.shape[: rank + 1], -1)
+    patches = view.reshape(*view.shape[: rank + 1], -1)
     w_flat = np.moveaxis(w, rank, 0).reshape(-1, w.shape[-1])
     if not c.node.precision.accum_sized:
         return _accumulate(c, patches, w_flat, c.types[0])
@@ -147,14 +133,12 @@ def _batch_norm(c: FixedContext, inputs):
 
 
 def _max_pool(c: FixedContext, inputs):
-    rank = len(c.node.attrs.kernel_shape)
-    w = _windows(inputs[0], c.node.attrs, INT_MIN)
-    return w.max(axis=tuple(range(rank + 2, 2 * rank + 2)))
+    w = windows(inputs[0], c.node.attrs, INT_MIN)
+    return w.max(axis=kernel_axes(c.node.attrs))
 
 
 def _avg_pool(c: FixedContext, inputs):
-    rank = len(c.node.attrs.kernel_shape)
-    total = _windows(inputs[0], c.node.attrs, 0).sum(axis=tuple(range(rank + 2, 2 * rank + 2)))
+    total = windows(inputs[0], c.node.attrs, 0).sum(axis=kernel_axes(c.node.attrs))
     return _scale_by_reciprocal(c, total)
 
 

@@ -51,16 +51,23 @@ def load_dataset(name: str, images: bool = False) -> Dataset:
     return Dataset(name, X, np.asarray(bunch.target, dtype=np.int64), names)
 
 
-def _load_npz(path: Path) -> Dataset:
+def read_npz(path: str | Path, what: str = "data") -> dict[str, np.ndarray]:
+    """Every array of a .npz archive; one clear error if it is missing or unreadable."""
+    path = Path(path)
     if not path.is_file():
-        raise DataError(f"data file '{path}' does not exist")
-    if path.suffix != ".npz":
-        raise DataError(f"data file '{path}' is not a .npz archive with arrays X and y")
+        raise DataError(f"{what} file '{path}' does not exist")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {k: archive[k] for k in archive.files}
+            return {k: archive[k] for k in archive.files}
     except Exception as e:
-        raise DataError(f"data file '{path}' is not a readable .npz archive ({e})") from e
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"{what} file '{path}' is not a readable .npz archive ({first})") from None
+
+
+def _load_npz(path: Path) -> Dataset:
+    if path.is_file() and path.suffix != ".npz":
+        raise DataError(f"data file '{path}' is not a .npz archive with arrays X and y")
+    arrays = read_npz(path)
     missing = [k for k in ("X", "y") if k not in arrays]
     if missing:
         raise DataError(

@@ -1,0 +1,28 @@
+"""Sliding windows over channels-last tensors: shared by the float and fixed references."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def windows(x: np.ndarray, attrs, pad_value) -> np.ndarray:
+    """A (N, *out_spatial, C, *kernel) view over the padded input (N, *spatial, C) for a
+    Conv or pooling node's ``kernel_shape``, ``strides``, ``pads`` and ``dilations``."""
+    rank = len(attrs.kernel_shape)
+    pads = attrs.pads
+    if any(pads):
+        widths = [(0, 0)] + [(pads[i], pads[i + rank]) for i in range(rank)] + [(0, 0)]
+        x = np.pad(x, widths, constant_values=pad_value)
+    dilations = getattr(attrs, "dilations", (1,) * rank)
+    extent = tuple(d * (k - 1) + 1 for k, d in zip(attrs.kernel_shape, dilations, strict=True))
+    view = sliding_window_view(x, extent, axis=tuple(range(1, rank + 1)))
+    spatial = tuple(slice(None, None, s) for s in attrs.strides)
+    taps = tuple(slice(None, None, d) for d in dilations)
+    return view[(slice(None), *spatial, slice(None), *taps)]
+
+
+def kernel_axes(attrs) -> tuple[int, ...]:
+    """The axes of a :func:`windows` view that run over the kernel taps."""
+    rank = len(attrs.kernel_shape)
+    return tuple(range(rank + 2, 2 * rank + 2))
