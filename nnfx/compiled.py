@@ -17,7 +17,7 @@ from nnfx.compiler.precision import PrecisionConfig, assign_precision
 from nnfx.errors import ConfigError, DataError, ModelError, PrecisionError
 from nnfx.model import Model, load
 
-ENGINES = ("reference", "ort")
+ENGINES = ("reference", "ort", "csim", "csim-ap")
 FORMAT = "nnfx-compiled"
 
 
@@ -46,9 +46,43 @@ class CompiledModel:
             raise ConfigError(f"unknown engine '{engine}'; available: {', '.join(ENGINES)}")
         if engine == "ort":
             return self._run_ort(X)
+        if engine in ("csim", "csim-ap"):
+            return self._run_csim(X, engine)
         from nnfx.runtime.reference_fixed import run_fixed
 
         return run_fixed(self.graph, self.quantize_inputs(X), overflows=overflows)
+
+    def csimulation(self, engine: str = "csim"):
+        """The built C-simulation (``csim``: ac_fixed, ``csim-ap``: ap_fixed), cached."""
+        from nnfx.runtime.csim import CSimulation
+
+        cache = self.__dict__.setdefault("_csim", {})
+        if engine not in cache:
+            cache[engine] = CSimulation(self.graph, engine)
+        return cache[engine]
+
+    def _run_csim(self, X, engine: str) -> dict[str, np.ndarray]:
+        from nnfx.compiler.fixed import to_raw
+
+        values = {
+            name: to_float(raw, self.graph.tensors[name].dtype.frac)
+            for name, raw in self.quantize_inputs(X).items()
+        }
+        out = self.csimulation(engine).run(values)
+        return {
+            name: out[name].astype(np.int64)
+            if self.graph.tensors[name].dtype == INTEGER
+            else to_raw(out[name], self.graph.tensors[name].dtype.frac)
+            for name in self.graph.outputs
+        }
+
+    def write_hls(self, folder: str | Path, **options) -> Path:
+        """Write the Vitis HLS project (options: top, part, clock_period_ns, reuse_factor,
+        strategy, layer_reuse_factor, layer_strategy; see HlsOptions)."""
+        from nnfx.backends.hls.writer import HlsOptions, write_project
+
+        options.setdefault("reuse_factor", self.reuse_factor)
+        return write_project(self.graph, folder, HlsOptions(**options))
 
     def export_onnx(self, path: str | Path, fixed: bool = True) -> Path:
         """Write the fixed-point ONNX model (bit-exact with the reference), or with
