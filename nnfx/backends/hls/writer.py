@@ -78,6 +78,12 @@ def cpp_type(t, number: str) -> str:
     return f"ac_fixed<{t.width}, {t.integer}, {signed}, AC_{t.rounding}, AC_{t.overflow}>"
 
 
+def safe_comment(text: str) -> str:
+    """Model text for a C++ comment or a README: printable, one line, no comment delimiters."""
+    kept = "".join(c if c.isalnum() else "_" for c in str(text))
+    return "_".join(part for part in kept.split("_") if part)[:80] or "model"
+
+
 def _literal(value: float) -> str:
     """A double literal that parses back to exactly ``value`` (repr round-trips)."""
     text = repr(float(value))
@@ -209,7 +215,7 @@ class HlsWriter:
         out = self.var[node.outputs[0]]
         in_t = [self.tensor_type(i) for i in node.inputs]
         out_t = self.tensor_type(node.outputs[0])
-        self.body.append(f"    // {node.op.value} '{node.name}'")
+        self.body.append(f"    // {node.op.value} {self.node_id[node.name]}")
         writer(node, ins, out, in_t, out_t)
 
     def _layer_pragmas(self, node: Node, arrays: list[str]) -> None:
@@ -391,11 +397,9 @@ class HlsWriter:
         for k, (name, var, t) in enumerate(zip(node.inputs, ins, in_t, strict=True)):
             inner = int(np.prod(self.graph.tensors[name].shape[axis:], dtype=np.int64))
             part = f"config_{self.node_id[node.name]}_{k}"
-            self.configs.append(
-                f"struct {part} {{\n    static const int outer = {outer};\n"
-                f"    static const int inner = {inner};\n    static const int inner_out = {inner_out};\n"
-                f"    static const int offset = {offset};\n}};"
-            )
+            fields = {"outer": outer, "inner": inner, "inner_out": inner_out, "offset": offset}
+            body = "".join(f"    static const int {k} = {v};\n" for k, v in fields.items())
+            self.configs.append(f"struct {part} {{\n{body}}};")
             self.body.append(f"    nnfx::concat_part<{t}, {out_t}, {part}>({var}, {out});")
             offset += inner
 
@@ -407,7 +411,7 @@ class HlsWriter:
             self.body.append(f"    nnfx::copy<{in_t[0]}, {out_t}, {cfg}>({ins[0]}, {out});")
         else:
             self.aliases[node.outputs[0]] = self.aliases.get(node.inputs[0], node.inputs[0])
-            self.body.append(f"    // '{out}' is '{ins[0]}' (same codes, another shape)")
+            self.body.append(f"    // {out} is {ins[0]} (same codes, another shape)")
 
     _op_flatten = _op_reshape = _op_identity = _alias_or_copy
 
@@ -578,7 +582,7 @@ class HlsWriter:
             ),
             "part": self.options.part,
             "clock": _literal(self.options.clock_period_ns),
-            "name": g.name,
+            "name": safe_comment(g.name),
         }
         out = {}
         for source, target in (
@@ -600,25 +604,17 @@ class HlsWriter:
 
     def _testbench(self) -> str:
         g = self.graph
-        declare = []
-        read = []
-        call = []
-        write = []
+        declare, read, call, write = [], [], [], []
         for n in g.inputs:
-            v, s = self.var[n], self.size(n)
-            declare.append(f"    static {self.var[n]}_t {v}[{s}];")
-            read.append(
-                f"        for (int i = 0; i < {s}; i++) {{ double x; if (!(in >> x)) return done(count, mismatches); {v}[i] = x; }}"
-            )
+            v, size = self.var[n], self.size(n)
+            declare.append(f"    static {v}_t {v}[{size}];")
+            read.append(f"        if (!read_values(in, {v}, {size})) break;")
             call.append(v)
         for n in g.outputs:
-            v, s = self.var[n], self.size(n)
-            declare.append(f"    static {self.var[n]}_t {v}[{s}];")
+            v, size = self.var[n], self.size(n)
+            declare.append(f"    static {v}_t {v}[{size}];")
+            write.append(f"        mismatches += write_values(out, expected, {v}, {size});")
             call.append(v)
-            value = f"(double){v}[i]" if g.tensors[n].dtype == INTEGER else f"{v}[i].to_double()"
-            write.append(
-                f"        for (int i = 0; i < {s}; i++) {{ const double y = {value}; out << y << ' '; double e; if (expected >> e) {{ if (e != y) mismatches++; }} }}"
-            )
         return Template((TEMPLATES / "tb.cpp.in").read_text()).substitute(
             top=self.top,
             declare="\n".join(declare),
