@@ -190,9 +190,11 @@ class CompiledModel:
         return "\n".join(lines)
 
     # -- storing ---------------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, hls: dict | None = None) -> Path:
         """``folder/model.json`` + ``weights.npz`` (the fixed IR), ``float/`` (the float IR),
-        ``compile.json`` (the options). Written to a temporary directory, then moved."""
+        ``compile.json`` (the options), ``model_float.onnx`` and ``model_fixed.onnx``; with
+        ``hls`` (HlsOptions fields), the Vitis HLS project in ``folder/hls/``. Written to a
+        temporary directory, then moved: a failure leaves nothing half-written."""
         folder = Path(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
@@ -203,6 +205,8 @@ class CompiledModel:
             record = {"format": FORMAT, "version": 1, **self.options}
             (staging / "compile.json").write_text(json.dumps(record, indent=1) + "\n")
             self._write_onnx(staging)
+            if hls is not None:
+                self.write_hls(staging / "hls", **hls)
             if folder.exists():
                 for name in (
                     "model.json",

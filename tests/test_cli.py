@@ -168,8 +168,10 @@ def test_demo_writes_its_artifacts(tmp_path, capsys):
     assert (target / "build" / "model_fixed.onnx").exists()
     out = capsys.readouterr().out
     assert "onnxruntime agrees" in out
-    row = next(line for line in out.splitlines() if "ONNX on onnxruntime" in line)
-    assert row.rstrip(" │").endswith("yes")
+    for engine in ("ONNX on onnxruntime", "HLS C-simulation"):
+        row = next(line for line in out.splitlines() if engine in line)
+        assert row.rstrip(" │").endswith("yes")
+    assert (target / "build" / "hls" / "build_prj.tcl").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".nnfx-demo-")]
     again = nnfx.load_compiled(target / "build")  # the demo's compiled model reloads
     assert again.options["precision"] == "auto" and again.options["width"] == 10
@@ -307,3 +309,38 @@ def test_simulate_errors(trained_model, tmp_path, capsys):
         == 2
     )
     assert "unknown engine(s) fpga" in capsys.readouterr().err
+
+
+def test_compile_with_the_hls_backend_and_simulate_every_engine(trained_model, tmp_path, capsys):
+    build = tmp_path / "build"
+    assert (
+        main(
+            [
+                "compile",
+                str(trained_model / "model.onnx"),
+                "-o",
+                str(build),
+                "--backend",
+                "hls",
+                "--reuse-factor",
+                "2",
+                "--part",
+                "xc7z020clg400-1",
+            ]
+        )
+        == 0
+    )
+    assert "xc7z020clg400-1" in (build / "hls" / "build_prj.tcl").read_text()
+    capsys.readouterr()
+    data = str(trained_model / "test_data.npz")
+    assert (
+        main(["simulate", str(build), "--input", data, "--engines", "reference,ort,csim,csim-ap"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    rows = {
+        cells[0]: cells
+        for line in out.splitlines()
+        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6
+    }
+    assert all(rows[e][2] == "yes" for e in ("reference", "ort", "csim", "csim-ap"))
