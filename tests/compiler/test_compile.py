@@ -185,3 +185,14 @@ def test_bad_input_is_one_clear_sentence(digits, kwargs, error, message):
     with pytest.raises(error, match=message) as info:
         nnfx.compile(path, **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_calibration_in_blocks_gives_the_same_ranges(digits):
+    from nnfx.compiler.precision import observed_ranges
+
+    path, X, *_ = digits
+    model = nnfx.load(path)
+    inputs = model.to_ir_inputs(X)
+    assert observed_ranges(model.graph, inputs, block=100) == observed_ranges(
+        model.graph, inputs, block=10_000
+    )
