@@ -374,6 +374,22 @@ def _add(e, node, xs):
     return quantize(b, total, target, e.type_of(node.outputs[0]))
 
 
+def _sub(e, node, xs):
+    b = e.b
+    ta, tb = e.type_of(node.inputs[0]), e.type_of(node.inputs[1])
+    target = max(ta.frac, tb.frac)
+    e.check(node, max(ta.integer, tb.integer) + 2 + target, "the difference")
+    diff = b.op("Sub", [_align(b, xs[0], ta.frac, target), _align(b, xs[1], tb.frac, target)])
+    return quantize(b, diff, target, e.type_of(node.outputs[0]))
+
+
+def _mul(e, node, xs):
+    ta, tb = e.type_of(node.inputs[0]), e.type_of(node.inputs[1])
+    e.check(node, _bits(ta) + _bits(tb), "the product")
+    product = e.b.op("Mul", xs, "product")
+    return quantize(e.b, product, ta.frac + tb.frac, e.type_of(node.outputs[0]))
+
+
 def _concat(e, node, xs):
     out = e.type_of(node.outputs[0])
     parts = [quantize(e.b, x, e.type_of(i).frac, out) for x, i in zip(xs, node.inputs, strict=True)]
@@ -407,6 +423,8 @@ FIXED_WRITERS: dict[Op, Callable[[FixedExport, Node, list[str]], str]] = {
     Op.ACTIVATION: _activation,
     Op.SOFTMAX: _softmax,
     Op.ADD: _add,
+    Op.SUB: _sub,
+    Op.MUL: _mul,
     Op.CONCAT: _concat,
     Op.FLATTEN: lambda e, n, xs: e.b.op("Flatten", [xs[0]], "flatten", axis=1),
     Op.RESHAPE: _reshape,
@@ -600,6 +618,8 @@ FLOAT_WRITERS = {
         axis=n.attrs.axis % len(g.tensors[n.inputs[0]].shape) + 1,
     ),
     Op.ADD: lambda b, g, n, xs: b.op("Add", xs, "add"),
+    Op.SUB: lambda b, g, n, xs: b.op("Sub", xs, "sub"),
+    Op.MUL: lambda b, g, n, xs: b.op("Mul", xs, "mul"),
     Op.CONCAT: lambda b, g, n, xs: b.op(
         "Concat", xs, "concat", axis=n.attrs.axis % len(g.tensors[n.inputs[0]].shape) + 1
     ),

@@ -30,6 +30,8 @@ class Op(str, Enum):
     ACTIVATION = "Activation"
     SOFTMAX = "Softmax"
     ADD = "Add"
+    SUB = "Sub"  # a - b, two tensors of one shape
+    MUL = "Mul"  # a * b element-wise, two tensors of one shape
     CONCAT = "Concat"
     FLATTEN = "Flatten"
     RESHAPE = "Reshape"
@@ -135,6 +137,8 @@ ATTRS: dict[Op, type] = {
     Op.ACTIVATION: ActivationAttrs,
     Op.SOFTMAX: SoftmaxAttrs,
     Op.ADD: NoAttrs,
+    Op.SUB: NoAttrs,
+    Op.MUL: NoAttrs,
     Op.CONCAT: ConcatAttrs,
     Op.FLATTEN: NoAttrs,
     Op.RESHAPE: ReshapeAttrs,
@@ -214,7 +218,9 @@ def _same_shape(shapes, a):
 
 def _add_shape(shapes, a):
     if len(set(shapes)) != 1:
-        raise ModelError(f"Add needs inputs of one shape, got {', '.join(map(str, shapes))}")
+        raise ModelError(
+            f"element-wise ops need inputs of one shape, got {', '.join(map(str, shapes))}"
+        )
     return shapes[0]
 
 
@@ -260,6 +266,8 @@ SHAPE_RULES: dict[Op, Callable[[list[Shape], object], Shape]] = {
     Op.ACTIVATION: _same_shape,
     Op.SOFTMAX: _same_shape,
     Op.ADD: _add_shape,
+    Op.SUB: _add_shape,
+    Op.MUL: _add_shape,
     Op.CONCAT: _concat_shape,
     Op.FLATTEN: _flatten_shape,
     Op.RESHAPE: _reshape_shape,

@@ -24,6 +24,8 @@ TUNABLE = (
     Op.ACTIVATION,
     Op.SOFTMAX,
     Op.ADD,
+    Op.SUB,
+    Op.MUL,
     Op.AVG_POOL,
     Op.GLOBAL_AVG_POOL,
 )

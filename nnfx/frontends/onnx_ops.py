@@ -391,19 +391,20 @@ def _binary(op_type: str) -> ConverterFn:
         a_name, b_name = _inputs(c)
         a, b = c.value(a_name), c.value(b_name)
         if not a.is_const and not b.is_const:
-            if op_type != "Add":
+            if op_type not in ("Add", "Sub", "Mul"):
                 raise c.error(
                     f"{op_type} of two computed tensors is not supported; "
-                    "nnfx supports Add of two tensors and Add/Sub/Mul/Div by constants",
+                    "nnfx supports Add, Sub and Mul of two tensors, and Div by a constant",
                     UnsupportedOpError,
                 )
             if a.onnx_shape != b.onnx_shape:
                 raise c.error(
-                    f"Add of shapes {a.onnx_shape} and {b.onnx_shape} needs "
+                    f"{op_type} of shapes {a.onnx_shape} and {b.onnx_shape} needs "
                     "broadcasting, which is not supported",
                     UnsupportedOpError,
                 )
-            out = c.emit(Op.ADD, [a.tensor, c.in_layout(b, a.perm)], NoAttrs())
+            op = {"Add": Op.ADD, "Sub": Op.SUB, "Mul": Op.MUL}[op_type]
+            out = c.emit(op, [a.tensor, c.in_layout(b, a.perm)], NoAttrs())
             c.set_output(c.new_value(out, a.perm))
             return
         x, const, const_first = (b, a.const, True) if a.is_const else (a, b.const, False)

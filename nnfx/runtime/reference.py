@@ -103,6 +103,8 @@ FLOAT_KERNELS: dict[Op, Kernel] = {
     ),
     Op.SOFTMAX: lambda n, i, g: _softmax(i[0], n.attrs.axis, n.attrs.log),
     Op.ADD: lambda n, i, g: i[0] + i[1],
+    Op.SUB: lambda n, i, g: i[0] - i[1],
+    Op.MUL: lambda n, i, g: i[0] * i[1],
     Op.CONCAT: lambda n, i, g: np.concatenate(i, axis=_batch_axis(n.attrs.axis, i[0])),
     Op.FLATTEN: lambda n, i, g: i[0].reshape(len(i[0]), -1),
     Op.RESHAPE: lambda n, i, g: i[0].reshape(len(i[0]), *n.attrs.shape),

@@ -228,6 +228,16 @@ def _add(c: FixedContext, inputs):
     return c.quantize(align(inputs[0], fa, target) + align(inputs[1], fb, target), target)
 
 
+def _sub(c: FixedContext, inputs):
+    fa, fb = c.types[0].frac, c.types[1].frac
+    target = max(fa, fb)
+    return c.quantize(align(inputs[0], fa, target) - align(inputs[1], fb, target), target)
+
+
+def _mul(c: FixedContext, inputs):
+    return c.quantize(inputs[0] * inputs[1], c.types[0].frac + c.types[1].frac)
+
+
 def _concat(c: FixedContext, inputs):
     parts = [c.quantize(x, t.frac) for x, t in zip(inputs, c.types, strict=True)]
     return np.concatenate(parts, axis=c.node.attrs.axis % (inputs[0].ndim - 1) + 1)
@@ -255,6 +265,8 @@ FIXED_KERNELS: dict[Op, FixedKernel] = {
     Op.ACTIVATION: _activation,
     Op.SOFTMAX: _softmax,
     Op.ADD: _add,
+    Op.SUB: _sub,
+    Op.MUL: _mul,
     Op.CONCAT: _concat,
     Op.FLATTEN: lambda c, i: i[0].reshape(len(i[0]), -1),
     Op.RESHAPE: lambda c, i: i[0].reshape(len(i[0]), *c.node.attrs.shape),

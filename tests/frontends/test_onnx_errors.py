@@ -94,7 +94,7 @@ def test_an_unsupported_op_names_node_op_and_the_supported_list():
             "group=2",
         ),
         ([helper.make_node("Div", ["k", "x"], ["y"], name="d")], {"k": np.float32(2)}, "dividing"),
-        ([helper.make_node("Mul", ["x", "x"], ["y"], name="m")], {}, "Mul of two computed"),
+        ([helper.make_node("Div", ["x", "x"], ["y"], name="m")], {}, "Div of two computed"),
         (
             [helper.make_node("MaxPool", ["x"], ["y"], name="p", kernel_shape=[2, 2], ceil_mode=1)],
             {},

@@ -404,3 +404,18 @@ def test_static_batch_and_multiple_outputs(rng, w):
     )
     loaded = assert_matches_ort(model, rand(rng, 4, 6))
     assert loaded.output_names == ("y1", "y2")
+
+
+@pytest.mark.parametrize("op", ["Add", "Sub", "Mul"])
+def test_elementwise_ops_of_two_tensors(rng, op):
+    model = make_model(
+        [
+            node("Tanh", ["x"], ["t"]),
+            node("Transpose", ["x"], ["u"], perm=[0, 1, 3, 2]),
+            node("Transpose", ["u"], ["v"], perm=[0, 1, 3, 2]),
+            node(op, ["t", "v"], ["y"]),
+        ],
+        [("x", ["N", 2, 3, 3])],
+        [("y", None)],
+    )
+    assert op in ops(assert_matches_ort(model, rand(rng, N, 2, 3, 3)))

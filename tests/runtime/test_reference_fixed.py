@@ -209,6 +209,16 @@ def o_add(node, g, xs, types, out):
     return np.vectorize(lambda u, v: Q(u + v, out), otypes=[object])(a, b)
 
 
+def o_sub(node, g, xs, types, out):
+    a, b = xs
+    return np.vectorize(lambda u, v: Q(u - v, out), otypes=[object])(a, b)
+
+
+def o_mul(node, g, xs, types, out):
+    a, b = xs
+    return np.vectorize(lambda u, v: Q(u * v, out), otypes=[object])(a, b)
+
+
 def o_concat(node, g, xs, types, out):
     parts = [np.vectorize(lambda v: Q(v, out), otypes=[object])(x) for x in xs]
     return np.concatenate(parts, axis=node.attrs.axis % (xs[0].ndim - 1) + 1)
@@ -234,6 +244,8 @@ ORACLE = {
     Op.ACTIVATION: o_activation,
     Op.SOFTMAX: o_softmax,
     Op.ADD: o_add,
+    Op.SUB: o_sub,
+    Op.MUL: o_mul,
     Op.CONCAT: o_concat,
     Op.ARGMAX: o_argmax,
     Op.FLATTEN: lambda n, g, xs, t, o: xs[0].reshape(len(xs[0]), -1),
@@ -358,6 +370,19 @@ def models(rng):
         ("HardSigmoid", {"alpha": 0.3, "beta": 0.45}),
     ]:
         yield kind.lower(), make_model([node(kind, ["x"], ["y"], **attrs)], vector, [("y", None)])
+    yield (
+        "sub_mul",
+        make_model(
+            [
+                node("Tanh", ["x"], ["t"]),
+                node("Sigmoid", ["x"], ["s"]),
+                node("Sub", ["x", "t"], ["d"]),
+                node("Mul", ["d", "s"], ["y"]),
+            ],
+            vector,
+            [("y", None)],
+        ),
+    )
     yield (
         "clip",
         make_model(

@@ -382,11 +382,20 @@ class HlsWriter:
             f"    nnfx::batchnorm<{in_t[0]}, {out_t}, {cfg}>({ins[0]}, {out}, {s}, {b});"
         )
 
-    def _op_add(self, node, ins, out, in_t, out_t):
+    def _elementwise(self, kernel, node, ins, out, in_t, out_t):
         cfg = self.config(node, {"n_in": self.size(node.inputs[0])}, {})
         self.body.append(
-            f"    nnfx::add<{in_t[0]}, {in_t[1]}, {out_t}, {cfg}>({ins[0]}, {ins[1]}, {out});"
+            f"    nnfx::{kernel}<{in_t[0]}, {in_t[1]}, {out_t}, {cfg}>({ins[0]}, {ins[1]}, {out});"
         )
+
+    def _op_add(self, *args):
+        self._elementwise("add", *args)
+
+    def _op_sub(self, *args):
+        self._elementwise("subtract", *args)
+
+    def _op_mul(self, *args):
+        self._elementwise("multiply", *args)
 
     def _op_concat(self, node, ins, out, in_t, out_t):
         shape = self.graph.tensors[node.outputs[0]].shape

@@ -144,6 +144,18 @@ void add(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in], res_T res[CON
     for (int i = 0; i < CONFIG_T::n_in; i++) res[i] = a[i] + b[i];
 }
 
+template <class a_T, class b_T, class res_T, typename CONFIG_T>
+void subtract(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in],
+              res_T res[CONFIG_T::n_in]) {
+    for (int i = 0; i < CONFIG_T::n_in; i++) res[i] = a[i] - b[i];
+}
+
+template <class a_T, class b_T, class res_T, typename CONFIG_T>
+void multiply(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in],
+              res_T res[CONFIG_T::n_in]) {
+    for (int i = 0; i < CONFIG_T::n_in; i++) res[i] = a[i] * b[i];
+}
+
 // One input's share of a concatenation: rows of `inner` values placed at `offset` in rows of
 // `inner_out`.
 template <class data_T, class res_T, typename CONFIG_T>
