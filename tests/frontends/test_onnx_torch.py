@@ -1,4 +1,5 @@
-"""Models from real exporters: our trainer, PyTorch (TorchScript and dynamo), scikit-learn."""
+"""PyTorch models through both exporters (TorchScript and dynamo, external data): the float IR
+equals onnxruntime and PyTorch itself."""
 
 import warnings
 
@@ -6,84 +7,7 @@ import numpy as np
 import onnx
 import pytest
 
-from nnfx.trainer import (
-    ELU,
-    SGD,
-    AvgPool2D,
-    BatchNorm1D,
-    BatchNorm2D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
-    LeakyReLU,
-    Linear,
-    MaxPool2D,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
-)
 from tests.helpers import assert_matches_ort, ops, rand
-
-TRAINER_MODELS = {
-    "mlp_every_activation": (
-        (10,),
-        lambda: [
-            Dense(16),
-            ReLU(),
-            Dense(16),
-            LeakyReLU(0.1),
-            Dense(16),
-            ELU(0.5),
-            Dense(12),
-            Sigmoid(),
-            Dense(12),
-            Tanh(),
-            Dense(8),
-            Linear(),
-            Dropout(0.3),
-            Dense(4),
-            Softmax(),
-        ],
-    ),
-    "mlp_batchnorm": ((10,), lambda: [Dense(16), BatchNorm1D(), ReLU(), Dense(3)]),
-    "cnn_every_layer": (
-        (2, 8, 8),
-        lambda: [
-            Conv2D(4, 3, padding="same"),
-            BatchNorm2D(),
-            ReLU(),
-            MaxPool2D(2),
-            Conv2D(6, 3, strides=2, padding=1),
-            AvgPool2D(2, strides=1, padding=1),
-            Tanh(),
-            Flatten(),
-            Dropout(0.2),
-            Dense(5, activation="softmax"),
-        ],
-    ),
-    "cnn_valid_rect": (
-        (1, 9, 7),
-        lambda: [Conv2D(3, (3, 2), padding=(1, 0)), ELU(), AvgPool2D((2, 3)), Flatten(), Dense(2)],
-    ),
-}
-
-
-@pytest.mark.parametrize("name", list(TRAINER_MODELS))
-def test_trainer_models(name, tmp_path, rng):
-    shape, layers = TRAINER_MODELS[name]
-    model = Sequential(layers(), input_shape=shape, seed=1)
-    X = rand(rng, 32, *shape)
-    model.compile(SGD(0.01), "mse", metrics=[])
-    model.fit(X, rng.standard_normal((32, *model.output_shape)), epochs=2, verbose=0)
-    path = tmp_path / "m.onnx"
-    model.export_onnx(path)
-    loaded = assert_matches_ort(str(path), X)
-    assert "BatchNorm" not in ops(loaded)  # folded into the Dense/Conv before it
-    np.testing.assert_allclose(loaded.predict(X), model.predict(X), rtol=1e-4, atol=1e-5)
-
 
 # -- PyTorch -------------------------------------------------------------------------------
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
@@ -230,28 +154,3 @@ def test_pytorch_batchnorm_kept_as_batchnormalization_nodes(tmp_path, rng):
     assert "BatchNormalization" in [n.op_type for n in onnx.load(str(path)).graph.node]
     loaded = assert_matches_ort(str(path), rand(rng, 7, 1, 8, 8))
     assert "BatchNorm" not in ops(loaded)
-
-
-# -- scikit-learn --------------------------------------------------------------------------
-@pytest.mark.parametrize("dataset", ["iris", "breast_cancer"])
-@pytest.mark.parametrize("zipmap", [False, True])
-def test_sklearn_mlp_classifier(dataset, zipmap, rng):
-    skl2onnx = pytest.importorskip("skl2onnx", reason="skl2onnx is not installed")
-    from sklearn import datasets
-    from sklearn.neural_network import MLPClassifier
-
-    X, y = getattr(datasets, f"load_{dataset}")(return_X_y=True)
-    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clf = MLPClassifier((16, 8), max_iter=300, random_state=0).fit(X, y)
-    onx = skl2onnx.to_onnx(clf, X[:1], options={id(clf): {"zipmap": zipmap}}, target_opset=17)
-    loaded = assert_matches_ort(onx, X)
-    assert ops(loaded)[-1] == "ArgMax"
-    outputs = loaded.predict(X)
-    label_name = "output_label" if zipmap else "label"
-    probability_name = [n for n in loaded.output_names if n != label_name][0]
-    np.testing.assert_array_equal(outputs[label_name], clf.predict(X))
-    np.testing.assert_allclose(
-        outputs[probability_name], clf.predict_proba(X), rtol=1e-4, atol=1e-6
-    )
