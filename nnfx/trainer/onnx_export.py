@@ -62,6 +62,8 @@ def _conv(layer: Conv2D, g: _GraphBuilder, x: str) -> str:
         kernel_shape=list(layer.kernel_size),
         strides=list(layer.strides),
         pads=_onnx_pads(layer.pads),
+        dilations=[1, 1],  # the defaults, written out: some readers (qonnx) require them
+        group=1,
     )
 
 
