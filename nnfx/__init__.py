@@ -17,6 +17,7 @@ from nnfx.errors import (  # noqa: E402
     UnsupportedOpError,
 )
 from nnfx.model import Model, load  # noqa: E402
+from nnfx.report import Report, report  # noqa: E402
 from nnfx.trainer import (  # noqa: E402
     AvgPool2D,
     BatchNorm,
@@ -54,6 +55,8 @@ __all__ = [
     "compile",
     "load",
     "load_compiled",
+    "report",
+    "Report",
     "load_dataset",
     "train_val_test_split",
 ]

@@ -618,6 +618,77 @@ def simulate(build, input_path, engines, save_path) -> None:
         raise SystemExit(1)
 
 
+@cli.command(name="report")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help=".npz with arrays X (model layout) and y (labels).",
+)
+@click.option(
+    "-o",
+    "--output",
+    default="report",
+    show_default=True,
+    type=click.Path(),
+    help="Directory for report.html, report.md, report.json and the plots.",
+)
+@click.option(
+    "--precisions",
+    default="6,8,10,12,16",
+    show_default=True,
+    help="Total widths for the accuracy sweep.",
+)
+@click.option(
+    "--width",
+    default=16,
+    show_default=True,
+    type=click.IntRange(2, 32),
+    help="Width of the compiled design the engines, timing and estimates use.",
+)
+@click.option("--reuse-factor", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--strategy", default="latency", show_default=True, type=click.Choice(["latency", "resource"])
+)
+@click.option("--part", default="xcvu13p-flga2577-2-e", show_default=True)
+@click.option("--clock-period", default=5.0, show_default=True, type=click.FloatRange(min=0.1))
+def report_command(
+    model, data_path, output, precisions, width, reuse_factor, strategy, part, clock_period
+) -> None:
+    """Accuracy, precision, latency and resource report of MODEL on labelled data.
+
+    Writes OUTPUT/report.html (self-contained), report.md and report.json: engine accuracy and
+    bit-exact agreement, accuracy against bit width (uniform and auto), per-layer ranges,
+    overflows and error, latency/throughput, and the resource/latency estimate.
+    """
+    import nnfx
+    from nnfx.errors import ConfigError
+    from nnfx.ui import console
+
+    widths = _int_list(None, None, precisions) if precisions else ()
+    if any(w < 2 or w > 32 for w in widths):
+        raise ConfigError(f"--precisions must list widths from 2 to 32, got '{precisions}'")
+    X, y = _load_npz(data_path, "data", need_y=True)
+    result = nnfx.report(
+        model,
+        X,
+        y,
+        output,
+        precisions=widths,
+        width=width,
+        reuse_factor=reuse_factor,
+        strategy=strategy,
+        part=part,
+        clock_period_ns=clock_period,
+    )
+    engines = ", ".join(f"{r['engine']} {100 * r['accuracy']:.2f}%" for r in result.data["engines"])
+    console.print(f"accuracy: {engines}")
+    for what, path in result.files.items():
+        console.print(f"  {what:<9} {path}")
+
+
 def _model_shape(graph, name: str) -> str:
     from nnfx.frontends.onnx import inverse
 

@@ -1,0 +1,196 @@
+"""Resource and latency estimates of the emitted HLS design, per layer and in total.
+
+Every figure here is an **estimate** from a simple, documented model (docs/estimate.md), not a
+synthesis result: it is meant to compare bit widths and reuse factors before running Vitis.
+
+The model, for a layer with reuse factor R:
+
+- a Dense or Conv performs ``n_mult`` constant-weight multiplications per output pixel (zero
+  weights cost nothing); ``ceil(n_mult / R)`` multipliers are built. A multiplier maps to DSP
+  slices (27x18 DSP48E2: ``ceil(a/27) * ceil(b/18)`` with ``a >= b``) when both operands are wider
+  than 4 bits and the weight is not a power of two; otherwise to LUTs (about ``a*b/2``).
+- the adder tree of each output has ``n_in - 1`` adders of the accumulator width, one LUT per bit.
+- flip-flops hold each product and each output for one pipeline stage.
+- weights stay in LUTs/registers under the latency strategy; under the resource strategy they
+  go to block RAM: ``ceil(bits / 18432)`` BRAM18 per ``R``-way bank.
+- a lookup table of ``size x width`` bits is one ROM per parallel lookup pair (dual port).
+- latency in cycles: ``R`` + 3 (multiplier pipeline) + ``ceil(log2(n_in)) / 2`` (two adder
+  levels per cycle at 200 MHz) for Dense; Conv repeats that per output pixel of its image
+  (io_parallel processes one window at a time); element-wise ops 1, tables 2, softmax
+  ``5 + ceil(log2(n))``. The initiation interval of the design is the largest layer II.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from nnfx.compiler.ir import INTEGER, Graph, Node
+from nnfx.compiler.ops import Op
+
+# Capacities of common parts (DSP slices, LUTs, flip-flops, BRAM18 blocks).
+PARTS = {
+    "xcvu13p-flga2577-2-e": {"dsp": 12288, "lut": 1728000, "ff": 3456000, "bram18": 5376},
+    "xcvu9p-flga2104-2l-e": {"dsp": 6840, "lut": 1182240, "ff": 2364480, "bram18": 4320},
+    "xcku115-flvb2104-2-i": {"dsp": 5520, "lut": 663360, "ff": 1326720, "bram18": 4320},
+    "xczu9eg-ffvb1156-2-e": {"dsp": 2520, "lut": 274080, "ff": 548160, "bram18": 1824},
+    "xc7z020clg400-1": {"dsp": 220, "lut": 53200, "ff": 106400, "bram18": 280},
+}
+
+
+@dataclass
+class LayerEstimate:
+    name: str
+    op: str
+    multiplications: int = 0
+    multipliers: int = 0
+    dsp: int = 0
+    lut: int = 0
+    ff: int = 0
+    bram18: int = 0
+    latency_cycles: int = 1
+    ii_cycles: int = 1
+
+
+@dataclass
+class Estimate:
+    layers: list[LayerEstimate]
+    reuse_factor: int
+    strategy: str
+    clock_period_ns: float
+    part: str
+
+    def total(self) -> dict[str, float]:
+        keys = ("multiplications", "multipliers", "dsp", "lut", "ff", "bram18")
+        out = {k: sum(getattr(layer, k) for layer in self.layers) for k in keys}
+        out["latency_cycles"] = sum(layer.latency_cycles for layer in self.layers)
+        out["ii_cycles"] = max((layer.ii_cycles for layer in self.layers), default=1)
+        out["latency_ns"] = out["latency_cycles"] * self.clock_period_ns
+        out["ii_ns"] = out["ii_cycles"] * self.clock_period_ns
+        return out
+
+    def capacity(self) -> dict[str, int] | None:
+        return PARTS.get(self.part)
+
+    def to_dict(self) -> dict:
+        return {
+            "note": "estimates from nnfx's model (docs/estimate.md), not synthesis results",
+            "reuse_factor": self.reuse_factor,
+            "strategy": self.strategy,
+            "clock_period_ns": self.clock_period_ns,
+            "part": self.part,
+            "capacity": self.capacity(),
+            "total": self.total(),
+            "layers": [asdict(layer) for layer in self.layers],
+        }
+
+
+def _bits(t) -> int:
+    return 32 if t == INTEGER or t is None else t.width
+
+
+def _multiplier_cost(a: int, b: int, weight: float) -> tuple[int, int]:
+    """(DSP slices, LUTs) of one constant multiplication of an ``a``-bit by a ``b``-bit operand."""
+    a, b = max(a, b), min(a, b)
+    if weight == 0:
+        return 0, 0
+    power_of_two = abs(weight) == 2.0 ** round(math.log2(abs(weight)))
+    if b <= 4 or power_of_two:
+        return 0, 0 if power_of_two else max(1, a * b // 2)
+    return math.ceil(a / 27) * math.ceil(b / 18), 0
+
+
+def _linear(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimate:
+    p = node.precision
+    weights = node.param(graph, "weight")
+    x_bits = _bits(graph.tensors[node.inputs[0]].dtype)
+    w_bits = p.weight.width if p else 16
+    n_out = weights.shape[-1]
+    nonzero = weights[weights != 0]
+    est = LayerEstimate(node.name, node.op.value, multiplications=int(nonzero.size))
+    est.multipliers = math.ceil(nonzero.size / reuse)
+    # cost of the multipliers actually built: the average weight's mapping, scaled
+    dsp = lut = 0
+    for w in nonzero.reshape(-1):
+        d, l_ = _multiplier_cost(x_bits, w_bits, float(w))
+        dsp += d
+        lut += l_
+    scale = est.multipliers / max(nonzero.size, 1)
+    est.dsp, est.lut = math.ceil(dsp * scale), math.ceil(lut * scale)
+    n_in = weights.size // n_out
+    accum_bits = p.accum.width if p and p.accum else x_bits + w_bits
+    est.lut += math.ceil((max(n_in - 1, 0) * n_out / reuse) * accum_bits)
+    est.ff = est.multipliers * (x_bits + w_bits) + n_out * _bits(
+        graph.tensors[node.outputs[0]].dtype
+    )
+    if strategy == "resource":
+        est.bram18 = reuse * math.ceil(weights.size * w_bits / reuse / 18432)
+    tree = math.ceil(math.ceil(math.log2(max(n_in, 2))) / 2)
+    per_pixel = reuse + 3 + tree
+    pixels = 1
+    if node.op is Op.CONV:
+        pixels = int(np.prod(graph.tensors[node.outputs[0]].shape[:-1]))
+    est.latency_cycles = per_pixel + (pixels - 1) * reuse
+    est.ii_cycles = reuse * pixels
+    return est
+
+
+def estimate(
+    graph: Graph,
+    reuse_factor: int = 1,
+    strategy: str = "latency",
+    clock_period_ns: float = 5.0,
+    part: str = "xcvu13p-flga2577-2-e",
+) -> Estimate:
+    """Per-layer estimates for a compiled graph (see the module docstring for the model)."""
+    layers = []
+    for node in graph.nodes:
+        out = graph.tensors[node.outputs[0]]
+        n = int(np.prod(out.shape)) if out.shape else 1
+        bits = _bits(out.dtype)
+        if node.op in (Op.DENSE, Op.CONV):
+            layers.append(_linear(graph, node, reuse_factor, strategy))
+            continue
+        est = LayerEstimate(node.name, node.op.value)
+        if node.op in (Op.FLATTEN, Op.RESHAPE, Op.IDENTITY, Op.TRANSPOSE):
+            est.latency_cycles = 0  # wiring only
+        elif node.op is Op.SOFTMAX:
+            p = node.precision
+            axis = graph.tensors[node.inputs[0]].shape[node.attrs.axis]
+            est.multipliers = n
+            est.dsp = n * _multiplier_cost(p.table_type.width, p.inverse_type.width, 3.0)[0]
+            est.lut = n * (bits + p.table_type.width) * 2
+            est.bram18 = math.ceil(n / 2) * _rom_blocks(p.table) + _rom_blocks(p.inverse_table)
+            est.latency_cycles = 5 + math.ceil(math.log2(max(axis, 2)))
+        elif node.op is Op.ACTIVATION and node.precision and node.precision.table:
+            est.bram18 = math.ceil(n / 2) * _rom_blocks(node.precision.table, bits)
+            est.lut = n * 8
+            est.latency_cycles = 2
+        elif node.op in (Op.MUL, Op.BATCH_NORM) or (
+            node.op is Op.ACTIVATION and node.attrs.kind in ("leaky_relu", "hard_sigmoid")
+        ):
+            in_bits = _bits(graph.tensors[node.inputs[0]].dtype)
+            est.multipliers = n
+            est.dsp = (
+                n * _multiplier_cost(in_bits, 18 if node.op is not Op.MUL else in_bits, 3.0)[0]
+            )
+            est.lut = n * bits
+            est.latency_cycles = 3
+        else:  # comparisons, additions, pooling, argmax: LUT logic
+            est.lut = n * bits * (2 if node.op in (Op.MAX_POOL, Op.AVG_POOL) else 1)
+            est.latency_cycles = 1 + (2 if node.op in (Op.AVG_POOL, Op.GLOBAL_AVG_POOL) else 0)
+        est.ff = n * bits
+        est.ii_cycles = 1
+        layers.append(est)
+    return Estimate(layers, reuse_factor, strategy, clock_period_ns, part)
+
+
+def _rom_blocks(spec, width: int = 18) -> int:
+    """BRAM18 blocks for one copy of a table (small tables fit in LUTs: 0 blocks)."""
+    bits = spec.size * width
+    return 0 if bits <= 2048 else math.ceil(bits / 18432)
+
+
+__all__ = ["Estimate", "LayerEstimate", "PARTS", "estimate"]

@@ -1,0 +1,555 @@
+"""The accuracy/latency comparison report: what a user decides bit widths and reuse factors from.
+
+``nnfx.report(model, X, y, "report/")`` writes ``report.html`` (one self-contained file, plots
+embedded), ``report.md`` (plots beside it as PNG) and ``report.json``:
+
+- accuracy of every engine (float on onnxruntime, fixed reference, C-simulation, fixed ONNX)
+  with their bit-exact agreement;
+- accuracy against bit width for two policies — one type for every tensor (``uniform``, its
+  integer bits from the widest calibrated range) and per-tensor calibration (``auto``) — with
+  float as a line;
+- per layer: the float values' range against the layer's type range, overflow counts, and the
+  relative RMS error against float;
+- latency and throughput: onnxruntime float (batch 1 and large batch), fixed ONNX on
+  onnxruntime, the C-simulation, and the estimated FPGA latency and II at the clock;
+- the resource estimate per layer and in total, against the part's capacity.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnfx.errors import ConfigError, DataError
+
+LARGE_BATCH = 20_000
+
+
+@dataclass
+class Report:
+    folder: Path
+    data: dict
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _accuracy(outputs, y) -> float:
+    from nnfx.compiler.search import accuracy
+
+    return accuracy(outputs, y)
+
+
+def _timed(fn, repeats: int = 3) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _check_inputs(model, X, y) -> None:
+    if y is None:
+        raise DataError("the report needs labels: give y (an array 'y' in the data file)")
+    try:
+        inputs = model.model_inputs(X)
+    except DataError as e:
+        raise DataError(f"report data: {e}") from None
+    n = len(next(iter(inputs.values())))
+    if len(y) != n:
+        raise DataError(f"report data: y has {len(y)} labels but X has {n} samples")
+
+
+def report(
+    model_or_path,
+    X,
+    y,
+    output: str | Path = "report",
+    precisions: tuple[int, ...] = (6, 8, 10, 12, 16),
+    width: int = 16,
+    reuse_factor: int = 1,
+    strategy: str = "latency",
+    part: str = "xcvu13p-flga2577-2-e",
+    clock_period_ns: float = 5.0,
+    engines: tuple[str, ...] = ("reference", "ort", "csim"),
+    progress: bool = True,
+) -> Report:
+    """Build the report for a model (path, ModelProto or loaded Model) on labelled data."""
+    import nnfx
+    from nnfx.compiler.estimate import estimate
+    from nnfx.model import Model
+
+    if not precisions or min(precisions) < 2 or max(precisions) > 32:
+        raise ConfigError(f"precisions must be widths from 2 to 32, got {list(precisions)}")
+    model = model_or_path if isinstance(model_or_path, Model) else nnfx.load(model_or_path)
+    y = None if y is None else np.asarray(y).reshape(-1)
+    _check_inputs(model, X, y)
+    folder = Path(output)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    except OSError as e:
+        raise ConfigError(f"cannot write the report to '{folder}' ({e.strerror})") from None
+    try:
+        data, images = _collect(
+            model,
+            X,
+            y,
+            precisions,
+            width,
+            reuse_factor,
+            strategy,
+            part,
+            clock_period_ns,
+            engines,
+            progress,
+            estimate,
+        )
+        files = _write(staging, data, images)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Report(folder, data, {k: folder / v.name for k, v in files.items()})
+
+
+def _collect(
+    model, X, y, precisions, width, reuse_factor, strategy, part, clock, engines, progress, estimate
+):
+    import nnfx
+    from nnfx.compiler.fixed import to_float
+    from nnfx.compiler.precision import integer_bits, observed_ranges
+    from nnfx.runtime import reference
+    from nnfx.runtime.reference_fixed import run_fixed
+    from nnfx.ui import progress_bar
+
+    steps = 4 + 2 * len(precisions)
+    bar = progress_bar(transient=True) if progress else None
+    task = bar.add_task("report", total=steps, status="") if bar else None
+    if bar:
+        bar.start()
+
+    def step(what: str) -> None:
+        if bar:
+            bar.update(task, advance=1, status=what)
+
+    try:
+        ir_inputs = model.to_ir_inputs(X)
+        float_values = reference.run(model.graph, ir_inputs, intermediate=True)
+        float_acc = _accuracy(model.predict(X), y)
+        compiled = nnfx.compile(
+            model, "auto", calibration=X, width=width, reuse_factor=reuse_factor
+        )
+        step("compiled")
+        # engines and their agreement
+        rows = [{"engine": "float (reference)", "accuracy": float_acc, "bit_exact": None}]
+        ref_raw = compiled.predict_raw(X)
+        for engine in engines:
+            raw = ref_raw if engine == "reference" else compiled.predict_raw(X, engine)
+            exact = all(np.array_equal(raw[k], ref_raw[k]) for k in ref_raw)
+            values = {k: compiled._values(k, v) for k, v in raw.items()}
+            out = next(iter(values.values())) if len(values) == 1 else values
+            rows.append(
+                {
+                    "engine": engine,
+                    "accuracy": _accuracy(out, y),
+                    "bit_exact": None if engine == "reference" else exact,
+                }
+            )
+        step("engines")
+        # accuracy against width, two policies
+        ranges = observed_ranges(model.graph, ir_inputs)
+        widest = max(
+            (integer_bits(max(abs(a), abs(b)), True) for a, b in ranges.values()), default=1
+        )
+        sweep = []
+        for w in precisions:
+            uniform = nnfx.compile(model, f"fixed<{w},{min(widest + 1, w)},RND,SAT>")
+            sweep.append(
+                {"width": w, "policy": "uniform", "accuracy": _accuracy(uniform.predict(X), y)}
+            )
+            step(f"uniform {w} bits")
+            auto = nnfx.compile(model, "auto", calibration=X, width=w)
+            sweep.append({"width": w, "policy": "auto", "accuracy": _accuracy(auto.predict(X), y)})
+            step(f"auto {w} bits")
+        # per layer: ranges, overflows, error against float
+        overflows = compiled.overflow_counts(X)
+        fixed_raw = run_fixed(compiled.graph, compiled.quantize_inputs(X), intermediate=True)
+        layers = []
+        for node in compiled.graph.nodes:
+            name = node.outputs[0]
+            t = compiled.graph.tensors[name].dtype
+            if not hasattr(t, "frac"):
+                continue
+            f = float_values[name]
+            fixed = to_float(fixed_raw[name], t.frac)
+            rms = float(np.sqrt(np.mean(f**2))) or 1.0
+            layers.append(
+                {
+                    "layer": node.name,
+                    "op": node.op.value,
+                    "type": str(t),
+                    "type_min": t.min,
+                    "type_max": t.max,
+                    "lsb": t.step,
+                    "float_min": float(f.min()),
+                    "float_max": float(f.max()),
+                    "float_abs_p99": float(np.percentile(np.abs(f), 99)),
+                    "overflows": int(overflows.get(node.name, 0)),
+                    "underflow_fraction": float(np.mean((np.abs(f) < t.step / 2) & (f != 0))),
+                    "relative_rms_error": float(np.sqrt(np.mean((fixed - f) ** 2)) / rms),
+                    "weight_range": _weight_range(compiled.graph, node),
+                }
+            )
+        step("layers")
+        timing = _timing(model, compiled, X, engines)
+        est = estimate(compiled.graph, reuse_factor, strategy, clock, part)
+        timing.append(
+            {
+                "engine": f"FPGA estimate at {clock:g} ns",
+                "batch1_latency_us": est.total()["latency_ns"] / 1000.0,
+                "samples_per_s": 1e9 / est.total()["ii_ns"],
+            }
+        )
+        step("timing")
+    finally:
+        if bar:
+            bar.stop()
+    data = {
+        "model": compiled.graph.name,
+        "samples": int(len(y)),
+        "width": width,
+        "reuse_factor": reuse_factor,
+        "float_accuracy": float_acc,
+        "engines": rows,
+        "accuracy_vs_width": sweep,
+        "layers": layers,
+        "timing": timing,
+        "estimate": est.to_dict(),
+        "precision_summary": compiled.layer_table(),
+    }
+    images = {
+        "accuracy_vs_width.png": _plot_sweep(sweep, float_acc),
+        "layer_ranges.png": _plot_ranges(layers),
+        "layer_error.png": _plot_error(layers),
+    }
+    return data, images
+
+
+def _weight_range(graph, node) -> list[float] | None:
+    w = node.param(graph, "weight") if "weight" in node.params else None
+    return None if w is None else [float(w.min()), float(w.max())]
+
+
+def _timing(model, compiled, X, engines) -> list[dict]:
+    from nnfx.backends.onnx import to_float_onnx
+    from nnfx.runtime.ort import session
+
+    inputs = model.model_inputs(X)
+    big = {
+        k: np.resize(v, (LARGE_BATCH, *v.shape[1:])).astype(np.float32) for k, v in inputs.items()
+    }
+    one = {k: v[:1] for k, v in big.items()}
+    sess = session(to_float_onnx(model.graph))
+    names = [i.name for i in sess.get_inputs()]
+    feeds_big = dict(zip(names, big.values(), strict=True))
+    feeds_one = dict(zip(names, one.values(), strict=True))
+    sess.run(None, feeds_one)
+    rows = [
+        {
+            "engine": "float (ORT CPU)",
+            "batch1_latency_us": 1e6 * _timed(lambda: sess.run(None, feeds_one), 50),
+            "samples_per_s": LARGE_BATCH / _timed(lambda: sess.run(None, feeds_big)),
+        }
+    ]
+    labels = {
+        "reference": "fixed reference (NumPy)",
+        "ort": "fixed ONNX (ORT CPU)",
+        "csim": "C-simulation (ac_fixed)",
+        "csim-ap": "C-simulation (ap_fixed)",
+    }
+    for engine in engines:
+        X_one = {k: v[:1] for k, v in inputs.items()}
+        X_big = {k: np.resize(v, (LARGE_BATCH, *v.shape[1:])) for k, v in inputs.items()}
+        single = X_one if len(X_one) > 1 else next(iter(X_one.values()))
+        batch = X_big if len(X_big) > 1 else next(iter(X_big.values()))
+        compiled.predict_raw(single, engine)
+        rows.append(
+            {
+                "engine": labels[engine],
+                "batch1_latency_us": 1e6
+                * _timed(lambda s=single, e=engine: compiled.predict_raw(s, e), 20),
+                "samples_per_s": LARGE_BATCH
+                / _timed(lambda b=batch, e=engine: compiled.predict_raw(b, e), 1),
+            }
+        )
+    return rows
+
+
+# -- plots -----------------------------------------------------------------------------------
+def _figure(width=6.4, height=3.6):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def _plot_sweep(sweep, float_acc) -> bytes:
+    fig, ax = _figure()
+    for policy, marker in (("uniform", "s"), ("auto", "o")):
+        points = [(s["width"], 100 * s["accuracy"]) for s in sweep if s["policy"] == policy]
+        ax.plot(*zip(*points, strict=True), marker=marker, label=policy)
+    ax.axhline(100 * float_acc, color="black", linestyle="--", label="float")
+    ax.set_xlabel("total bits")
+    ax.set_ylabel("top-1 accuracy (%)")
+    ax.set_title("Accuracy against bit width")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _png(fig)
+
+
+def _plot_ranges(layers) -> bytes:
+    fig, ax = _figure(7.0, 0.45 * len(layers) + 1.5)
+    names = [layer["layer"] for layer in layers]
+    ys = np.arange(len(layers))
+    for i, layer in enumerate(layers):
+        top = max(abs(layer["type_min"]), abs(layer["type_max"]))
+        ax.plot(
+            [math.log2(layer["lsb"]), math.log2(top)],
+            [i, i],
+            color="tab:blue",
+            lw=8,
+            alpha=0.3,
+            solid_capstyle="butt",
+            label="type range" if i == 0 else None,
+        )
+        p99 = layer["float_abs_p99"] or layer["lsb"]
+        peak = max(abs(layer["float_min"]), abs(layer["float_max"])) or layer["lsb"]
+        ax.plot(
+            [math.log2(p99)], [i], "o", color="tab:green", label="99% of |x|" if i == 0 else None
+        )
+        ax.plot([math.log2(peak)], [i], "x", color="tab:red", label="max |x|" if i == 0 else None)
+    ax.set_yticks(ys, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("log2 |value|   (the bar: LSB to largest value of the layer's type)")
+    ax.set_title("Float values against each layer's fixed-point type")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def _plot_error(layers) -> bytes:
+    fig, ax = _figure()
+    ax.bar(range(len(layers)), [max(layer["relative_rms_error"], 1e-12) for layer in layers])
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(layers)), [layer["layer"] for layer in layers], rotation=45, ha="right")
+    ax.set_ylabel("relative RMS error vs float")
+    ax.set_title("Error after each layer")
+    ax.grid(alpha=0.3, axis="y")
+    return _png(fig)
+
+
+# -- writing ---------------------------------------------------------------------------------
+def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
+    est = data["estimate"]
+    cap = est["capacity"] or {}
+    total = est["total"]
+
+    def pct(key):
+        return f" ({100 * total[key] / cap[key]:.1f}% of the part)" if key in cap else ""
+
+    return [
+        (
+            "Accuracy of each engine",
+            ["engine", "accuracy %", "bit-exact with the reference"],
+            [
+                [
+                    r["engine"],
+                    f"{100 * r['accuracy']:.2f}",
+                    "-" if r["bit_exact"] is None else ("yes" if r["bit_exact"] else "NO"),
+                ]
+                for r in data["engines"]
+            ],
+        ),
+        (
+            "Accuracy against bit width",
+            ["total bits", "uniform %", "auto %"],
+            [
+                [
+                    str(w),
+                    *(
+                        f"{100 * s['accuracy']:.2f}"
+                        for s in data["accuracy_vs_width"]
+                        if s["width"] == w
+                    ),
+                ]
+                for w in sorted({s["width"] for s in data["accuracy_vs_width"]})
+            ],
+        ),
+        (
+            "Per layer",
+            ["layer", "op", "type", "float range", "overflows", "rel. RMS error"],
+            [
+                [
+                    r["layer"],
+                    r["op"],
+                    r["type"],
+                    f"[{r['float_min']:.3g}, {r['float_max']:.3g}]",
+                    str(r["overflows"]),
+                    f"{r['relative_rms_error']:.2e}",
+                ]
+                for r in data["layers"]
+            ],
+        ),
+        (
+            "Latency and throughput",
+            ["engine", "batch-1 latency (us)", "samples/s"],
+            [
+                [r["engine"], f"{r['batch1_latency_us']:.3g}", f"{r['samples_per_s']:,.0f}"]
+                for r in data["timing"]
+            ],
+        ),
+        (
+            f"Resource estimate (reuse factor {est['reuse_factor']}, {est['strategy']}, "
+            f"{est['part']}) — estimates, not synthesis results",
+            ["layer", "op", "multipliers", "DSP", "LUT", "FF", "BRAM18", "latency (cycles)", "II"],
+            [
+                [
+                    r["name"],
+                    r["op"],
+                    str(r["multipliers"]),
+                    str(r["dsp"]),
+                    str(r["lut"]),
+                    str(r["ff"]),
+                    str(r["bram18"]),
+                    str(r["latency_cycles"]),
+                    str(r["ii_cycles"]),
+                ]
+                for r in est["layers"]
+            ]
+            + [
+                [
+                    "total",
+                    "",
+                    str(total["multipliers"]),
+                    f"{total['dsp']}{pct('dsp')}",
+                    f"{total['lut']}{pct('lut')}",
+                    f"{total['ff']}{pct('ff')}",
+                    f"{total['bram18']}{pct('bram18')}",
+                    str(total["latency_cycles"]),
+                    str(total["ii_cycles"]),
+                ]
+            ]
+            + (
+                [
+                    [
+                        "part capacity",
+                        "",
+                        "",
+                        str(cap["dsp"]),
+                        str(cap["lut"]),
+                        str(cap["ff"]),
+                        str(cap["bram18"]),
+                        "",
+                        "",
+                    ]
+                ]
+                if cap
+                else []
+            ),
+        ),
+    ]
+
+
+def _write(folder: Path, data: dict, images: dict[str, bytes]) -> dict[str, Path]:
+    tables = _tables(data)
+    title = f"nnfx report: {data['model']}"
+    summary = (
+        f"{data['samples']} samples; float accuracy {100 * data['float_accuracy']:.2f}%; "
+        f"compiled at auto precision, {data['width']} bits."
+    )
+    figures = [
+        ("accuracy_vs_width.png", "Accuracy against bit width"),
+        ("layer_ranges.png", "Float values against each layer's type"),
+        ("layer_error.png", "Relative RMS error after each layer"),
+    ]
+    for name, png in images.items():
+        (folder / name).write_bytes(png)
+    md = [f"# {title}", "", summary, ""]
+    for caption, header, rows in tables:
+        md += [f"## {caption}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        md += ["| " + " | ".join(row) + " |" for row in rows]
+        md.append("")
+    md += [f"![{caption}]({name})\n" for name, caption in figures]
+    (folder / "report.md").write_text("\n".join(md))
+    (folder / "report.json").write_text(json.dumps(data, indent=1, default=float) + "\n")
+    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(summary)}</p>"]
+    for caption, header, rows in tables:
+        parts.append(
+            f"<h2>{html.escape(caption)}</h2><table><thead><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            + "</tr></thead><tbody>"
+            + "".join(
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                for row in rows
+            )
+            + "</tbody></table>"
+        )
+    for name, caption in figures:
+        encoded = base64.b64encode(images[name]).decode()
+        parts.append(
+            f"<figure><img alt='{html.escape(caption)}' "
+            f"src='data:image/png;base64,{encoded}'><figcaption>{html.escape(caption)}"
+            "</figcaption></figure>"
+        )
+    page = HTML_PAGE.replace("{title}", html.escape(title)).replace("{body}", "\n".join(parts))
+    (folder / "report.html").write_text(page)
+    return {
+        "html": folder / "report.html",
+        "markdown": folder / "report.md",
+        "json": folder / "report.json",
+    }
+
+
+HTML_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th { background: #f2f4f7; } td:first-child, th:first-child { text-align: left; }
+figure { margin: 1em 0; } img { max-width: 100%; }
+</style></head>
+<body>
+{body}
+<script>
+// Marks the page once every image has decoded (used by the rendering test).
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var ok = images.every(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.setAttribute("data-images-loaded", ok ? images.length : -1);
+});
+</script>
+</body></html>
+"""

@@ -1,0 +1,212 @@
+"""The report: its three files, its contents, models from elsewhere, bad input, and a real
+browser rendering the HTML (headless Chromium, where installed)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import nnfx
+from nnfx.cli import main
+from nnfx.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    from nnfx.trainer import recipe
+
+    folder = tmp_path_factory.mktemp("digits")
+    result = recipe.train(recipe.TrainConfig(epochs=8), verbose=0)
+    config = recipe.TrainConfig(epochs=8)
+    recipe.save(result, folder / "model.onnx", config)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(digits, tmp_path_factory):
+    data = np.load(digits / "test_data.npz")
+    out = tmp_path_factory.mktemp("report") / "report"
+    return nnfx.report(
+        digits / "model.onnx", data["X"], data["y"], out, precisions=(6, 10, 16), progress=False
+    )
+
+
+def test_report_files_and_contents(built):
+    folder = built.folder
+    assert {p.name for p in folder.iterdir()} == {
+        "report.html",
+        "report.md",
+        "report.json",
+        "accuracy_vs_width.png",
+        "layer_ranges.png",
+        "layer_error.png",
+    }
+    data = json.loads((folder / "report.json").read_text())
+    engines = {r["engine"]: r for r in data["engines"]}
+    assert engines["ort"]["bit_exact"] and engines["csim"]["bit_exact"]
+    assert {(s["width"], s["policy"]) for s in data["accuracy_vs_width"]} == {
+        (w, p) for w in (6, 10, 16) for p in ("uniform", "auto")
+    }
+    auto16 = next(s for s in data["accuracy_vs_width"] if s == {**s, "width": 16, "policy": "auto"})
+    assert abs(auto16["accuracy"] - data["float_accuracy"]) <= 0.02
+    assert [layer["layer"] for layer in data["layers"]][:2] == ["dense_1", "relu_1"]
+    assert all(
+        layer["overflows"] >= 0 and layer["relative_rms_error"] < 0.1 for layer in data["layers"]
+    )
+    assert data["estimate"]["total"]["dsp"] > 0 and "not synthesis" in data["estimate"]["note"]
+    assert {r["engine"] for r in data["timing"]} >= {"float (ORT CPU)", "fixed ONNX (ORT CPU)"}
+    page = (folder / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and page.count("<table>") == 5
+    assert "src='accuracy" not in page  # self-contained: nothing to fetch
+    md = (folder / "report.md").read_text()
+    assert "![Accuracy against bit width](accuracy_vs_width.png)" in md and "| dense_1 |" in md
+
+
+def test_report_on_pytorch_and_sklearn_models(tmp_path):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = (digits.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)[:300]
+    y = digits.target[:300]
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 10)
+    ).eval()
+    torch.onnx.export(
+        net,
+        (torch.from_numpy(X[:2]),),
+        str(tmp_path / "cnn.onnx"),
+        dynamo=False,
+        input_names=["x"],
+        dynamic_axes={"x": {0: "N"}},
+    )
+    result = nnfx.report(
+        tmp_path / "cnn.onnx", X, y, tmp_path / "r1", precisions=(8, 12), progress=False
+    )
+    assert (result.folder / "report.html").exists()
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn.neural_network import MLPClassifier
+
+    flat = X.reshape(len(X), -1)
+    clf = MLPClassifier((16,), max_iter=200, random_state=0).fit(flat, y)
+    onx = skl2onnx.to_onnx(clf, flat[:1], options={id(clf): {"zipmap": False}}, target_opset=17)
+    result = nnfx.report(onx, flat, y, tmp_path / "r2", precisions=(8, 12), progress=False)
+    engines = {r["engine"]: r for r in result.data["engines"]}
+    assert engines["ort"]["bit_exact"] and engines["csim"]["bit_exact"]
+
+
+@pytest.mark.parametrize(
+    "case,error,message",
+    [
+        ("shape", DataError, "expects \\(batch, 64\\)"),
+        ("labels", DataError, "needs labels"),
+        ("length", DataError, "y has 3 labels but X has 10"),
+        ("output", ConfigError, "cannot write the report"),
+        ("widths", ConfigError, "precisions must be widths"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_leaves_nothing(digits, tmp_path, case, error, message):
+    X, y = np.ones((10, 64)), np.zeros(10, int)
+    out = tmp_path / "out"
+    kwargs = {}
+    if case == "shape":
+        X = np.ones((10, 5))
+    elif case == "labels":
+        y = None
+    elif case == "length":
+        y = np.zeros(3, int)
+    elif case == "output":
+        (tmp_path / "file").write_text("")
+        out = tmp_path / "file" / "report"
+    else:
+        kwargs["precisions"] = (1, 40)
+    with pytest.raises(error, match=message) as info:
+        nnfx.report(digits / "model.onnx", X, y, out, progress=False, **kwargs)
+    assert "\n" not in str(info.value)
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_report_cli(digits, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert (
+        main(
+            [
+                "report",
+                str(digits / "model.onnx"),
+                "--data",
+                str(digits / "test_data.npz"),
+                "-o",
+                str(out),
+                "--precisions",
+                "8,12",
+            ]
+        )
+        == 0
+    )
+    assert (out / "report.html").exists() and "report.html" in capsys.readouterr().out
+    np.savez(tmp_path / "nolabels.npz", X=np.ones((4, 64)))
+    assert (
+        main(
+            [
+                "report",
+                str(digits / "model.onnx"),
+                "--data",
+                str(tmp_path / "nolabels.npz"),
+                "-o",
+                str(tmp_path / "r2"),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "has no labels 'y'" in err and err.count("\n") == 1
+    assert not (tmp_path / "r2").exists()
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.skipif(
+    _chromium() is None,
+    reason="Chromium is not installed "
+    "(Debian: apt-get install chromium); the rendering test needs a browser",
+)
+def test_report_renders_in_headless_chromium(built, tmp_path):
+    flags = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+    ]
+    page = (built.folder / "report.html").as_uri()
+    shot = tmp_path / "report.png"
+    done = subprocess.run(
+        [*flags, f"--screenshot={shot}", "--window-size=1200,2400", page],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.exists() and shot.stat().st_size > 10_000, done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dom = subprocess.run(
+        [*flags, "--dump-dom", page], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert re.search(r'data-images-loaded="3"', dom), "the page's three plots did not load"
+    assert dom.count("<table>") == 5 and "Accuracy of each engine" in dom
