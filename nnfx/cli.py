@@ -240,8 +240,7 @@ def demo(output: str) -> None:
     checks it with onnxruntime; compiles to fixed point at `auto` precision (10 bits,
     calibrated on the training split); writes the Vitis HLS project; runs the fixed-point
     model in the NumPy reference, as ONNX on onnxruntime and as the g++ C-simulation of the
-    HLS kernels, and checks that all three agree bit for bit. (The report joins the demo when
-    it lands.)
+    HLS kernels, and checks that all three agree bit for bit; writes the report.
     """
     import nnfx
     from nnfx.compiler.search import accuracy
@@ -278,6 +277,15 @@ def demo(output: str) -> None:
         }
         float_acc = accuracy(compiled.float_model.predict(X_test), y_test)
         fixed_acc = accuracy(compiled.predict(X_test), y_test)
+        nnfx.report(
+            staging / "model.onnx",
+            X_test,
+            y_test,
+            staging / "report",
+            precisions=(6, 8, 10, 12, 16),
+            width=10,
+            engines=engines,
+        )
         if final.exists():
             shutil.rmtree(final)
         staging.replace(final)
@@ -286,6 +294,7 @@ def demo(output: str) -> None:
     files = {k: final / v.name for k, v in result.files.items()}
     files["compiled"] = final / "build"
     files["hls"] = final / "build" / "hls"
+    files["report"] = final / "report" / "report.html"
     labels = {
         "reference": "NumPy reference",
         "ort": "ONNX on onnxruntime",

@@ -33,6 +33,13 @@ import numpy as np
 from nnfx.errors import ConfigError, DataError
 
 LARGE_BATCH = 20_000
+ENGINE_LABELS = {
+    "float": "float (NumPy reference of the float IR)",
+    "reference": "fixed point: NumPy reference",
+    "ort": "fixed point: ONNX on onnxruntime",
+    "csim": "fixed point: HLS C-simulation (ac_fixed)",
+    "csim-ap": "fixed point: HLS C-simulation (ap_fixed)",
+}
 
 
 @dataclass
@@ -161,7 +168,7 @@ def _collect(
         )
         step("compiled")
         # engines and their agreement
-        rows = [{"engine": "float (reference)", "accuracy": float_acc, "bit_exact": None}]
+        rows = [{"engine": "float", "accuracy": float_acc, "bit_exact": None}]
         ref_raw = compiled.predict_raw(X)
         for engine in engines:
             raw = ref_raw if engine == "reference" else compiled.predict_raw(X, engine)
@@ -385,7 +392,7 @@ def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
             ["engine", "accuracy %", "bit-exact with the reference"],
             [
                 [
-                    r["engine"],
+                    ENGINE_LABELS.get(r["engine"], r["engine"]),
                     f"{100 * r['accuracy']:.2f}",
                     "-" if r["bit_exact"] is None else ("yes" if r["bit_exact"] else "NO"),
                 ]

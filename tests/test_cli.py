@@ -164,7 +164,9 @@ def test_demo_writes_its_artifacts(tmp_path, capsys):
         "history.json",
         "test_data.npz",
         "build",
+        "report",
     }
+    assert (target / "report" / "report.html").exists()
     assert (target / "build" / "model_fixed.onnx").exists()
     out = capsys.readouterr().out
     assert "onnxruntime agrees" in out
