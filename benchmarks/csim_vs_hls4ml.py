@@ -50,11 +50,11 @@ import onnxruntime
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine, write  # noqa: E402
+from _models import build_models  # noqa: E402
 
 import nnfx  # noqa: E402
 from nnfx.compiler.fixed import to_float, to_raw  # noqa: E402
 from nnfx.runtime.csim import CSimulation  # noqa: E402
-from nnfx.trainer import Conv2D, Dense, Flatten, MaxPool2D, Sequential, load_dataset  # noqa: E402
 from nnfx.ui import console, table  # noqa: E402
 
 PRECISION = "fixed<16,6>"
@@ -63,47 +63,6 @@ TARGETS = {"csim": 10.0, "csim-ap": 2.0}
 
 
 # -- models and data ---------------------------------------------------------------------------
-def build_models(folder: Path) -> dict[str, tuple[Path, np.ndarray | None]]:
-    """Train and export both models (as ``emulation_throughput.build_models``); return, by
-    name, the ONNX path and the input data (None: standard-normal inputs)."""
-    mlp = Sequential(
-        [
-            Dense(64, activation="relu"),
-            Dense(32, activation="relu"),
-            Dense(32, activation="relu"),
-            Dense(5, activation="softmax"),
-        ],
-        input_shape=(16,),
-        seed=0,
-    )
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((2000, 16))
-    mlp.compile("adam", "categorical_crossentropy")
-    mlp.fit(X, (X[:, :5]).argmax(1), epochs=3, verbose=0)
-    mlp.export_onnx(folder / "mlp.onnx")
-    digits = load_dataset("digits", images=True)
-    cnn = Sequential(
-        [
-            Conv2D(8, 3, padding="same", activation="relu"),
-            MaxPool2D(2),
-            Conv2D(16, 3, padding="same", activation="relu"),
-            MaxPool2D(2),
-            Flatten(),
-            Dense(10, activation="softmax"),
-        ],
-        input_shape=(1, 8, 8),
-        seed=0,
-    )
-    cnn.compile("adam", "categorical_crossentropy")
-    cnn.fit(digits.X / 16.0, digits.y, epochs=3, verbose=0)
-    cnn.export_onnx(folder / "cnn.onnx")
-    images = np.asarray(digits.X, dtype=np.float64) / 16.0
-    return {
-        "mlp_16_64_32_32_5": (folder / "mlp.onnx", None),
-        "digits_cnn": (folder / "cnn.onnx", images),
-    }
-
-
 def batch_inputs(data: np.ndarray | None, batch: int) -> tuple[np.ndarray, int]:
     """The throughput batch (float64, C-contiguous) and the number of unique leading rows."""
     if data is None:
@@ -405,7 +364,7 @@ def main() -> None:
     results, verdict, profile = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="csim-vs-hls4ml-") as tmp:
         tmp = Path(tmp)
-        for name, (path, data) in build_models(tmp).items():
+        for name, (path, data, _) in build_models(tmp).items():
             X, unique = batch_inputs(data, args.batch)
             ref = float_argmax(path, X[:unique])
             console.print(f"{name}: {len(X):,} samples, agreement over {unique:,}")

@@ -22,51 +22,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine, write  # noqa: E402
+from _models import build_models  # noqa: E402
 
 import nnfx  # noqa: E402
 from nnfx.runtime.ort import available_providers, session  # noqa: E402
-from nnfx.trainer import Conv2D, Dense, Flatten, MaxPool2D, Sequential, load_dataset  # noqa: E402
 from nnfx.ui import console, table  # noqa: E402
 
 BATCHES = (1, 256, 65536)
-
-
-def build_models(folder: Path) -> dict[str, tuple[Path, tuple[int, ...]]]:
-    mlp = Sequential(
-        [
-            Dense(64, activation="relu"),
-            Dense(32, activation="relu"),
-            Dense(32, activation="relu"),
-            Dense(5, activation="softmax"),
-        ],
-        input_shape=(16,),
-        seed=0,
-    )
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((2000, 16))
-    mlp.compile("adam", "categorical_crossentropy")
-    mlp.fit(X, (X[:, :5]).argmax(1), epochs=3, verbose=0)
-    mlp.export_onnx(folder / "mlp.onnx")
-    digits = load_dataset("digits", images=True)
-    cnn = Sequential(
-        [
-            Conv2D(8, 3, padding="same", activation="relu"),
-            MaxPool2D(2),
-            Conv2D(16, 3, padding="same", activation="relu"),
-            MaxPool2D(2),
-            Flatten(),
-            Dense(10, activation="softmax"),
-        ],
-        input_shape=(1, 8, 8),
-        seed=0,
-    )
-    cnn.compile("adam", "categorical_crossentropy")
-    cnn.fit(digits.X / 16.0, digits.y, epochs=3, verbose=0)
-    cnn.export_onnx(folder / "cnn.onnx")
-    return {
-        "mlp_16_64_32_32_5": (folder / "mlp.onnx", (16,)),
-        "digits_cnn": (folder / "cnn.onnx", (1, 8, 8)),
-    }
 
 
 def rate(fn, X: np.ndarray, repeats: int) -> float:
@@ -94,7 +56,7 @@ def main() -> None:
     provider = available_providers()[0]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (path, shape) in build_models(Path(tmp)).items():
+        for name, (path, _, shape) in build_models(Path(tmp)).items():
             compiled = nnfx.compile(path, "fixed<16,6>")
             float_session = session(path)
             float_input = float_session.get_inputs()[0].name

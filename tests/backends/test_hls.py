@@ -14,10 +14,9 @@ from onnx import helper
 
 import nnfx
 from nnfx.compiler.fixed import OVERFLOW, ROUNDING
-from nnfx.compiler.ops import Op
 from nnfx.runtime.csim import type_headers
 from tests.helpers import make_model
-from tests.runtime.test_reference_fixed import MODEL_NAMES, model_input_shape, models, random_type
+from tests.runtime.test_reference_fixed import MODEL_NAMES, model_input_shape, random_compile
 
 pytestmark = pytest.mark.skipif(
     shutil.which("g++") is None, reason="g++ is not installed: the C-simulation needs it"
@@ -29,25 +28,9 @@ def raw_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def random_compile(name: str, seed: int):
+def compile_for(name: str, seed: int):
     rng = np.random.default_rng(500 + 1000 * seed + MODEL_NAMES.index(name))
-    model = dict(models(rng))[name]
-    loaded = nnfx.load(model)
-    layers = {}
-    for n in loaded.graph.nodes:
-        layers[n.name] = {
-            "result": str(random_type(rng)),
-            "weight": str(random_type(rng)),
-            "bias": str(random_type(rng)),
-        }
-        if n.op in (Op.DENSE, Op.CONV) and seed == 1:  # a narrow, user-chosen accumulator
-            layers[n.name]["accum"] = str(random_type(rng, width=int(rng.integers(8, 20))))
-        if n.op is Op.ACTIVATION and n.attrs.kind in ("sigmoid", "tanh", "elu"):
-            layers[n.name]["table_size"] = int(2 ** rng.integers(3, 8))
-    tensors = {loaded.graph.inputs[0]: str(random_type(rng))}
-    compiled = nnfx.compile(
-        loaded, precision={"default": "fixed<12,4>", "layers": layers, "tensors": tensors}
-    )
+    compiled, loaded = random_compile(rng, name, narrow_accumulators=seed == 1)
     X = rng.standard_normal((48, *model_input_shape(loaded))) * 4
     X[:8] = np.round(X[:8] * 8) / 8
     return compiled, X
@@ -56,7 +39,7 @@ def random_compile(name: str, seed: int):
 @pytest.mark.parametrize("name", MODEL_NAMES)
 @pytest.mark.parametrize("engine,seed", [("csim", 0), ("csim", 1), ("csim-ap", 0)])
 def test_csim_equals_the_reference_for_every_op(name, engine, seed):
-    compiled, X = random_compile(name, seed)
+    compiled, X = compile_for(name, seed)
     assert raw_equal(compiled.predict_raw(X, engine), compiled.predict_raw(X, "reference"))
 
 
@@ -174,7 +157,7 @@ def test_model_names_become_safe_unique_identifiers(tmp_path, rng):
 
 @pytest.mark.parametrize("number", ["ap", "ac"])
 def test_project_compiles_without_warnings_and_its_testbench_agrees(number, tmp_path, rng):
-    compiled, X = random_compile("conv", 0)
+    compiled, X = compile_for("conv", 0)
     folder = compiled.write_hls(tmp_path / "prj", top="my_net")
     expected = compiled.predict(X)  # the testbench compares with the reference's outputs
     raw_inputs = compiled.quantize_inputs(X)
@@ -221,7 +204,7 @@ def test_project_compiles_without_warnings_and_its_testbench_agrees(number, tmp_
 
 
 def test_project_layout_options_and_pragmas(tmp_path):
-    compiled, _ = random_compile("dense", 0)
+    compiled, _ = compile_for("dense", 0)
     folder = compiled.write_hls(
         tmp_path / "prj",
         part="xc7z020clg400-1",

@@ -11,10 +11,14 @@ import pytest
 import nnfx
 from nnfx.backends.onnx import to_fixed_onnx, to_float_onnx
 from nnfx.compiler.fixed import OVERFLOW, ROUNDING, FixedType
-from nnfx.compiler.ops import Op
 from nnfx.errors import UnsupportedOpError
 from nnfx.runtime.ort import session
-from tests.runtime.test_reference_fixed import MODEL_NAMES, model_input_shape, models, random_type
+from tests.runtime.test_reference_fixed import (
+    MODEL_NAMES,
+    model_input_shape,
+    models,
+    random_compile,
+)
 
 
 def raw_equal(a: dict, b: dict) -> bool:
@@ -25,21 +29,7 @@ def raw_equal(a: dict, b: dict) -> bool:
 @pytest.mark.parametrize("seed", range(3))
 def test_fixed_onnx_equals_the_reference_for_every_op(name, seed):
     rng = np.random.default_rng(77 + 1000 * seed + MODEL_NAMES.index(name))
-    model = dict(models(rng))[name]
-    loaded = nnfx.load(model)
-    layers = {}
-    for n in loaded.graph.nodes:
-        layers[n.name] = {
-            "result": str(random_type(rng)),
-            "weight": str(random_type(rng)),
-            "bias": str(random_type(rng)),
-        }
-        if n.op is Op.ACTIVATION and n.attrs.kind in ("sigmoid", "tanh", "elu"):
-            layers[n.name]["table_size"] = int(2 ** rng.integers(3, 9))
-    tensors = {loaded.graph.inputs[0]: str(random_type(rng))}
-    compiled = nnfx.compile(
-        loaded, precision={"default": "fixed<12,4>", "layers": layers, "tensors": tensors}
-    )
+    compiled, loaded = random_compile(rng, name, max_table_log2=9)
     X = rng.standard_normal((64, *model_input_shape(loaded))) * 4
     X[:8] = np.round(X[:8] * 8) / 8  # values on coarse grids: ties for every rounding mode
     assert raw_equal(compiled.predict_raw(X, "ort"), compiled.predict_raw(X, "reference"))

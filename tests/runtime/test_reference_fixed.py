@@ -407,28 +407,33 @@ def models(rng):
 MODEL_NAMES = [name for name, _ in models(np.random.default_rng(0))]
 
 
+def random_compile(rng, name: str, narrow_accumulators: bool = False, max_table_log2: int = 8):
+    """One of the op models compiled with a random type for every layer's result, weights and
+    biases (every rounding and overflow mode), random table sizes and, when asked, narrow
+    user-chosen accumulators. Returns (compiled, loaded float model)."""
+    loaded = nnfx.load(dict(models(rng))[name])
+    layers = {}
+    for n in loaded.graph.nodes:
+        spec = {
+            "result": str(random_type(rng)),
+            "weight": str(random_type(rng)),
+            "bias": str(random_type(rng)),
+        }
+        if n.op in (Op.DENSE, Op.CONV) and narrow_accumulators:
+            spec["accum"] = str(random_type(rng, width=int(rng.integers(8, 20))))
+        if n.op is Op.ACTIVATION and n.attrs.kind in ("sigmoid", "tanh", "elu"):
+            spec["table_size"] = int(2 ** rng.integers(3, max_table_log2))
+        layers[n.name] = spec
+    tensors = {loaded.graph.inputs[0]: str(random_type(rng))}
+    precision = {"default": "fixed<12,4>", "layers": layers, "tensors": tensors}
+    return nnfx.compile(loaded, precision=precision), loaded
+
+
 @pytest.mark.parametrize("name", MODEL_NAMES)
 @pytest.mark.parametrize("seed", range(4))
 def test_fixed_reference_equals_the_oracle(name, seed):
     rng = np.random.default_rng(1000 * seed + MODEL_NAMES.index(name))
-    model = dict(models(rng))[name]
-    loaded = nnfx.load(model)
-    layers, tensors = {}, {}
-    for n in loaded.graph.nodes:
-        spec = {
-            "result": str(random_type(rng, signed=True)),
-            "weight": str(random_type(rng)),
-            "bias": str(random_type(rng)),
-        }
-        if n.op in (Op.DENSE, Op.CONV) and seed % 2:  # a narrow, user-chosen accumulator
-            spec["accum"] = str(random_type(rng, width=int(rng.integers(8, 20))))
-        if n.op is Op.ACTIVATION and n.attrs.kind in ("sigmoid", "tanh", "elu"):
-            spec["table_size"] = int(2 ** rng.integers(3, 8))
-        layers[n.name] = spec
-    tensors[loaded.graph.inputs[0]] = str(random_type(rng))
-    compiled = nnfx.compile(
-        loaded, precision={"default": "fixed<12,4>", "layers": layers, "tensors": tensors}
-    )
+    compiled, loaded = random_compile(rng, name, narrow_accumulators=bool(seed % 2))
     X = (rng.standard_normal((3, *model_input_shape(loaded))) * 3).astype(np.float32)
     raw_inputs = compiled.quantize_inputs(X)
     ours = run_fixed(compiled.graph, raw_inputs, intermediate=True)
