@@ -285,6 +285,7 @@ def demo(output: str) -> None:
             precisions=(6, 8, 10, 12, 16),
             width=10,
             engines=engines,
+            calibration=result.train[0].astype(np.float32),
         )
         if final.exists():
             shutil.rmtree(final)

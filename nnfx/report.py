@@ -34,7 +34,7 @@ from nnfx.errors import ConfigError, DataError
 
 LARGE_BATCH = 20_000
 ENGINE_LABELS = {
-    "float": "float (NumPy reference of the float IR)",
+    "float": "float (onnxruntime)",
     "reference": "fixed point: NumPy reference",
     "ort": "fixed point: ONNX on onnxruntime",
     "csim": "fixed point: HLS C-simulation (ac_fixed)",
@@ -98,8 +98,10 @@ def report(
     clock_period_ns: float = 5.0,
     engines: tuple[str, ...] = ("reference", "ort", "csim"),
     progress: bool = True,
+    calibration=None,
 ) -> Report:
-    """Build the report for a model (path, ModelProto or loaded Model) on labelled data."""
+    """Build the report for a model (path, ModelProto or loaded Model) on labelled data.
+    ``calibration`` (default: ``X``) is what ``auto`` precision is calibrated on."""
     import nnfx
     from nnfx.compiler.estimate import estimate
     from nnfx.model import Model
@@ -129,6 +131,7 @@ def report(
             engines,
             progress,
             estimate,
+            X if calibration is None else calibration,
         )
         files = _write(staging, data, images)
         if folder.exists():
@@ -140,7 +143,19 @@ def report(
 
 
 def _collect(
-    model, X, y, precisions, width, reuse_factor, strategy, part, clock, engines, progress, estimate
+    model,
+    X,
+    y,
+    precisions,
+    width,
+    reuse_factor,
+    strategy,
+    part,
+    clock,
+    engines,
+    progress,
+    estimate,
+    calibration,
 ):
     import nnfx
     from nnfx.compiler.fixed import to_float
@@ -162,9 +177,9 @@ def _collect(
     try:
         ir_inputs = model.to_ir_inputs(X)
         float_values = reference.run(model.graph, ir_inputs, intermediate=True)
-        float_acc = _accuracy(model.predict(X), y)
+        float_acc = _accuracy(_float_ort(model, X), y)
         compiled = nnfx.compile(
-            model, "auto", calibration=X, width=width, reuse_factor=reuse_factor
+            model, "auto", calibration=calibration, width=width, reuse_factor=reuse_factor
         )
         step("compiled")
         # engines and their agreement
@@ -184,7 +199,7 @@ def _collect(
             )
         step("engines")
         # accuracy against width, two policies
-        ranges = observed_ranges(model.graph, ir_inputs)
+        ranges = observed_ranges(model.graph, model.to_ir_inputs(calibration))
         widest = max(
             (integer_bits(max(abs(a), abs(b)), True) for a, b in ranges.values()), default=1
         )
@@ -195,7 +210,7 @@ def _collect(
                 {"width": w, "policy": "uniform", "accuracy": _accuracy(uniform.predict(X), y)}
             )
             step(f"uniform {w} bits")
-            auto = nnfx.compile(model, "auto", calibration=X, width=w)
+            auto = nnfx.compile(model, "auto", calibration=calibration, width=w)
             sweep.append({"width": w, "policy": "auto", "accuracy": _accuracy(auto.predict(X), y)})
             step(f"auto {w} bits")
         # per layer: ranges, overflows, error against float
@@ -260,6 +275,20 @@ def _collect(
         "layer_error.png": _plot_error(layers),
     }
     return data, images
+
+
+def _float_ort(model, X):
+    """The float model's outputs on onnxruntime (the optimized float IR exported to ONNX)."""
+    from nnfx.backends.onnx import to_float_onnx
+    from nnfx.runtime.ort import session
+
+    sess = session(to_float_onnx(model.graph))
+    names = [i.name for i in sess.get_inputs()]
+    inputs = model.model_inputs(X)
+    feeds = {n: np.asarray(v, np.float32) for n, v in zip(names, inputs.values(), strict=True)}
+    outputs = sess.run(None, feeds)
+    named = dict(zip([o.name for o in sess.get_outputs()], outputs, strict=True))
+    return outputs[0] if len(outputs) == 1 else named
 
 
 def _weight_range(graph, node) -> list[float] | None:
