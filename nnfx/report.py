@@ -469,12 +469,24 @@ def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
         (
             f"Resource estimate (reuse factor {est['reuse_factor']}, {est['strategy']}, "
             f"{est['part']}) — estimates, not synthesis results",
-            ["layer", "op", "multipliers", "DSP", "LUT", "FF", "BRAM18", "latency (cycles)", "II"],
+            [
+                "layer",
+                "op",
+                "multipliers (in LUTs)",
+                "adders",
+                "DSP",
+                "LUT",
+                "FF",
+                "BRAM18",
+                "latency (cycles)",
+                "II",
+            ],
             [
                 [
                     r["name"],
                     r["op"],
-                    str(r["multipliers"]),
+                    f"{r['multipliers']} ({r['lut_multipliers']})",
+                    str(r["adders"]),
                     str(r["dsp"]),
                     str(r["lut"]),
                     str(r["ff"]),
@@ -488,7 +500,8 @@ def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
                 [
                     "total",
                     "",
-                    str(total["multipliers"]),
+                    f"{total['multipliers']} ({total['lut_multipliers']})",
+                    str(total["adders"]),
                     f"{total['dsp']}{pct('dsp')}",
                     f"{total['lut']}{pct('lut')}",
                     f"{total['ff']}{pct('ff')}",
@@ -501,6 +514,7 @@ def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
                 [
                     [
                         "part capacity",
+                        "",
                         "",
                         "",
                         str(cap["dsp"]),

@@ -46,6 +46,8 @@ class LayerEstimate:
     op: str
     multiplications: int = 0
     multipliers: int = 0
+    lut_multipliers: int = 0  # of the multipliers, how many map to LUTs (the rest: DSP slices)
+    adders: int = 0
     dsp: int = 0
     lut: int = 0
     ff: int = 0
@@ -63,7 +65,16 @@ class Estimate:
     part: str
 
     def total(self) -> dict[str, float]:
-        keys = ("multiplications", "multipliers", "dsp", "lut", "ff", "bram18")
+        keys = (
+            "multiplications",
+            "multipliers",
+            "lut_multipliers",
+            "adders",
+            "dsp",
+            "lut",
+            "ff",
+            "bram18",
+        )
         out = {k: sum(getattr(layer, k) for layer in self.layers) for k in keys}
         out["latency_cycles"] = sum(layer.latency_cycles for layer in self.layers)
         out["ii_cycles"] = max((layer.ii_cycles for layer in self.layers), default=1)
@@ -112,14 +123,17 @@ def _linear(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimat
     est = LayerEstimate(node.name, node.op.value, multiplications=int(nonzero.size))
     est.multipliers = math.ceil(nonzero.size / reuse)
     # cost of the multipliers actually built: the average weight's mapping, scaled
-    dsp = lut = 0
+    dsp = lut = in_luts = 0
     for w in nonzero.reshape(-1):
         d, l_ = _multiplier_cost(x_bits, w_bits, float(w))
         dsp += d
         lut += l_
+        in_luts += d == 0
     scale = est.multipliers / max(nonzero.size, 1)
     est.dsp, est.lut = math.ceil(dsp * scale), math.ceil(lut * scale)
+    est.lut_multipliers = math.ceil(in_luts * scale)
     n_in = weights.size // n_out
+    est.adders = math.ceil(max(n_in - 1, 0) * n_out / reuse)
     accum_bits = p.accum.width if p and p.accum else x_bits + w_bits
     est.lut += math.ceil((max(n_in - 1, 0) * n_out / reuse) * accum_bits)
     est.ff = est.multipliers * (x_bits + w_bits) + n_out * _bits(

@@ -1,0 +1,56 @@
+"""The resource/latency estimate: its rules on small layers computed by hand."""
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import nnfx
+from nnfx.compiler.estimate import PARTS, estimate
+from tests.helpers import make_model
+
+
+def dense_model(weights):
+    return make_model(
+        [helper.make_node("MatMul", ["x", "W"], ["y"], name="fc")],
+        [("x", ["N", weights.shape[0]])],
+        [("y", ["N", weights.shape[1]])],
+        {"W": weights.astype(np.float32)},
+    )
+
+
+def test_dense_multipliers_dsp_and_latency():
+    # 8 x 4 weights, two of them zero, one a power of two: 30 multiplications, 29 on DSPs.
+    w = np.full((8, 4), 0.3)
+    w[0, 0] = w[1, 1] = 0.0
+    w[2, 2] = 0.5
+    compiled = nnfx.compile(dense_model(w), "fixed<16,6>")
+    layer = estimate(compiled.graph).layers[0]
+    assert layer.multiplications == 30 and layer.multipliers == 30
+    assert layer.lut_multipliers == 1 and layer.dsp == 29  # 16x16 fits one 27x18 slice
+    assert layer.adders == 7 * 4
+    assert layer.latency_cycles == 1 + 3 + 2 and layer.ii_cycles == 1  # R + 3 + ceil(3 / 2)
+
+
+def test_reuse_factor_divides_multipliers_and_sets_the_interval():
+    compiled = nnfx.compile(dense_model(np.full((8, 4), 0.3)), "fixed<16,6>")
+    layer = estimate(compiled.graph, reuse_factor=4).layers[0]
+    assert layer.multipliers == 8 and layer.ii_cycles == 4
+    assert estimate(compiled.graph, reuse_factor=4, strategy="resource").layers[0].bram18 >= 1
+
+
+def test_narrow_or_wide_operands_change_the_mapping():
+    w = np.full((4, 2), 0.3)
+    narrow = estimate(nnfx.compile(dense_model(w), "fixed<4,2>").graph).layers[0]
+    assert narrow.dsp == 0 and narrow.lut_multipliers == narrow.multipliers
+    wide = estimate(nnfx.compile(dense_model(w), "fixed<30,6>").graph).layers[0]
+    assert wide.dsp == 8 * 2 * 2  # 30x30 bits: ceil(30/27) * ceil(30/18) = 4 slices each
+
+
+@pytest.mark.parametrize("part", ["xcvu13p-flga2577-2-e", "xc7z020clg400-1"])
+def test_totals_and_capacity(part):
+    compiled = nnfx.compile(dense_model(np.full((16, 8), 0.3)), "fixed<16,6>")
+    est = estimate(compiled.graph, part=part, clock_period_ns=4.0)
+    total = est.total()
+    assert total["latency_ns"] == total["latency_cycles"] * 4.0
+    assert est.capacity() == PARTS[part] and est.to_dict()["total"]["dsp"] == total["dsp"]
+    assert "not synthesis" in est.to_dict()["note"]
