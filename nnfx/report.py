@@ -239,7 +239,7 @@ def _collect(
                     "overflows": int(overflows.get(node.name, 0)),
                     "underflow_fraction": float(np.mean((np.abs(f) < t.step / 2) & (f != 0))),
                     "relative_rms_error": float(np.sqrt(np.mean((fixed - f) ** 2)) / rms),
-                    "weight_range": _weight_range(compiled.graph, node),
+                    **_weight_profile(model.graph, node),
                 }
             )
         step("layers")
@@ -291,9 +291,21 @@ def _float_ort(model, X):
     return outputs[0] if len(outputs) == 1 else named
 
 
-def _weight_range(graph, node) -> list[float] | None:
-    w = node.param(graph, "weight") if "weight" in node.params else None
-    return None if w is None else [float(w.min()), float(w.max())]
+def _weight_profile(float_graph, node) -> dict:
+    """The float weights of a layer against its weight type (empty for layers without)."""
+    p = node.precision
+    if "weight" not in node.params or p is None or p.weight is None:
+        return {}
+    w = np.abs(float_graph.node(node.name).param(float_graph, "weight"))
+    t = p.weight
+    return {
+        "weight_type": str(t),
+        "weight_type_max": max(abs(t.min), abs(t.max)),
+        "weight_lsb": t.step,
+        "weight_abs_p99": float(np.percentile(w, 99)),
+        "weight_abs_max": float(w.max()),
+        "weight_underflow_fraction": float(np.mean((w < t.step / 2) & (w != 0))),
+    }
 
 
 def _timing(model, compiled, X, engines) -> list[dict]:
@@ -366,32 +378,49 @@ def _plot_sweep(sweep, float_acc) -> bytes:
 
 
 def _plot_ranges(layers) -> bytes:
-    fig, ax = _figure(7.0, 0.45 * len(layers) + 1.5)
-    names = [layer["layer"] for layer in layers]
-    ys = np.arange(len(layers))
-    for i, layer in enumerate(layers):
+    rows = []  # (label, lsb, type max, p99, max)
+    for layer in layers:
         top = max(abs(layer["type_min"]), abs(layer["type_max"]))
+        peak = max(abs(layer["float_min"]), abs(layer["float_max"]))
+        rows.append((layer["layer"], layer["lsb"], top, layer["float_abs_p99"], peak))
+        if "weight_type" in layer:
+            rows.append(
+                (
+                    f"{layer['layer']} weights",
+                    layer["weight_lsb"],
+                    layer["weight_type_max"],
+                    layer["weight_abs_p99"],
+                    layer["weight_abs_max"],
+                )
+            )
+    fig, ax = _figure(7.0, 0.4 * len(rows) + 1.5)
+    for i, (_, lsb, top, p99, peak) in enumerate(rows):
+        first = i == 0
         ax.plot(
-            [math.log2(layer["lsb"]), math.log2(top)],
+            [math.log2(lsb), math.log2(top)],
             [i, i],
             color="tab:blue",
             lw=8,
             alpha=0.3,
             solid_capstyle="butt",
-            label="type range" if i == 0 else None,
+            label="type: LSB to largest value" if first else None,
         )
-        p99 = layer["float_abs_p99"] or layer["lsb"]
-        peak = max(abs(layer["float_min"]), abs(layer["float_max"])) or layer["lsb"]
         ax.plot(
-            [math.log2(p99)], [i], "o", color="tab:green", label="99% of |x|" if i == 0 else None
+            [math.log2(p99 or lsb)],
+            [i],
+            "o",
+            color="tab:green",
+            label="99% of |x|" if first else None,
         )
-        ax.plot([math.log2(peak)], [i], "x", color="tab:red", label="max |x|" if i == 0 else None)
-    ax.set_yticks(ys, names)
+        ax.plot(
+            [math.log2(peak or lsb)], [i], "x", color="tab:red", label="max |x|" if first else None
+        )
+    ax.set_yticks(np.arange(len(rows)), [r[0] for r in rows])
     ax.invert_yaxis()
-    ax.set_xlabel("log2 |value|   (the bar: LSB to largest value of the layer's type)")
-    ax.set_title("Float values against each layer's fixed-point type")
+    ax.set_xlabel("log2 |value|: right of the bar overflows, left of it underflows to 0")
+    ax.set_title("Float activations and weights against their fixed-point types")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return _png(fig)
 
 
