@@ -365,22 +365,20 @@ def _softmax(e, node, xs):
     )
 
 
-def _add(e, node, xs):
-    b = e.b
-    ta, tb = e.type_of(node.inputs[0]), e.type_of(node.inputs[1])
-    target = max(ta.frac, tb.frac)
-    e.check(node, max(ta.integer, tb.integer) + 2 + target, "the sum")
-    total = b.op("Add", [_align(b, xs[0], ta.frac, target), _align(b, xs[1], tb.frac, target)])
-    return quantize(b, total, target, e.type_of(node.outputs[0]))
+def _aligned_sum(op_type: str):
+    """Add or Sub: both codes aligned to the larger fraction, exact, then one quantization."""
 
+    def write(e, node, xs):
+        b = e.b
+        ta, tb = e.type_of(node.inputs[0]), e.type_of(node.inputs[1])
+        target = max(ta.frac, tb.frac)
+        e.check(node, max(ta.integer, tb.integer) + 2 + target, f"the {op_type.lower()}")
+        total = b.op(
+            op_type, [_align(b, xs[0], ta.frac, target), _align(b, xs[1], tb.frac, target)]
+        )
+        return quantize(b, total, target, e.type_of(node.outputs[0]))
 
-def _sub(e, node, xs):
-    b = e.b
-    ta, tb = e.type_of(node.inputs[0]), e.type_of(node.inputs[1])
-    target = max(ta.frac, tb.frac)
-    e.check(node, max(ta.integer, tb.integer) + 2 + target, "the difference")
-    diff = b.op("Sub", [_align(b, xs[0], ta.frac, target), _align(b, xs[1], tb.frac, target)])
-    return quantize(b, diff, target, e.type_of(node.outputs[0]))
+    return write
 
 
 def _mul(e, node, xs):
@@ -422,8 +420,8 @@ FIXED_WRITERS: dict[Op, Callable[[FixedExport, Node, list[str]], str]] = {
     Op.BATCH_NORM: _batch_norm,
     Op.ACTIVATION: _activation,
     Op.SOFTMAX: _softmax,
-    Op.ADD: _add,
-    Op.SUB: _sub,
+    Op.ADD: _aligned_sum("Add"),
+    Op.SUB: _aligned_sum("Sub"),
     Op.MUL: _mul,
     Op.CONCAT: _concat,
     Op.FLATTEN: lambda e, n, xs: e.b.op("Flatten", [xs[0]], "flatten", axis=1),

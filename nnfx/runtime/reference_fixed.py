@@ -222,16 +222,16 @@ def _softmax(c: FixedContext, inputs):
     return np.moveaxis(y, -1, a.axis % (inputs[0].ndim - 1) + 1)
 
 
-def _add(c: FixedContext, inputs):
-    fa, fb = c.types[0].frac, c.types[1].frac
-    target = max(fa, fb)
-    return c.quantize(align(inputs[0], fa, target) + align(inputs[1], fb, target), target)
+def _aligned_sum(subtract: bool):
+    """Add or Sub: both codes aligned to the larger fraction, exact, then one quantization."""
 
+    def kernel(c: FixedContext, inputs):
+        fa, fb = c.types[0].frac, c.types[1].frac
+        target = max(fa, fb)
+        a, b = align(inputs[0], fa, target), align(inputs[1], fb, target)
+        return c.quantize(a - b if subtract else a + b, target)
 
-def _sub(c: FixedContext, inputs):
-    fa, fb = c.types[0].frac, c.types[1].frac
-    target = max(fa, fb)
-    return c.quantize(align(inputs[0], fa, target) - align(inputs[1], fb, target), target)
+    return kernel
 
 
 def _mul(c: FixedContext, inputs):
@@ -264,8 +264,8 @@ FIXED_KERNELS: dict[Op, FixedKernel] = {
     Op.BATCH_NORM: _batch_norm,
     Op.ACTIVATION: _activation,
     Op.SOFTMAX: _softmax,
-    Op.ADD: _add,
-    Op.SUB: _sub,
+    Op.ADD: _aligned_sum(subtract=False),
+    Op.SUB: _aligned_sum(subtract=True),
     Op.MUL: _mul,
     Op.CONCAT: _concat,
     Op.FLATTEN: lambda c, i: i[0].reshape(len(i[0]), -1),
