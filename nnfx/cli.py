@@ -5,9 +5,7 @@ Every user error becomes one sentence on stderr and exit status 2; a traceback i
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -244,6 +242,7 @@ def demo(output: str) -> None:
     """
     import nnfx
     from nnfx.compiler.search import accuracy
+    from nnfx.files import staged_directory
     from nnfx.trainer import recipe
     from nnfx.ui import console, table
 
@@ -256,9 +255,8 @@ def demo(output: str) -> None:
     )
     result = recipe.train(config, verbose=1)
     _print_model_and_metrics(result)
-    # Write into a temporary sibling directory, then move it into place: never half-written.
-    staging = Path(tempfile.mkdtemp(prefix=".nnfx-demo-", dir=final.parent.resolve()))
-    try:
+    # Written into a temporary sibling directory, then moved into place: never half-written.
+    with staged_directory(final, "demo") as staging:
         recipe.save(result, staging / "model.onnx", config)
         X_test, y_test = result.test
         with console.status("compiling to fixed point (auto, 10 bits)..."):
@@ -276,7 +274,9 @@ def demo(output: str) -> None:
             e: all(np.array_equal(raw["reference"][k], raw[e][k]) for k in raw[e]) for e in engines
         }
         float_acc = accuracy(compiled.float_model.predict(X_test), y_test)
-        fixed_acc = accuracy(compiled.predict(X_test), y_test)
+        fixed_acc = accuracy(
+            {k: compiled._values(k, v) for k, v in raw["reference"].items()}, y_test
+        )
         nnfx.report(
             staging / "model.onnx",
             X_test,
@@ -287,11 +287,6 @@ def demo(output: str) -> None:
             engines=engines,
             calibration=result.train[0].astype(np.float32),
         )
-        if final.exists():
-            shutil.rmtree(final)
-        staging.replace(final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     files = {k: final / v.name for k, v in result.files.items()}
     files["compiled"] = final / "build"
     files["hls"] = final / "build" / "hls"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -195,10 +193,10 @@ class CompiledModel:
         ``compile.json`` (the options), ``model_float.onnx`` and ``model_fixed.onnx``; with
         ``hls`` (HlsOptions fields), the Vitis HLS project in ``folder/hls/``. Written to a
         temporary directory, then moved: a failure leaves nothing half-written."""
+        from nnfx.files import staged_directory
+
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-        try:
+        with staged_directory(folder) as staging:
             self.graph._write(staging)
             (staging / "float").mkdir()
             self.float_model.graph._write(staging / "float")
@@ -207,27 +205,6 @@ class CompiledModel:
             self._write_onnx(staging)
             if hls is not None:
                 self.write_hls(staging / "hls", **hls)
-            if folder.exists():
-                for name in (
-                    "model.json",
-                    "weights.npz",
-                    "compile.json",
-                    "float",
-                    "model_float.onnx",
-                    "model_fixed.onnx",
-                    "model_fixed.txt",
-                ):
-                    target = folder / name
-                    if target.is_dir():
-                        shutil.rmtree(target)
-                    elif target.exists():
-                        target.unlink()
-                for item in staging.iterdir():
-                    item.rename(folder / item.name)
-            else:
-                staging.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return folder
 
     def _write_onnx(self, folder: Path) -> None:

@@ -22,8 +22,6 @@ import html
 import io
 import json
 import math
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,13 +109,10 @@ def report(
     model = model_or_path if isinstance(model_or_path, Model) else nnfx.load(model_or_path)
     y = None if y is None else np.asarray(y).reshape(-1)
     _check_inputs(model, X, y)
+    from nnfx.files import staged_directory
+
     folder = Path(output)
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    except OSError as e:
-        raise ConfigError(f"cannot write the report to '{folder}' ({e.strerror})") from None
-    try:
+    with staged_directory(folder, "report") as staging:
         data, images = _collect(
             model,
             X,
@@ -134,11 +129,6 @@ def report(
             X if calibration is None else calibration,
         )
         files = _write(staging, data, images)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return Report(folder, data, {k: folder / v.name for k, v in files.items()})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import nnfx
@@ -76,6 +77,37 @@ def ops(model: nnfx.Model) -> list[str]:
 
 def rand(rng, *shape) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)
+
+
+def export_torch_digits_cnn(folder):
+    """A small PyTorch CNN on scikit-learn's digits, exported by the TorchScript exporter:
+    (onnx path, images as float32 NCHW, labels). Skips the test without PyTorch."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = (digits.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 8, 3),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32, 10),
+        torch.nn.Softmax(dim=1),
+    ).eval()
+    torch.onnx.export(
+        net,
+        (torch.from_numpy(X[:2]),),
+        str(folder / "cnn.onnx"),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "N"}},
+    )
+    return folder / "cnn.onnx", X, digits.target
 
 
 __all__ = ["make_model", "ort_outputs", "assert_matches_ort", "ops", "rand", "onnx"]

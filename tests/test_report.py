@@ -14,6 +14,7 @@ import pytest
 import nnfx
 from nnfx.cli import main
 from nnfx.errors import ConfigError, DataError
+from tests.helpers import export_torch_digits_cnn
 
 
 @pytest.fixture(scope="module")
@@ -68,26 +69,10 @@ def test_report_files_and_contents(built):
 
 
 def test_report_on_pytorch_and_sklearn_models(tmp_path):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    X = (digits.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)[:300]
-    y = digits.target[:300]
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 10)
-    ).eval()
-    torch.onnx.export(
-        net,
-        (torch.from_numpy(X[:2]),),
-        str(tmp_path / "cnn.onnx"),
-        dynamo=False,
-        input_names=["x"],
-        dynamic_axes={"x": {0: "N"}},
-    )
+    path, X, y = export_torch_digits_cnn(tmp_path)
+    X, y = X[:300], y[:300]
     result = nnfx.report(
-        tmp_path / "cnn.onnx", X, y, tmp_path / "r1", precisions=(8, 12), progress=False
+        path, X, y, tmp_path / "r1", precisions=(8, 12), progress=False
     )
     assert (result.folder / "report.html").exists()
     skl2onnx = pytest.importorskip("skl2onnx")

@@ -15,8 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,16 +208,10 @@ class Graph:
         The files are written to a temporary sibling directory first, then moved into place:
         a failure never leaves a half-written IR behind.
         """
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-        try:
+        from nnfx.files import staged_directory
+
+        with staged_directory(folder) as staging:
             self._write(staging)
-            if folder.exists():
-                shutil.rmtree(folder)
-            staging.rename(folder)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     def _write(self, folder: Path) -> None:
         document = {

@@ -15,7 +15,7 @@ from onnx import helper
 import nnfx
 from nnfx.compiler.fixed import OVERFLOW, ROUNDING
 from nnfx.runtime.csim import type_headers
-from tests.helpers import make_model
+from tests.helpers import export_torch_digits_cnn, make_model
 from tests.runtime.test_reference_fixed import MODEL_NAMES, model_input_shape, random_compile
 
 pytestmark = pytest.mark.skipif(
@@ -82,32 +82,8 @@ def wine_softmax_mlp(tmp_path):
 
 
 def torch_digits_cnn(tmp_path):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    X = (digits.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(4, 8, 3),
-        torch.nn.ReLU(),
-        torch.nn.Flatten(),
-        torch.nn.Linear(32, 10),
-        torch.nn.Softmax(dim=1),
-    ).eval()
-    torch.onnx.export(
-        net,
-        (torch.from_numpy(X[:2]),),
-        str(tmp_path / "cnn.onnx"),
-        dynamo=False,
-        input_names=["x"],
-        output_names=["y"],
-        dynamic_axes={"x": {0: "N"}},
-    )
-    return tmp_path / "cnn.onnx", X[:200]
+    path, X, _ = export_torch_digits_cnn(tmp_path)
+    return path, X[:200]
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,13 @@ import pytest
 from onnx import helper
 
 import nnfx
+from nnfx.backends.hls.writer import HlsWriter
+from nnfx.backends.onnx import FIXED_WRITERS, FLOAT_WRITERS
 from nnfx.compiler.ir import Graph, validate
 from nnfx.compiler.ops import ATTRS, SHAPE_RULES, DenseAttrs, Op
 from nnfx.errors import ModelError
 from nnfx.runtime.reference import FLOAT_KERNELS
+from nnfx.runtime.reference_fixed import FIXED_KERNELS
 from tests.helpers import make_model, rand
 
 
@@ -28,9 +31,25 @@ def cnn_model(rng):
     return make_model(nodes, [("x", ["N", 2, 6, 6])], [("y", ["N", 4])], inits)
 
 
-@pytest.mark.parametrize(
-    "table,name", [(ATTRS, "ATTRS"), (SHAPE_RULES, "SHAPE_RULES"), (FLOAT_KERNELS, "FLOAT_KERNELS")]
-)
+ENGINE_TABLES = [
+    (ATTRS, "ATTRS"),
+    (SHAPE_RULES, "SHAPE_RULES"),
+    (FLOAT_KERNELS, "float reference"),
+    (FIXED_KERNELS, "fixed reference"),
+    (FIXED_WRITERS, "fixed-point ONNX"),
+    (FLOAT_WRITERS, "float ONNX"),
+    (
+        {
+            op: getattr(HlsWriter, f"_op_{op.name.lower()}", None)
+            for op in Op
+            if hasattr(HlsWriter, f"_op_{op.name.lower()}")
+        },
+        "HLS writer",
+    ),
+]
+
+
+@pytest.mark.parametrize("table,name", ENGINE_TABLES, ids=[name for _, name in ENGINE_TABLES])
 def test_every_op_has_an_entry_in_every_table(table, name):
     missing = [op.value for op in Op if op not in table]
     assert not missing, f"{name} lacks {missing}"

@@ -8,8 +8,6 @@ themselves are the C++ headers in ``templates/``. Output is deterministic.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
@@ -635,19 +633,14 @@ class HlsWriter:
 
 def write_project(graph: Graph, folder: str | Path, options: HlsOptions | None = None) -> Path:
     """Write the project into ``folder`` (through a temporary directory: never half-written)."""
+    from nnfx.files import staged_directory
+
     folder = Path(folder)
     files = HlsWriter(graph, options).files()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with staged_directory(folder) as staging:
         for rel, text in files.items():
             path = staging / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         (staging / "tb" / "tb_data").mkdir(parents=True, exist_ok=True)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return folder

@@ -66,3 +66,10 @@ def add_constant(constants: dict[str, np.ndarray], base: str, array: np.ndarray)
     array.flags.writeable = False
     constants[name] = array
     return name
+
+
+def until_fixpoint(graph: Graph, rewrite_once) -> Graph:
+    """Apply ``rewrite_once`` (Graph -> Graph, or None when nothing applies) until it stops."""
+    while (result := rewrite_once(graph)) is not None:
+        graph = result
+    return graph

@@ -14,7 +14,7 @@ import dataclasses
 
 from nnfx.compiler.ir import Graph, Node
 from nnfx.compiler.ops import NoAttrs, Op, ReshapeAttrs, TransposeAttrs
-from nnfx.compiler.passes._rewrite import bypass, replace_nodes, sole_consumer
+from nnfx.compiler.passes._rewrite import bypass, replace_nodes, sole_consumer, until_fixpoint
 from nnfx.compiler.passes.fold_batchnorm import fold_affine
 
 _SHAPE_OPS = (Op.RESHAPE, Op.FLATTEN)
@@ -75,6 +75,4 @@ def _merge(graph: Graph, first: Node, second: Node, merged: Node) -> Graph:
 
 def canonicalize(graph: Graph) -> Graph:
     graph = fold_affine(graph, bias_only=True)
-    while (result := _simplify_one(graph)) is not None:
-        graph = result
-    return graph
+    return until_fixpoint(graph, _simplify_one)

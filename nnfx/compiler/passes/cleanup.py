@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from nnfx.compiler.ir import Graph
 from nnfx.compiler.ops import Op
-from nnfx.compiler.passes._rewrite import bypass
+from nnfx.compiler.passes._rewrite import bypass, until_fixpoint
+
+
+def _remove_one_identity(graph: Graph) -> Graph | None:
+    """One rewrite, or None when there is none."""
+    for node in graph.nodes:
+        if node.op is Op.IDENTITY:
+            result = bypass(graph, node)
+            if result is not None:
+                return result
+    return None
 
 
 def remove_identity(graph: Graph) -> Graph:
     """Drop Identity nodes (ONNX Identity, Dropout and float casts arrive as Identity)."""
-    changed = True
-    while changed:
-        changed = False
-        for node in graph.nodes:
-            if node.op is Op.IDENTITY:
-                result = bypass(graph, node)
-                if result is not None:
-                    graph, changed = result, True
-                    break
-    return graph
+    return until_fixpoint(graph, _remove_one_identity)
 
 
 def eliminate_dead_code(graph: Graph) -> Graph:

@@ -13,7 +13,7 @@ import numpy as np
 
 from nnfx.compiler.ir import Graph, Node
 from nnfx.compiler.ops import Op
-from nnfx.compiler.passes._rewrite import add_constant, replace_nodes, sole_consumer
+from nnfx.compiler.passes._rewrite import add_constant, replace_nodes, sole_consumer, until_fixpoint
 
 
 def _foldable(graph: Graph, producer: Node, affine: Node, bias_only: bool) -> bool:
@@ -26,38 +26,39 @@ def _foldable(graph: Graph, producer: Node, affine: Node, bias_only: bool) -> bo
     return not bias_only or bool(np.all(scale == 1.0))
 
 
+def _fold_one(graph: Graph, bias_only: bool = False) -> Graph | None:
+    """One rewrite, or None when there is none."""
+    consumers = graph.consumers()
+    producers = graph.producers()
+    for affine in graph.nodes:
+        if affine.op is not Op.BATCH_NORM:
+            continue
+        producer = producers.get(affine.inputs[0])
+        if producer is None or sole_consumer(graph, affine.inputs[0], consumers) is not affine:
+            continue
+        if not _foldable(graph, producer, affine, bias_only):
+            continue
+        scale, shift = affine.param(graph, "scale"), affine.param(graph, "bias")
+        weight = producer.param(graph, "weight") * scale  # scales the output channel axis
+        bias = producer.param(graph, "bias")
+        bias = shift if bias is None else bias * scale + shift
+        constants = dict(graph.constants)
+        params = {
+            "weight": add_constant(constants, f"{producer.name}.weight", weight),
+            "bias": add_constant(constants, f"{producer.name}.bias", bias),
+        }
+        folded = dataclasses.replace(producer, outputs=affine.outputs, params=params)
+        tensors = {k: t for k, t in graph.tensors.items() if k != producer.outputs[0]}
+        graph = replace_nodes(graph, [producer, affine], [folded])
+        graph = graph.replace(constants=constants, tensors=tensors)
+        return graph
+    return None
+
+
 def fold_affine(graph: Graph, bias_only: bool = False) -> Graph:
     """Fold every foldable BatchNorm node into the Dense/Conv before it (``bias_only``: only
     the ones that add a bias, i.e. MatMul + Add)."""
-    changed = True
-    while changed:
-        changed = False
-        consumers = graph.consumers()
-        producers = graph.producers()
-        for affine in graph.nodes:
-            if affine.op is not Op.BATCH_NORM:
-                continue
-            producer = producers.get(affine.inputs[0])
-            if producer is None or sole_consumer(graph, affine.inputs[0], consumers) is not affine:
-                continue
-            if not _foldable(graph, producer, affine, bias_only):
-                continue
-            scale, shift = affine.param(graph, "scale"), affine.param(graph, "bias")
-            weight = producer.param(graph, "weight") * scale  # scales the output channel axis
-            bias = producer.param(graph, "bias")
-            bias = shift if bias is None else bias * scale + shift
-            constants = dict(graph.constants)
-            params = {
-                "weight": add_constant(constants, f"{producer.name}.weight", weight),
-                "bias": add_constant(constants, f"{producer.name}.bias", bias),
-            }
-            folded = dataclasses.replace(producer, outputs=affine.outputs, params=params)
-            tensors = {k: t for k, t in graph.tensors.items() if k != producer.outputs[0]}
-            graph = replace_nodes(graph, [producer, affine], [folded])
-            graph = graph.replace(constants=constants, tensors=tensors)
-            changed = True
-            break
-    return graph
+    return until_fixpoint(graph, lambda g: _fold_one(g, bias_only=bias_only))
 
 
 def fold_batchnorm(graph: Graph) -> Graph:

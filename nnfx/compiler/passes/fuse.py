@@ -11,28 +11,29 @@ import dataclasses
 
 from nnfx.compiler.ir import Graph
 from nnfx.compiler.ops import Op
-from nnfx.compiler.passes._rewrite import replace_nodes, sole_consumer
+from nnfx.compiler.passes._rewrite import replace_nodes, sole_consumer, until_fixpoint
 
 FUSABLE = ("relu", "leaky_relu")
 
 
+def _fuse_one(graph: Graph) -> Graph | None:
+    """One rewrite, or None when there is none."""
+    consumers = graph.consumers()
+    for layer in graph.nodes:
+        if layer.op not in (Op.DENSE, Op.CONV) or layer.attrs.activation != "linear":
+            continue
+        act = sole_consumer(graph, layer.outputs[0], consumers)
+        if act is None or act.op is not Op.ACTIVATION or act.attrs.kind not in FUSABLE:
+            continue
+        attrs = dataclasses.replace(
+            layer.attrs, activation=act.attrs.kind, activation_alpha=act.attrs.alpha
+        )
+        fused = dataclasses.replace(layer, attrs=attrs, outputs=act.outputs)
+        tensors = {k: t for k, t in graph.tensors.items() if k != layer.outputs[0]}
+        graph = replace_nodes(graph, [layer, act], [fused]).replace(tensors=tensors)
+        return graph
+    return None
+
+
 def fuse_activations(graph: Graph) -> Graph:
-    changed = True
-    while changed:
-        changed = False
-        consumers = graph.consumers()
-        for layer in graph.nodes:
-            if layer.op not in (Op.DENSE, Op.CONV) or layer.attrs.activation != "linear":
-                continue
-            act = sole_consumer(graph, layer.outputs[0], consumers)
-            if act is None or act.op is not Op.ACTIVATION or act.attrs.kind not in FUSABLE:
-                continue
-            attrs = dataclasses.replace(
-                layer.attrs, activation=act.attrs.kind, activation_alpha=act.attrs.alpha
-            )
-            fused = dataclasses.replace(layer, attrs=attrs, outputs=act.outputs)
-            tensors = {k: t for k, t in graph.tensors.items() if k != layer.outputs[0]}
-            graph = replace_nodes(graph, [layer, act], [fused]).replace(tensors=tensors)
-            changed = True
-            break
-    return graph
+    return until_fixpoint(graph, _fuse_one)
