@@ -6,31 +6,51 @@ emit Vitis HLS or ONNX. This module is the public API; the CLI calls nothing els
 
 __version__ = "0.1.0"
 
-from nnfx.compiled import CompiledModel, compile, load_compiled  # noqa: E402
-from nnfx.errors import (  # noqa: E402
-    BuildError,
-    ConfigError,
-    DataError,
-    ModelError,
-    NnfxError,
-    PrecisionError,
-    UnsupportedOpError,
-)
-from nnfx.model import Model, load  # noqa: E402
-from nnfx.report import Report, report  # noqa: E402
-from nnfx.trainer import (  # noqa: E402
-    AvgPool2D,
-    BatchNorm,
-    Conv2D,
-    Dense,
-    Dropout,
-    EarlyStopping,
-    Flatten,
-    MaxPool2D,
-    Sequential,
-    load_dataset,
-    train_val_test_split,
-)
+# Where each public name lives. Imported on first use (PEP 562), so that `import nnfx` and the
+# CLI's start-up stay fast and an early Ctrl-C meets the CLI's handler, not an import.
+_PUBLIC = {
+    "nnfx.compiled": ("CompiledModel", "compile", "load_compiled"),
+    "nnfx.errors": (
+        "BuildError",
+        "ConfigError",
+        "DataError",
+        "ModelError",
+        "NnfxError",
+        "PrecisionError",
+        "UnsupportedOpError",
+    ),
+    "nnfx.model": ("Model", "load"),
+    "nnfx.report": ("Report", "report"),
+    "nnfx.trainer": (
+        "AvgPool2D",
+        "BatchNorm",
+        "Conv2D",
+        "Dense",
+        "Dropout",
+        "EarlyStopping",
+        "Flatten",
+        "MaxPool2D",
+        "Sequential",
+        "load_dataset",
+        "train_val_test_split",
+    ),
+}
+_HOME = {name: module for module, names in _PUBLIC.items() for name in names}
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'nnfx' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_HOME[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
 
 __all__ = [
     "AvgPool2D",

@@ -54,6 +54,14 @@ def _dataset(ctx, param, value: str) -> str:
     )
 
 
+_force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing output that nnfx did not write (never the current folder, a "
+    "parent of it, home, / or a folder holding an input).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="nnfx")
 def cli() -> None:
@@ -202,8 +210,9 @@ def _config(**kw):
     type=click.Path(),
     help="ONNX file to write; history.json and test_data.npz go beside it.",
 )
+@_force_option
 @click.option("-q", "--quiet", is_flag=True, help="No per-epoch output.")
-def train(output: str, quiet: bool, **kw) -> None:
+def train(output: str, force: bool, quiet: bool, **kw) -> None:
     """Train an MLP classifier with the NumPy trainer and export it to ONNX.
 
     The data set is split 70/15/15 (stratified) and standardized with the training statistics.
@@ -216,9 +225,10 @@ def train(output: str, quiet: bool, **kw) -> None:
     output_path = Path(output)
     _check_writable_dir(output_path.parent)
     config = _config(**kw)
+    recipe.check_outputs(output_path, config, force)  # before the long work
     result = recipe.train(config, verbose=0 if quiet else 1)
     _print_model_and_metrics(result)
-    files = recipe.save(result, output_path, config)
+    files = recipe.save(result, output_path, config, force=force)
     _print_files(result, files)
 
 
@@ -231,7 +241,8 @@ def train(output: str, quiet: bool, **kw) -> None:
     type=click.Path(),
     help="Directory for every artifact of the demo.",
 )
-def demo(output: str) -> None:
+@_force_option
+def demo(output: str, force: bool) -> None:
     """The whole journey on the embedded default: digits, a 64-32 MLP, fixed point.
 
     Trains with Adam for 30 epochs and evaluates on the held-out test split; exports ONNX and
@@ -242,11 +253,12 @@ def demo(output: str) -> None:
     """
     import nnfx
     from nnfx.compiler.search import accuracy
-    from nnfx.files import staged_directory
+    from nnfx.files import check_output_folder, staged_directory
     from nnfx.trainer import recipe
     from nnfx.ui import console, table
 
     final = Path(output)
+    check_output_folder(final, "demo", force=force)  # before the long work
     _check_writable_dir(final.parent)
     config = recipe.TrainConfig()
     console.print(
@@ -256,7 +268,7 @@ def demo(output: str) -> None:
     result = recipe.train(config, verbose=1)
     _print_model_and_metrics(result)
     # Written into a temporary sibling directory, then moved into place: never half-written.
-    with staged_directory(final, "demo") as staging:
+    with staged_directory(final, "demo", force=force) as staging:
         recipe.save(result, staging / "model.onnx", config)
         X_test, y_test = result.test
         with console.status("compiling to fixed point (auto, 10 bits)..."):
@@ -328,27 +340,28 @@ def demo(output: str) -> None:
     default=None,
     help="Also write the optimized IR (model.json + weights.npz) to this directory.",
 )
-def inspect(model: str, save_ir: str | None) -> None:
+@_force_option
+def inspect(model: str, save_ir: str | None, force: bool) -> None:
     """Read an ONNX MODEL into the IR and print it, one line per node.
 
     The IR is what the compiler works on: Gemm/MatMul+Add become Dense, BatchNorm is folded
     into the layer before it, Identity/Dropout disappear, images are channels-last.
     """
     import nnfx
-    from nnfx.ui import console
+    from nnfx.ui import console, plain
 
     loaded = nnfx.load(model)
     graph = loaded.graph
     console.print(
-        f"[bold]{model}[/]: {len(graph.nodes)} nodes, inputs "
-        + ", ".join(f"{n} {_model_shape(graph, n)}" for n in graph.inputs)
+        f"[bold]{plain(model)}[/]: {len(graph.nodes)} nodes, inputs "
+        + ", ".join(f"{plain(n)} {_model_shape(graph, n)}" for n in graph.inputs)
         + ", outputs "
-        + ", ".join(f"{n} {_model_shape(graph, n)}" for n in graph.outputs)
+        + ", ".join(f"{plain(n)} {_model_shape(graph, n)}" for n in graph.outputs)
     )
-    console.print(loaded.summary(), soft_wrap=True)
+    console.print(plain(loaded.summary(), newlines=True), soft_wrap=True)
     if save_ir:
-        graph.save(save_ir)
-        console.print(f"IR written to {save_ir}/ (model.json, weights.npz)")
+        graph.save(save_ir, force=force, inputs=[model])
+        console.print(f"IR written to {plain(save_ir)}/ (model.json, weights.npz)")
 
 
 def _load_npz(path: str, what: str, need_y: bool = False):
@@ -380,6 +393,7 @@ def _load_npz(path: str, what: str, need_y: bool = False):
     type=click.Path(),
     help="Directory for the compiled model.",
 )
+@_force_option
 @click.option(
     "--precision",
     default="fixed<16,6>",
@@ -440,6 +454,7 @@ def _load_npz(path: str, what: str, need_y: bool = False):
 def compile_command(
     model,
     output,
+    force,
     precision,
     width,
     calibration,
@@ -460,9 +475,12 @@ def compile_command(
     import nnfx
     from nnfx.compiler.search import accuracy, search_precision
     from nnfx.errors import ConfigError
-    from nnfx.ui import console, table
+    from nnfx.files import check_output_folder
+    from nnfx.ui import console, plain, table
 
     out = Path(output)
+    inputs = [model, calibration, config]
+    check_output_folder(out, "compiled model", force=force, inputs=inputs)  # before the work
     _check_writable_dir(out.parent)
     X = y = None
     if calibration:
@@ -477,12 +495,14 @@ def compile_command(
                 X,
                 y,
                 max_accuracy_drop,
-                progress=lambda what, acc: status.update(f"search: {what}: {100 * acc:.2f}%"),
+                progress=lambda what, acc: status.update(
+                    f"search: {plain(what)}: {100 * acc:.2f}%"
+                ),
             )
         console.print(
             f"search: {len(result.trials)} candidates; chosen: uniform "
             f"{result.config.width} bits"
-            + (f", narrower layers {result.config.layers}" if result.config.layers else "")
+            + (f", narrower layers {plain(result.config.layers)}" if result.config.layers else "")
         )
         compiled = nnfx.compile(
             loaded, precision=result.config, calibration=X, reuse_factor=reuse_factor
@@ -504,7 +524,7 @@ def compile_command(
             "part": part,
             "clock_period_ns": clock_period,
         }
-    compiled.save(out, hls=hls)
+    compiled.save(out, hls=hls, force=force, inputs=inputs)
     rows = [
         [r[k] for k in ("name", "op", "output", "type", "weight", "bias", "accum", "table")]
         for r in compiled.layer_table()
@@ -523,8 +543,12 @@ def compile_command(
             f"accuracy on the calibration data: float {100 * float_acc:.2f}%, "
             f"fixed {100 * fixed_acc:.2f}%"
         )
+    if X is not None:
+        _print_overflows(compiled, X, "the calibration data")
+    shown = plain(out)
     console.print(
-        f"compiled model written to {out}/" + (f" (Vitis HLS project in {out}/hls/)" if hls else "")
+        f"compiled model written to {shown}/"
+        + (f" (Vitis HLS project in {shown}/hls/)" if hls else "")
     )
 
 
@@ -613,6 +637,7 @@ def simulate(build, input_path, engines, save_path) -> None:
             rows,
         )
     )
+    _print_overflows(compiled, X, "the input data")
     if save_path:
         flat = {}
         for engine, values in outputs.items():
@@ -640,6 +665,7 @@ def simulate(build, input_path, engines, save_path) -> None:
     type=click.Path(),
     help="Directory for report.html, report.md, report.json and the plots.",
 )
+@_force_option
 @click.option(
     "--precisions",
     default="6,8,10,12,16",
@@ -660,7 +686,7 @@ def simulate(build, input_path, engines, save_path) -> None:
 @click.option("--part", default="xcvu13p-flga2577-2-e", show_default=True)
 @click.option("--clock-period", default=5.0, show_default=True, type=click.FloatRange(min=0.1))
 def report_command(
-    model, data_path, output, precisions, width, reuse_factor, strategy, part, clock_period
+    model, data_path, output, force, precisions, width, reuse_factor, strategy, part, clock_period
 ) -> None:
     """Accuracy, precision, latency and resource report of MODEL on labelled data.
 
@@ -670,7 +696,7 @@ def report_command(
     """
     import nnfx
     from nnfx.errors import ConfigError
-    from nnfx.ui import console
+    from nnfx.ui import console, plain
 
     widths = _int_list(None, None, precisions) if precisions else ()
     if any(w < 2 or w > 32 for w in widths):
@@ -687,11 +713,13 @@ def report_command(
         strategy=strategy,
         part=part,
         clock_period_ns=clock_period,
+        force=force,
+        inputs=[data_path],
     )
     engines = ", ".join(f"{r['engine']} {100 * r['accuracy']:.2f}%" for r in result.data["engines"])
     console.print(f"accuracy: {engines}")
     for what, path in result.files.items():
-        console.print(f"  {what:<9} {path}")
+        console.print(f"  {what:<9} {plain(path)}")
 
 
 def _model_shape(graph, name: str) -> str:
@@ -704,18 +732,20 @@ def _model_shape(graph, name: str) -> str:
 
 def _check_writable_dir(folder: Path) -> None:
     """Create ``folder`` if needed and make sure we can write there, before any long work."""
+    import tempfile
+
     from nnfx.errors import ConfigError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ConfigError(
+            f"output folder '{folder}' cannot be made: a file is in the way"
+        ) from None
     except OSError as e:
         raise ConfigError(f"cannot create output directory '{folder}' ({e.strerror})") from None
-    if not folder.is_dir():
-        raise ConfigError(f"output path '{folder}' exists and is not a directory")
-    probe = folder / ".nnfx-write-test"
     try:
-        probe.write_text("")
-        probe.unlink()
+        tempfile.TemporaryFile(dir=folder).close()  # a probe that leaves no name behind
     except OSError:
         raise ConfigError(f"output directory '{folder}' is not writable") from None
 
@@ -729,8 +759,32 @@ def _print_model_and_metrics(result) -> None:
         console.print(table(f"test set ({len(result.test[0])} samples)", ["metric", "value"], rows))
 
 
+def _print_overflows(compiled, X, data: str) -> None:
+    """Per layer, how many values overflowed their type on ``X`` (only the layers where any
+    did), and one line on what to try; nothing when none did."""
+    from nnfx.ui import console, table
+
+    counts = [(layer, n) for layer, n in compiled.overflow_counts(X).items() if n]
+    if not counts:
+        return
+    samples = len(next(iter(compiled.float_model.model_inputs(X).values())))
+    console.print(f"values that overflowed their type (wrapped or saturated) on {data}:")
+    console.print(table(None, ["layer", f"values overflowed ({samples} samples)"], counts))
+    if compiled.options.get("precision") == "auto":
+        hint = (
+            "these values lie beyond the calibrated ranges: calibrate on data that covers "
+            "them, or add integer bits (margin_bits, per-layer types): docs/precision.md"
+        )
+    else:
+        hint = (
+            "try --precision auto (calibrated ranges), a SAT overflow mode "
+            "(fixed<16,6,RND,SAT>) or more integer bits for these layers: docs/precision.md"
+        )
+    console.print(hint)
+
+
 def _print_files(result, files) -> None:
-    from nnfx.ui import console
+    from nnfx.ui import console, plain
 
     if result.onnx_agreement is not None:
         console.print(
@@ -738,13 +792,21 @@ def _print_files(result, files) -> None:
             f"predictions (max |difference| {result.onnx_max_abs_diff:.2e})"
         )
     for what, path in files.items():
-        console.print(f"  {what:<10} {path}")
+        console.print(f"  {what:<10} {plain(path)}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI and map errors to one sentence and an exit status."""
+    """Entry point: run the CLI and map errors to one sentence and an exit status. SIGINT
+    ends it with 130, SIGTERM with 143, both after the cleanup of partial outputs."""
+    from nnfx.files import Terminated, raise_on_sigterm
+    from nnfx.text import printable
+
     try:
-        cli.main(args=argv, prog_name="nnfx", standalone_mode=False)
+        with raise_on_sigterm():
+            cli.main(args=argv, prog_name="nnfx", standalone_mode=False)
+    except Terminated as e:
+        click.echo("nnfx: terminated", err=True)
+        return e.code
     except click.exceptions.Exit as e:
         return e.exit_code
     except SystemExit as e:
@@ -753,10 +815,10 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("nnfx: interrupted", err=True)
         return 130
     except click.ClickException as e:
-        click.echo(f"nnfx: error: {e.format_message()}", err=True)
+        click.echo(f"nnfx: error: {printable(e.format_message())}", err=True)
         return EXIT_USER_ERROR
     except NnfxError as e:
-        click.echo(f"nnfx: error: {e}", err=True)
+        click.echo(f"nnfx: error: {printable(e)}", err=True)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         click.echo("nnfx: interrupted", err=True)
@@ -766,7 +828,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # between the start and main()'s own handler
+        click.echo("nnfx: interrupted", err=True)
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -33,22 +34,57 @@ class CompiledModel:
         return int(self.options.get("reuse_factor", 1))
 
     # -- running ---------------------------------------------------------------------------
+    def checked_inputs(self, X) -> dict[str, np.ndarray]:
+        """Model-layout inputs as float64 by name, after the special-value rule that every
+        engine shares (docs/semantics.md, "Special values"): NaN is refused, and so is
+        +-inf in an input whose type wraps (under the SAT modes it becomes the type's extreme
+        code when quantized); both with one DataError naming the input and the first sample."""
+        checked = {}
+        for name, x in self.float_model.model_inputs(X).items():
+            x = np.asarray(x, dtype=np.float64)
+            t = self.graph.tensors[name].dtype
+            for bad, what in ((np.isnan(x), "NaN"), (np.isinf(x), "infinity")):
+                if what == "infinity" and getattr(t, "overflow", "WRAP") != "WRAP":
+                    continue
+                if x.size and bad.any():
+                    sample = int(bad.reshape(len(x), -1).any(axis=1).argmax())
+                    why = (
+                        "a fixed-point input must be a number"
+                        if what == "NaN"
+                        else f"its type {t} wraps and has no code for it (a SAT type clamps it)"
+                    )
+                    raise DataError(f"input '{name}' holds {what} at sample {sample}; {why}")
+            checked[name] = x
+        return checked
+
     def quantize_inputs(self, X) -> dict[str, np.ndarray]:
-        """Model-layout float inputs to raw codes of the IR input types."""
-        ir = self.float_model.to_ir_inputs(X)
+        """Model-layout float inputs to raw codes of the IR input types (after
+        :meth:`checked_inputs`)."""
+        return self._quantize(self.checked_inputs(X))
+
+    def _quantize(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        ir = self.float_model.to_ir_inputs(inputs)
         return {name: quantize_raw(x, self.graph.tensors[name].dtype) for name, x in ir.items()}
 
     def predict_raw(self, X, engine: str = "reference", overflows: dict | None = None):
-        """Raw output codes in the IR layout, by output name."""
+        """Raw output codes in the IR layout, by output name. Every engine sees the same
+        checked inputs (:meth:`checked_inputs`); an empty batch gives empty outputs of the
+        right shape without running any engine."""
         if engine not in ENGINES:
             raise ConfigError(f"unknown engine '{engine}'; available: {', '.join(ENGINES)}")
+        inputs = self.checked_inputs(X)
+        if len(next(iter(inputs.values()))) == 0:
+            return {
+                name: np.zeros((0, *self.graph.tensors[name].shape), np.int64)
+                for name in self.graph.outputs
+            }
         if engine == "ort":
-            return self._run_ort(X)
+            return self._run_ort(inputs)
         if engine in ("csim", "csim-ap"):
-            return self._run_csim(X, engine)
+            return self._run_csim(inputs, engine)
         from nnfx.runtime.reference_fixed import run_fixed
 
-        return run_fixed(self.graph, self.quantize_inputs(X), overflows=overflows)
+        return run_fixed(self.graph, self._quantize(inputs), overflows=overflows)
 
     def csimulation(self, engine: str = "csim"):
         """The built C-simulation (``csim``: ac_fixed, ``csim-ap``: ap_fixed), cached."""
@@ -59,12 +95,14 @@ class CompiledModel:
             cache[engine] = CSimulation(self.graph, engine)
         return cache[engine]
 
-    def _run_csim(self, X, engine: str) -> dict[str, np.ndarray]:
+    def _run_csim(self, inputs: dict[str, np.ndarray], engine: str) -> dict[str, np.ndarray]:
+        """``inputs`` from :meth:`checked_inputs`, non-empty; quantized here, in Python, so the
+        C-simulation reads codes (exact doubles: boundary types are at most 53 bits)."""
         from nnfx.compiler.fixed import to_raw
 
         values = {
             name: to_float(raw, self.graph.tensors[name].dtype.frac)
-            for name, raw in self.quantize_inputs(X).items()
+            for name, raw in self._quantize(inputs).items()
         }
         out = self.csimulation(engine).run(values)
         return {
@@ -74,13 +112,16 @@ class CompiledModel:
             for name in self.graph.outputs
         }
 
-    def write_hls(self, folder: str | Path, **options) -> Path:
+    def write_hls(
+        self, folder: str | Path, *, force: bool = False, inputs: Iterable = (), **options
+    ) -> Path:
         """Write the Vitis HLS project (options: top, part, clock_period_ns, reuse_factor,
-        strategy, layer_reuse_factor, layer_strategy; see HlsOptions)."""
+        strategy, layer_reuse_factor, layer_strategy; see HlsOptions). ``force`` and ``inputs``
+        as for :meth:`save`."""
         from nnfx.backends.hls.writer import HlsOptions, write_project
 
         options.setdefault("reuse_factor", self.reuse_factor)
-        return write_project(self.graph, folder, HlsOptions(**options))
+        return write_project(self.graph, folder, HlsOptions(**options), force=force, inputs=inputs)
 
     def export_onnx(self, path: str | Path, fixed: bool = True) -> Path:
         """Write the fixed-point ONNX model (bit-exact with the reference), or with
@@ -97,16 +138,16 @@ class CompiledModel:
             self._fixed_onnx = to_fixed_onnx(self.graph, name=f"{self.graph.name}_fixed")
         return self._fixed_onnx
 
-    def _run_ort(self, X) -> dict[str, np.ndarray]:
+    def _run_ort(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``inputs`` from :meth:`checked_inputs`, non-empty: the fixed-point graph quantizes
+        them itself, as quantize_raw does (+-inf under SAT included)."""
         from nnfx.backends.onnx import _safe
         from nnfx.compiler.fixed import to_raw
         from nnfx.runtime.ort import run_batched, session
 
         if getattr(self, "_ort_session", None) is None:
             self._ort_session = session(self.fixed_onnx())
-        feeds = {
-            _safe(k): np.asarray(v, np.float64) for k, v in self.float_model.model_inputs(X).items()
-        }
+        feeds = {_safe(k): v for k, v in inputs.items()}
         results = run_batched(
             self._ort_session, feeds, progress=len(next(iter(feeds.values()))) > 1_000_000
         )
@@ -130,10 +171,14 @@ class CompiledModel:
         return self.float_model.from_ir_output(name, values)
 
     def overflow_counts(self, X) -> dict[str, int]:
-        """Per node, how many values overflowed (wrapped, saturated) their type on ``X``."""
-        counts: dict[str, int] = {}
-        self.predict_raw(X, overflows=counts)
-        return counts
+        """Per layer, how many values overflowed (wrapped, saturated) their type on ``X``. The
+        quantization of each input counts as a layer, ``input '<name>'``, listed first."""
+        from nnfx.runtime.reference_fixed import count_input_overflows
+
+        nodes: dict[str, int] = {}
+        self.predict_raw(X, overflows=nodes)  # first: it refuses bad inputs with one sentence
+        counts = count_input_overflows(self.graph, self.float_model.to_ir_inputs(X))
+        return {**counts, **nodes}
 
     # -- describing ------------------------------------------------------------------------
     def layer_table(self) -> list[dict]:
@@ -188,15 +233,26 @@ class CompiledModel:
         return "\n".join(lines)
 
     # -- storing ---------------------------------------------------------------------------
-    def save(self, folder: str | Path, hls: dict | None = None) -> Path:
+    def save(
+        self,
+        folder: str | Path,
+        hls: dict | None = None,
+        *,
+        force: bool = False,
+        inputs: Iterable = (),
+    ) -> Path:
         """``folder/model.json`` + ``weights.npz`` (the fixed IR), ``float/`` (the float IR),
         ``compile.json`` (the options), ``model_float.onnx`` and ``model_fixed.onnx``; with
         ``hls`` (HlsOptions fields), the Vitis HLS project in ``folder/hls/``. Written to a
-        temporary directory, then moved: a failure leaves nothing half-written."""
+        temporary directory, then moved: a failure leaves nothing half-written. ``folder`` is
+        replaced only when nnfx wrote it or it is empty (``force``: also a folder of other
+        files), and never when it holds the model file or one of ``inputs`` (nnfx.files)."""
         from nnfx.files import staged_directory
 
         folder = Path(folder)
-        with staged_directory(folder) as staging:
+        source = self.options.get("source")
+        inputs = (source if isinstance(source, str) and source else None, *inputs)
+        with staged_directory(folder, "compiled model", force=force, inputs=inputs) as staging:
             self.graph._write(staging)
             (staging / "float").mkdir()
             self.float_model.graph._write(staging / "float")

@@ -10,6 +10,12 @@ from __future__ import annotations
 class NnfxError(Exception):
     """Base class of every error nnfx raises for bad input."""
 
+    def __str__(self) -> str:
+        # A backstop: a message quoting a model's text stays one printable line.
+        from nnfx.text import printable
+
+        return printable(super().__str__())
+
 
 class ModelError(NnfxError):
     """A model (layer stack, ONNX file, IR graph) is malformed or inconsistent."""

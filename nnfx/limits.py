@@ -32,9 +32,12 @@ class Limit:
 
     def check(self, amount: int, culprit: str) -> None:
         """Raise ModelError when ``amount`` exceeds the limit; ``culprit`` names the thing."""
-        if int(amount) > self.value:
+        amount = int(amount)
+        if amount > self.value:
+            # A product of dims from a file can have thousands of digits: show its magnitude.
+            shown = f"{amount:,}" if amount < 10**24 else f"about 2^{amount.bit_length() - 1}"
             raise ModelError(
-                f"{culprit} needs {int(amount):,} {self.name}, more than the limit of "
+                f"{culprit} needs {shown} {self.name}, more than the limit of "
                 f"{self.value:,} (set {self.env} to raise it)"
             )
 

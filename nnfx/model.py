@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from nnfx.compiler.ir import INTEGER, Graph
+from nnfx.compiler.ir import INTEGER, Graph, for_message
 from nnfx.compiler.passes import PIPELINE, Pass, run_passes
-from nnfx.errors import DataError
+from nnfx.errors import DataError, ModelError
 from nnfx.frontends.onnx import convert, inverse
 from nnfx.runtime import reference
 
@@ -41,26 +41,29 @@ class Model:
         """Check model-layout inputs (one array, or a dict by input name) against the model."""
         if not isinstance(X, dict):
             if len(self.graph.inputs) != 1:
+                names = ", ".join(map(for_message, self.graph.inputs))
                 raise DataError(
-                    f"the model has {len(self.graph.inputs)} inputs "
-                    f"({', '.join(self.graph.inputs)}); pass a dict of arrays"
+                    f"the model has {len(self.graph.inputs)} inputs ({names}); pass a dict of "
+                    "arrays"
                 )
             X = {self.graph.inputs[0]: X}
         arrays = {}
         for name in self.graph.inputs:
+            shown = for_message(name)
             if name not in X:
                 raise DataError(
-                    f"input '{name}' is missing; the model takes {', '.join(self.graph.inputs)}"
+                    f"input '{shown}' is missing; the model takes "
+                    f"{', '.join(map(for_message, self.graph.inputs))}"
                 )
             tensor = self.graph.tensors[name]
             x = np.asarray(X[name])
             if not np.issubdtype(x.dtype, np.number):
-                raise DataError(f"input '{name}' has dtype {x.dtype}; expected numbers")
+                raise DataError(f"input '{shown}' has dtype {x.dtype}; expected numbers")
             perm = tensor.onnx_perm
             expected = tuple(tensor.shape[i] for i in inverse(perm))
             if x.ndim != len(expected) + 1 or x.shape[1:] != expected:
                 raise DataError(
-                    f"input '{name}' has shape {x.shape}; the model expects (batch, "
+                    f"input '{shown}' has shape {x.shape}; the model expects (batch, "
                     f"{', '.join(map(str, expected))})"
                 )
             arrays[name] = x
@@ -86,6 +89,10 @@ class Model:
 
 def load(path_or_model: str | Path | onnx.ModelProto, passes: tuple[Pass, ...] = PIPELINE) -> Model:
     """Read an ONNX file (or ``onnx.ModelProto``) into the IR and run the passes."""
+    if not isinstance(path_or_model, str | Path | onnx.ModelProto):
+        raise ModelError(
+            f"load() takes a path or an onnx.ModelProto, not {type(path_or_model).__name__}"
+        )
     graph = run_passes(convert(path_or_model), passes)
     source = str(path_or_model) if not isinstance(path_or_model, onnx.ModelProto) else ""
     return Model(graph, source)

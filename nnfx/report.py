@@ -8,8 +8,9 @@ embedded), ``report.md`` (plots beside it as PNG) and ``report.json``:
 - accuracy against bit width for two policies — one type for every tensor (``uniform``, its
   integer bits from the widest calibrated range) and per-tensor calibration (``auto``) — with
   float as a line;
-- per layer: the float values' range against the layer's type range, overflow counts, and the
-  relative RMS error against float;
+- per layer (the quantization of each input first, as ``input '<name>'``): the float values'
+  range against the layer's type range, overflow counts, and the relative RMS error against
+  float;
 - latency and throughput: onnxruntime float (batch 1 and large batch), fixed ONNX on
   onnxruntime, the C-simulation, and the estimated FPGA latency and II at the clock;
 - the resource estimate per layer and in total, against the part's capacity.
@@ -18,17 +19,18 @@ embedded), ``report.md`` (plots beside it as PNG) and ``report.json``:
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from nnfx.errors import ConfigError, DataError
+from nnfx.text import html_text, markdown, plot_label
 
 LARGE_BATCH = 20_000
 ENGINE_LABELS = {
@@ -97,9 +99,14 @@ def report(
     engines: tuple[str, ...] = ("reference", "ort", "csim"),
     progress: bool = True,
     calibration=None,
+    *,
+    force: bool = False,
+    inputs: Iterable = (),
 ) -> Report:
     """Build the report for a model (path, ModelProto or loaded Model) on labelled data.
-    ``calibration`` (default: ``X``) is what ``auto`` precision is calibrated on."""
+    ``calibration`` (default: ``X``) is what ``auto`` precision is calibrated on. ``output``
+    is replaced only when nnfx wrote it or it is empty (``force``: also a folder of other
+    files), and never when it holds the model file or one of ``inputs`` (see nnfx.files)."""
     import nnfx
     from nnfx.compiler.estimate import estimate
     from nnfx.model import Model
@@ -109,10 +116,13 @@ def report(
     model = model_or_path if isinstance(model_or_path, Model) else nnfx.load(model_or_path)
     y = None if y is None else np.asarray(y).reshape(-1)
     _check_inputs(model, X, y)
+    _check_finite_and_options(model, X, calibration, reuse_factor, strategy, part, clock_period_ns)
     from nnfx.files import staged_directory
 
     folder = Path(output)
-    with staged_directory(folder, "report") as staging:
+    if isinstance(model_or_path, str | Path):
+        inputs = (model_or_path, *inputs)
+    with staged_directory(folder, "report", force=force, inputs=inputs) as staging:
         data, images = _collect(
             model,
             X,
@@ -132,6 +142,20 @@ def report(
     return Report(folder, data, {k: folder / v.name for k, v in files.items()})
 
 
+def _check_finite_and_options(model, X, calibration, reuse_factor, strategy, part, clock_ns):
+    """Refuse non-finite data and bad design options before any work (one sentence each)."""
+    from nnfx.backends.hls.writer import HlsOptions
+    from nnfx.compiler.precision import check_calibration
+
+    for data in (X, calibration):
+        if data is not None:
+            check_calibration(model.graph, model.to_ir_inputs(data))
+    options = HlsOptions(
+        part=part, clock_period_ns=clock_ns, reuse_factor=reuse_factor, strategy=strategy
+    )
+    options.check(model.graph)
+
+
 def _collect(
     model,
     X,
@@ -148,10 +172,9 @@ def _collect(
     calibration,
 ):
     import nnfx
-    from nnfx.compiler.fixed import to_float
     from nnfx.compiler.precision import integer_bits, observed_ranges
     from nnfx.runtime import reference
-    from nnfx.runtime.reference_fixed import run_fixed
+    from nnfx.runtime.reference_fixed import input_layer, run_fixed
     from nnfx.ui import progress_bar
 
     steps = 4 + 2 * len(precisions)
@@ -206,32 +229,27 @@ def _collect(
         # per layer: ranges, overflows, error against float
         overflows = compiled.overflow_counts(X)
         fixed_raw = run_fixed(compiled.graph, compiled.quantize_inputs(X), intermediate=True)
-        layers = []
+        # the inputs' quantization first: it can overflow like any layer
+        layers = [
+            _layer_row(
+                input_layer(name),
+                "Input",
+                compiled.graph.tensors[name].dtype,
+                float_values[name],
+                fixed_raw[name],
+                overflows,
+            )
+            for name in compiled.graph.inputs
+        ]
         for node in compiled.graph.nodes:
             name = node.outputs[0]
             t = compiled.graph.tensors[name].dtype
             if not hasattr(t, "frac"):
                 continue
-            f = float_values[name]
-            fixed = to_float(fixed_raw[name], t.frac)
-            rms = float(np.sqrt(np.mean(f**2))) or 1.0
-            layers.append(
-                {
-                    "layer": node.name,
-                    "op": node.op.value,
-                    "type": str(t),
-                    "type_min": t.min,
-                    "type_max": t.max,
-                    "lsb": t.step,
-                    "float_min": float(f.min()),
-                    "float_max": float(f.max()),
-                    "float_abs_p99": float(np.percentile(np.abs(f), 99)),
-                    "overflows": int(overflows.get(node.name, 0)),
-                    "underflow_fraction": float(np.mean((np.abs(f) < t.step / 2) & (f != 0))),
-                    "relative_rms_error": float(np.sqrt(np.mean((fixed - f) ** 2)) / rms),
-                    **_weight_profile(model.graph, node),
-                }
+            row = _layer_row(
+                node.name, node.op.value, t, float_values[name], fixed_raw[name], overflows
             )
+            layers.append({**row, **_weight_profile(model.graph, node)})
         step("layers")
         timing = _timing(model, compiled, X, engines)
         est = estimate(compiled.graph, reuse_factor, strategy, clock, part)
@@ -279,6 +297,28 @@ def _float_ort(model, X):
     outputs = sess.run(None, feeds)
     named = dict(zip([o.name for o in sess.get_outputs()], outputs, strict=True))
     return outputs[0] if len(outputs) == 1 else named
+
+
+def _layer_row(layer: str, op: str, t, f: np.ndarray, raw: np.ndarray, overflows) -> dict:
+    """One layer's float values ``f`` against its type ``t`` and its fixed codes ``raw``."""
+    from nnfx.compiler.fixed import to_float
+
+    fixed = to_float(raw, t.frac)
+    rms = float(np.sqrt(np.mean(f**2))) or 1.0
+    return {
+        "layer": layer,
+        "op": op,
+        "type": str(t),
+        "type_min": t.min,
+        "type_max": t.max,
+        "lsb": t.step,
+        "float_min": float(f.min()),
+        "float_max": float(f.max()),
+        "float_abs_p99": float(np.percentile(np.abs(f), 99)),
+        "overflows": int(overflows.get(layer, 0)),
+        "underflow_fraction": float(np.mean((np.abs(f) < t.step / 2) & (f != 0))),
+        "relative_rms_error": float(np.sqrt(np.mean((fixed - f) ** 2)) / rms),
+    }
 
 
 def _weight_profile(float_graph, node) -> dict:
@@ -372,11 +412,13 @@ def _plot_ranges(layers) -> bytes:
     for layer in layers:
         top = max(abs(layer["type_min"]), abs(layer["type_max"]))
         peak = max(abs(layer["float_min"]), abs(layer["float_max"]))
-        rows.append((layer["layer"], layer["lsb"], top, layer["float_abs_p99"], peak))
+        label = plot_label(layer["layer"])
+        overflowed = f" ({layer['overflows']:,} overflowed)" if layer["overflows"] else ""
+        rows.append((label + overflowed, layer["lsb"], top, layer["float_abs_p99"], peak))
         if "weight_type" in layer:
             rows.append(
                 (
-                    f"{layer['layer']} weights",
+                    f"{label} weights",
                     layer["weight_lsb"],
                     layer["weight_type_max"],
                     layer["weight_abs_p99"],
@@ -418,7 +460,8 @@ def _plot_error(layers) -> bytes:
     fig, ax = _figure()
     ax.bar(range(len(layers)), [max(layer["relative_rms_error"], 1e-12) for layer in layers])
     ax.set_yscale("log")
-    ax.set_xticks(range(len(layers)), [layer["layer"] for layer in layers], rotation=45, ha="right")
+    labels = [plot_label(layer["layer"]) for layer in layers]
+    ax.set_xticks(range(len(layers)), labels, rotation=45, ha="right")
     ax.set_ylabel("relative RMS error vs float")
     ax.set_title("Error after each layer")
     ax.grid(alpha=0.3, axis="y")
@@ -426,7 +469,9 @@ def _plot_error(layers) -> bytes:
 
 
 # -- writing ---------------------------------------------------------------------------------
-def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
+def _tables(data, text=str) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The report's tables; ``text`` renders what came from the model or the user (names, the
+    part) for the output format."""
     est = data["estimate"]
     cap = est["capacity"] or {}
     total = est["total"]
@@ -467,7 +512,7 @@ def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
             ["layer", "op", "type", "float range", "overflows", "rel. RMS error"],
             [
                 [
-                    r["layer"],
+                    text(r["layer"]),
                     r["op"],
                     r["type"],
                     f"[{r['float_min']:.3g}, {r['float_max']:.3g}]",
@@ -487,7 +532,7 @@ def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
         ),
         (
             f"Resource estimate (reuse factor {est['reuse_factor']}, {est['strategy']}, "
-            f"{est['part']}) — estimates, not synthesis results",
+            f"{text(est['part'])}) — estimates, not synthesis results",
             [
                 "layer",
                 "op",
@@ -502,7 +547,7 @@ def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
             ],
             [
                 [
-                    r["name"],
+                    text(r["name"]),
                     r["op"],
                     f"{r['multipliers']} ({r['lut_multipliers']})",
                     str(r["adders"]),
@@ -551,9 +596,23 @@ def _tables(data) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
+def _overflow_note(data: dict, text) -> str:
+    """One sentence naming the layers that overflowed and what to try ('' when none did);
+    ``text`` escapes the names for the output format."""
+    overflowed = [(r["layer"], r["overflows"]) for r in data["layers"] if r["overflows"]]
+    if not overflowed:
+        return ""
+    where = ", ".join(f"{text(layer)} ({n:,} values)" for layer, n in overflowed)
+    return (
+        f"Overflow: values saturated or wrapped in {where}. The design's ranges come from the "
+        "calibration data: calibrate on data that covers these values, or add integer bits "
+        "(margin_bits, per-layer types; docs/precision.md)."
+    )
+
+
 def _write(folder: Path, data: dict, images: dict[str, bytes]) -> dict[str, Path]:
     tables = _tables(data)
-    title = f"nnfx report: {data['model']}"
+    title = f"nnfx report: {data['model']}"  # model text: escaped for each format below
     summary = (
         f"{data['samples']} samples; float accuracy {100 * data['float_accuracy']:.2f}%; "
         f"compiled at auto precision, {data['width']} bits."
@@ -565,34 +624,40 @@ def _write(folder: Path, data: dict, images: dict[str, bytes]) -> dict[str, Path
     ]
     for name, png in images.items():
         (folder / name).write_bytes(png)
-    md = [f"# {title}", "", summary, ""]
-    for caption, header, rows in tables:
+    md = [f"# {markdown(title)}", "", summary, ""]
+    if note := _overflow_note(data, markdown):
+        md += [f"**{note}**", ""]
+    for caption, header, rows in _tables(data, markdown):
         md += [f"## {caption}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         md += ["| " + " | ".join(row) + " |" for row in rows]
         md.append("")
     md += [f"![{caption}]({name})\n" for name, caption in figures]
     (folder / "report.md").write_text("\n".join(md))
     (folder / "report.json").write_text(json.dumps(data, indent=1, default=float) + "\n")
-    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>{html.escape(summary)}</p>"]
+    parts = [f"<h1>{html_text(title)}</h1>", f"<p>{html_text(summary)}</p>"]
+    if note := _overflow_note(data, html_text):
+        parts.append(f"<p><strong>{note}</strong></p>")
     for caption, header, rows in tables:
         parts.append(
-            f"<h2>{html.escape(caption)}</h2><table><thead><tr>"
-            + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+            f"<h2>{html_text(caption)}</h2><table><thead><tr>"
+            + "".join(f"<th>{html_text(h)}</th>" for h in header)
             + "</tr></thead><tbody>"
             + "".join(
-                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                for row in rows
+                "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>" for row in rows
             )
             + "</tbody></table>"
         )
     for name, caption in figures:
         encoded = base64.b64encode(images[name]).decode()
         parts.append(
-            f"<figure><img alt='{html.escape(caption)}' "
-            f"src='data:image/png;base64,{encoded}'><figcaption>{html.escape(caption)}"
+            f"<figure><img alt='{html_text(caption)}' "
+            f"src='data:image/png;base64,{encoded}'><figcaption>{html_text(caption)}"
             "</figcaption></figure>"
         )
-    page = HTML_PAGE.replace("{title}", html.escape(title)).replace("{body}", "\n".join(parts))
+    # one pass: the title goes into the template, the body after it, so that text from the
+    # model (a "{body}" in its name) is never substituted again
+    head, tail = HTML_PAGE.split("{body}")
+    page = head.replace("{title}", html_text(title)) + "\n".join(parts) + tail
     (folder / "report.html").write_text(page)
     return {
         "html": folder / "report.html",

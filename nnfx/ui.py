@@ -1,10 +1,15 @@
-"""Terminal output shared by the library and the CLI: one console, progress bars, tables."""
+"""Terminal output shared by the library and the CLI: one console, progress bars, tables.
+
+Text from a model (names, paths, messages that quote them) is printed through :func:`plain`
+(or a :func:`table` cell, which applies it): printable, and never read as rich markup.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,10 +19,22 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-console = Console(highlight=False)
+from nnfx.text import printable
+
+# emoji=False: a ":name:" in a model's names stays text
+console = Console(highlight=False, emoji=False)
 if not console.is_terminal:  # logs and pipes: wide enough that tables never fold
-    console = Console(highlight=False, width=160)
+    console = Console(highlight=False, emoji=False, width=160)
+
+
+def plain(text: object, newlines: bool = False) -> str:
+    """``text`` for rich: control characters written as ``repr`` writes them (see
+    :func:`nnfx.text.printable`; ``newlines`` keeps line breaks) and ``[...]`` escaped so
+    that it is never read as markup (a trailing backslash is doubled, so that markup right
+    after it still works). For f-strings passed to ``console.print``."""
+    return escape(printable(text, newlines))
 
 
 def progress_bar(transient: bool = False) -> Progress:
@@ -35,15 +52,22 @@ def progress_bar(transient: bool = False) -> Progress:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
-    """A rich table: numeric columns right-aligned, text left-aligned, floats to 4 decimals."""
+    """A rich table: numeric columns right-aligned, text left-aligned, floats to 4 decimals.
+    The title and every cell are text, never markup (a :class:`rich.text.Text` cell is kept)."""
     rows = [list(r) for r in rows]
-    t = Table(title=title, title_justify="left")
+    t = Table(title=None if title is None else plain(title), title_justify="left")
     for i, name in enumerate(columns):
         numeric = bool(rows) and all(_numeric(r[i]) for r in rows)
-        t.add_column(name, justify="right" if numeric else "left")
+        t.add_column(plain(name), justify="right" if numeric else "left")
     for row in rows:
-        t.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
+        t.add_row(*(_cell(v) for v in row))
     return t
+
+
+def _cell(value: object) -> str | Text:
+    if isinstance(value, Text):
+        return value
+    return plain(f"{value:.4f}" if isinstance(value, float) else value)
 
 
 def _numeric(value: object) -> bool:

@@ -160,6 +160,7 @@ def test_demo_writes_its_artifacts(tmp_path, capsys):
     target = tmp_path / "demo"
     assert main(["demo", "-o", str(target)]) == 0
     assert {p.name for p in target.iterdir()} == {
+        ".nnfx-output.json",  # the manifest: nnfx wrote this folder
         "model.onnx",
         "history.json",
         "test_data.npz",
@@ -231,6 +232,7 @@ def test_compile_then_simulate(trained_model, tmp_path, capsys, args):
     out = capsys.readouterr().out
     assert "dense_1" in out and "fixed<" in out and "(exact)" in out
     assert {p.name for p in build.iterdir()} == {
+        ".nnfx-output.json",  # the manifest: nnfx wrote this folder
         "model.json",
         "weights.npz",
         "compile.json",
@@ -346,3 +348,58 @@ def test_compile_with_the_hls_backend_and_simulate_every_engine(trained_model, t
         if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6
     }
     assert all(rows[e][2] == "yes" for e in ("reference", "ort", "csim", "csim-ap"))
+
+
+def test_train_writes_only_files_nnfx_wrote(tmp_path, capsys):
+    quick = ["train", "--epochs", "1", "-q", "--hidden", "8"]
+    out = tmp_path / "out"
+    (out / "model.onnx").mkdir(parents=True)
+    assert main([*quick, "-o", str(out / "model.onnx")]) == 2
+    assert "is not a file" in capsys.readouterr().err
+    (out / "model.onnx").rmdir()
+    (out / "model.onnx").write_text("my own model")
+    assert main([*quick, "-o", str(out / "model.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "nnfx did not write it" in err and "--force" in err and err.count("\n") == 1
+    assert (out / "model.onnx").read_text() == "my own model"
+    assert main([*quick, "-o", str(out / "model.onnx"), "--force"]) == 0
+    record = json.loads((out / "history.json").read_text())
+    assert record["nnfx_format"] == "nnfx-train-history"
+    assert main([*quick, "-o", str(out / "model.onnx")]) == 0  # its own files: replaced
+    (out / "history.json").write_text("{}")
+    assert main([*quick, "-o", str(out / "model.onnx")]) == 2
+    assert "history.json' exists and nnfx did not write it" in capsys.readouterr().err
+    assert (out / "history.json").read_text() == "{}"
+    assert main([*quick, "-o", str(out / "history.json"), "--force"]) == 2
+    assert "the name of a file train writes" in capsys.readouterr().err
+    data = out / "test_data.npz"
+    for target in (data, out / "model.onnx"):  # the data set is never overwritten
+        args = [*quick, "--dataset", str(data), "-o", str(target), "--force"]
+        assert main(args) == 2
+        assert "is the data file" in capsys.readouterr().err
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+CHILD_INTERRUPTED_AT_START = """
+import os, signal, sys
+import nnfx.cli
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # even where the parent ignores it
+
+
+def interrupted(*args, **kwargs):  # SIGINT before click parses anything
+    os.kill(os.getpid(), signal.SIGINT)
+    raise AssertionError("not reached")
+
+
+nnfx.cli.cli.main = interrupted
+sys.argv = ["nnfx", "--help"]
+nnfx.cli.run()
+"""
+
+
+def test_sigint_before_click_runs_is_quiet():
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD_INTERRUPTED_AT_START], capture_output=True, text=True
+    )
+    assert done.returncode == 130 and done.stderr.strip() == "nnfx: interrupted", done.stderr

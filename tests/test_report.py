@@ -46,6 +46,7 @@ def test_report_files_and_contents(built):
         "accuracy_vs_width.png",
         "layer_ranges.png",
         "layer_error.png",
+        ".nnfx-output.json",
     }
     data = json.loads((folder / "report.json").read_text())
     engines = {r["engine"]: r for r in data["engines"]}
@@ -55,7 +56,8 @@ def test_report_files_and_contents(built):
     }
     auto16 = next(s for s in data["accuracy_vs_width"] if s == {**s, "width": 16, "policy": "auto"})
     assert abs(auto16["accuracy"] - data["float_accuracy"]) <= 0.02
-    assert [layer["layer"] for layer in data["layers"]][:2] == ["dense_1", "relu_1"]
+    layers = [layer["layer"] for layer in data["layers"]]
+    assert layers[:3] == ["input 'input'", "dense_1", "relu_1"]
     assert all(
         layer["overflows"] >= 0 and layer["relative_rms_error"] < 0.1 for layer in data["layers"]
     )

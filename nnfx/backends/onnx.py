@@ -1,7 +1,8 @@
 """IR -> ONNX: the float graph, and a fixed-point graph bit-exact with the reference.
 
 The fixed-point graph carries every tensor as its raw integer codes in float64 tensors (exact
-while below 2**53, which the export proves per layer and refuses otherwise), and builds
+while below 2**53, which the export proves per layer from the operand types, for every
+product, shift and sum, and refuses otherwise with a PrecisionError naming the layer), and builds
 quantization (rounding, wrap, saturation) from standard ops: Mul, Floor, Ceil, Round, Mod,
 Clip, Where. Tables are Gather on constants; convolution and pooling windows are strided
 Slices (onnxruntime has no float64 Conv). Standard domain only, checker-clean, one named
@@ -18,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from nnfx.compiler.fixed import FixedType, to_raw
+from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code, to_raw
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.ops import Op
 from nnfx.errors import PrecisionError, UnsupportedOpError
@@ -68,8 +69,16 @@ class Builder:
 
 # -- quantization from standard ops ------------------------------------------------------
 def quantize(b: Builder, raw: str, frac: int, t: FixedType) -> str:
-    """ONNX ops computing :func:`nnfx.compiler.fixed.requantize` on exact float64 codes."""
+    """ONNX ops computing :func:`nnfx.compiler.fixed.requantize` on exact float64 codes
+    (``|raw| <= 2**52``, which the export proves per layer)."""
     shift = frac - t.frac
+    if shift < 0 and t.overflow == "WRAP":  # as requantize: only the low width - k bits survive
+        k = -shift
+        if k >= t.width:
+            return b.op("Mul", [raw, b.const(0.0, "zero")], "wrap")
+        period = b.const(2.0 ** (t.width - k), "period")
+        turns = b.op("Floor", [b.op("Mul", [raw, b.const(2.0 ** (k - t.width), "inverse")])])
+        raw = b.op("Sub", [raw, b.op("Mul", [turns, period])], "low_bits")  # in [0, 2**(W-k))
     q = raw if shift == 0 else b.op("Mul", [raw, b.const(2.0**-shift, "scale")], "rescale")
     if shift > 0:
         q = _round(b, q, t.rounding)
@@ -105,11 +114,22 @@ def _round(b: Builder, q: str, mode: str) -> str:
     return b.op("Where", [take_up, up, floor], mode.lower())
 
 
-def _overflow(b: Builder, q: str, t: FixedType) -> str:
+def _overflow(b: Builder, q: str, t: FixedType, long_wrap: bool = False) -> str:
+    """``t.overflow`` on rounded integers ``q``. WRAP computes ``q - span * floor((q - min) /
+    span)``, exact while ``q - min`` is: ``|q| <= 2**52`` (a layer's codes), or ``q`` in
+    ``[0, 2**W)`` a multiple of 2 (quantize's scaled-up case). ``long_wrap`` takes two more
+    steps that are exact for any integer ``q`` below ``2**53`` in magnitude (no Where: it is
+    slow on onnxruntime)."""
     lo, hi = float(t.raw_min), float(t.raw_max)
     if t.overflow == "WRAP":
-        # q - span * floor((q - min) / span): every step exact on integers below 2**53
         span = float(2**t.width)
+        if long_wrap:  # r = q mod span in [0, span), then r - span where r >= 2**(W-1)
+            turns = b.op("Floor", [b.op("Mul", [q, b.const(1.0 / span, "inverse_span")])])
+            r = b.op("Sub", [q, b.op("Mul", [turns, b.const(span, "span")])], "low_bits")
+            if not t.signed:
+                return r
+            upper = b.op("Floor", [b.op("Mul", [r, b.const(2.0 / span, "inverse_half")])])
+            return b.op("Sub", [r, b.op("Mul", [upper, b.const(span, "span")])], "wrap")
         shifted = b.op("Sub", [q, b.const(lo, "min")]) if lo else q
         turns = b.op("Floor", [b.op("Mul", [shifted, b.const(1.0 / span, "inverse_span")])])
         return b.op("Sub", [q, b.op("Mul", [turns, b.const(span, "span")])], "wrap")
@@ -151,6 +171,12 @@ def _bits(t: FixedType) -> int:
     return t.width + (0 if t.signed else 1)
 
 
+def _mag(t: FixedType) -> int:
+    """The exponent ``e`` with ``|code| <= 2**e`` for every code of ``t``; a value bounded by
+    ``2**e`` needs ``e + 1`` bits with its sign."""
+    return t.width - 1 if t.signed else t.width
+
+
 def _taps(e: FixedExport, node: Node, x: str, pad_value: float) -> list[str]:
     """One strided Slice per kernel tap over the padded channels-last input."""
     a, b = node.attrs, e.b
@@ -187,6 +213,11 @@ def _linear(e: FixedExport, node: Node, products: str, x_type: FixedType) -> str
             f"node '{node.name}' ({node.op.value}): a user-chosen accumulator ({p.accum}) has no "
             "fixed-point ONNX export; the export supports the compiler-sized accumulator"
         )
+    if node.attrs.activation not in ("linear", "relu", "leaky_relu"):
+        raise UnsupportedOpError(
+            f"node '{node.name}' ({node.op.value}): a fused {node.attrs.activation} has no "
+            "fixed-point rule; compile without fuse_activations"
+        )
     e.check(node, p.accum.width, "the accumulator")
     frac = x_type.frac + p.weight.frac
     if "bias" in node.params:
@@ -200,6 +231,17 @@ def _linear(e: FixedExport, node: Node, products: str, x_type: FixedType) -> str
         frac = target
     if node.attrs.activation == "relu":
         products = b.op("Max", [products, b.const(0.0, "zero")], "relu")
+    elif node.attrs.activation == "leaky_relu":  # Q(acc) for acc > 0, else Q(acc * a)
+        fa = ALPHA_TYPE.frac
+        e.check(node, 1 + _mag(p.accum) + max(fa, _mag(ALPHA_TYPE)), "acc * alpha")
+        alpha = b.const(float(fused_alpha_code(e.graph, node)), "alpha")
+        positive = b.op("Greater", [products, b.const(0.0, "zero")])
+        products = b.op(
+            "Where",
+            [positive, _align(b, products, 0, fa), b.op("Mul", [products, alpha])],
+            "leaky_relu",
+        )
+        frac += fa
     return quantize(b, products, frac, e.type_of(node.outputs[0]))
 
 
@@ -256,7 +298,8 @@ def _batch_norm(e, node, xs):
     x_type = e.type_of(node.inputs[0])
     frac = x_type.frac + p.weight.frac
     target = max(frac, p.bias.frac)
-    e.check(node, _bits(x_type) + _bits(p.weight) + 2 + abs(frac - p.bias.frac), "x * scale + bias")
+    bound = max(_mag(x_type) + _mag(p.weight) + target - frac, _mag(p.bias) + target - p.bias.frac)
+    e.check(node, bound + 2, "x * scale + bias")
     product = b.op("Mul", [xs[0], e.const_raw(node, "scale", p.weight, "scale")], "scale")
     total = b.op(
         "Add",
@@ -290,7 +333,7 @@ def _activation(e, node, xs):
         return relu if x_type == out else quantize(b, relu, x_type.frac, out)  # already a code
     if a.kind == "leaky_relu":
         fa = p.weight.frac
-        e.check(node, _bits(x_type) + _bits(p.weight), "x * alpha")
+        e.check(node, 1 + _mag(x_type) + max(fa, _mag(p.weight)), "x * alpha")
         positive = b.op("Greater", [x, b.const(0.0, "zero")])
         v = b.op(
             "Where",
@@ -311,9 +354,10 @@ def _activation(e, node, xs):
     if a.kind == "hard_sigmoid":
         frac = x_type.frac + p.weight.frac
         target = max(frac, p.bias.frac)
-        e.check(
-            node, _bits(x_type) + _bits(p.weight) + 2 + abs(frac - p.bias.frac), "alpha * x + beta"
+        bound = max(
+            _mag(x_type) + _mag(p.weight) + target - frac, _mag(p.bias) + target - p.bias.frac
         )
+        e.check(node, bound + 2, "alpha * x + beta")
         v = b.op(
             "Add",
             [
@@ -336,6 +380,7 @@ def _softmax(e, node, xs):
     a, b, p = node.attrs, e.b, node.precision
     x_type, out = e.type_of(node.inputs[0]), e.type_of(node.outputs[0])
     axis = a.axis % len(e.graph.tensors[node.inputs[0]].shape) + 1
+    e.check(node, _mag(x_type) + 2, "x - max(x)")
     top = b.op("ReduceMax", [xs[0]], "max", axes=[axis], keepdims=1)
     d = b.op("Sub", [xs[0], top], "minus_max")
     negated = b.op("Neg", [d])
@@ -353,6 +398,11 @@ def _softmax(e, node, xs):
     )
     if a.log:
         target = max(x_type.frac, p.inverse_type.frac)
+        bound = max(
+            _mag(x_type) + 1 + target - x_type.frac,
+            _mag(p.inverse_type) + target - p.inverse_type.frac,
+        )
+        e.check(node, bound + 2, "(x - max) - log(sum)")
         v = b.op(
             "Sub",
             [_align(b, d, x_type.frac, target), _align(b, inv, p.inverse_type.frac, target)],
@@ -453,6 +503,19 @@ def _model_shape(t) -> list:
     return ["N", *(t.shape[i] for i in _inverse(t.onnx_perm))]
 
 
+def _quantize_input(b: Builder, x: str, t: FixedType) -> str:
+    """:func:`nnfx.compiler.fixed.quantize_raw` from standard ops. ``x * 2**frac`` is exact
+    (or +-inf, which the SAT modes clamp like quantize_raw). Under WRAP, ``x`` is first reduced
+    by ``Mod(x, 2**integer, fmod=1)``: exact, of the sign of ``x``, and congruent to it modulo
+    one period of the type, so rounding (every mode) and wrapping give the same code while the
+    scaled value stays below ``2**width`` (a huge ``x`` would leave float64's exact integers).
+    NaN, and infinity under WRAP, are refused before they reach the model (docs/semantics.md)."""
+    if t.overflow == "WRAP":
+        x = b.op("Mod", [x, b.const(2.0 ** (t.width - t.frac), "period")], "reduced", fmod=1)
+    scaled = b.op("Mul", [x, b.const(2.0**t.frac, "scale")])  # exact
+    return _overflow(b, _round(b, scaled, t.rounding), t, long_wrap=t.width > 52)
+
+
 def to_fixed_onnx(graph: Graph, name: str = "nnfx_fixed") -> onnx.ModelProto:
     """The fixed-point model: float64 inputs in the model's layout, quantized to the input
     types; outputs are the float64 values of the fixed-point results (labels as int64)."""
@@ -467,8 +530,7 @@ def to_fixed_onnx(graph: Graph, name: str = "nnfx_fixed") -> onnx.ModelProto:
         )
         b.scope = _safe(tensor_name) + "/quantize_input"
         x = _transpose(b, _safe(tensor_name), _boundary_perm(t.onnx_perm), "to_ir_layout")
-        scaled = b.op("Mul", [x, b.const(2.0**t.dtype.frac, "scale")])  # exact
-        e.raw[tensor_name] = _overflow(b, _round(b, scaled, t.dtype.rounding), t.dtype)
+        e.raw[tensor_name] = _quantize_input(b, x, t.dtype)
     for node in graph.nodes:
         writer = FIXED_WRITERS[node.op]
         b.scope = _safe(node.name)
@@ -521,11 +583,26 @@ def _f_layout(b: Builder, x: str, rank: int, to_channels_first: bool) -> str:
     return b.op("Transpose", [x], "nchw" if to_channels_first else "nhwc", perm=perm)
 
 
+def _f_fused(b: Builder, node: Node, y: str) -> str:
+    """The activation fuse_activations folded into a Dense or Conv (relu or leaky_relu)."""
+    a = node.attrs
+    if a.activation == "relu":
+        return b.op("Relu", [y], "relu")
+    if a.activation == "leaky_relu":
+        return b.op("LeakyRelu", [y], "leaky_relu", alpha=float(a.activation_alpha))
+    if a.activation != "linear":
+        raise UnsupportedOpError(
+            f"node '{node.name}' ({node.op.value}): a fused {a.activation} has no float ONNX "
+            "export; compile without fuse_activations"
+        )
+    return y
+
+
 def _f_dense(b, g, node, xs):
     y = b.op("MatMul", [xs[0], b.const(node.param(g, "weight"), "weight")], "matmul")
     if "bias" in node.params:
         y = b.op("Add", [y, b.const(node.param(g, "bias"), "bias")], "bias")
-    return b.op("Relu", [y], "relu") if node.attrs.activation == "relu" else y
+    return _f_fused(b, node, y)
 
 
 def _f_spatial(b, g, node, xs, op_type, **attrs):
@@ -550,9 +627,7 @@ def _f_spatial(b, g, node, xs, op_type, **attrs):
         **attrs,
     )
     y = _f_layout(b, y, rank, False)
-    if node.op is Op.CONV and a.activation == "relu":
-        y = b.op("Relu", [y], "relu")
-    return y
+    return _f_fused(b, node, y) if node.op is Op.CONV else y
 
 
 def _f_activation(b, g, node, xs):

@@ -160,8 +160,7 @@ class FixedType:
 
 
 def _round_scaled(q: np.ndarray, mode: str) -> np.ndarray:
-    """Round the exactly scaled values ``q`` (float64, or int64 numerator/denominator pairs
-    via :func:`_round_ratio`) to integers by ``mode``."""
+    """Round the exactly scaled float64 values ``q`` to integers (still float64) by ``mode``."""
     floor = np.floor(q)
     if mode == "TRN":
         return floor
@@ -185,54 +184,138 @@ def _round_scaled(q: np.ndarray, mode: str) -> np.ndarray:
 
 
 def _overflow(raw: np.ndarray, t: FixedType) -> np.ndarray:
-    """Apply ``t.overflow`` to exactly rounded integers held in float64 or int64."""
+    """Apply ``t.overflow`` to exactly rounded int64 integers with ``|raw| <= 2**62``."""
     lo, hi = t.raw_min, t.raw_max
-    if t.overflow == "WRAP":
-        if raw.dtype == np.int64:  # keep the low width bits; sign-extend when signed
-            offset = np.int64(-lo)
-            mask = (np.int64(1) << np.int64(t.width)) - 1
-            return ((raw + offset) & mask) - offset if t.signed else raw & mask
-        span = float(2**t.width)
-        wrapped = np.mod(raw, span)  # exact for float64 integers
-        if t.signed:
-            wrapped = np.where(wrapped > hi, wrapped - span, wrapped)
-        return wrapped
+    if t.overflow == "WRAP":  # keep the low width bits; sign-extend when signed
+        offset = np.int64(-lo)
+        mask = (np.int64(1) << np.int64(t.width)) - 1
+        return ((raw + offset) & mask) - offset if t.signed else raw & mask
     if t.overflow == "SAT":
         return np.clip(raw, lo, hi)
     if t.overflow == "SAT_ZERO":
-        return np.where((raw < lo) | (raw > hi), 0, raw)
+        return np.where((raw < lo) | (raw > hi), np.int64(0), raw)
     # SAT_SYM: symmetric range for signed types (the most negative code is never produced,
     # except at width 1, where ap_fixed's "min | 1" is the only negative code, -1)
     low = -hi if t.signed and t.width > 1 else lo
     return np.clip(raw, low, hi)
 
 
+INT64_SAFE = 62  # the int64 path of requantize holds |raw| < 2**62; wider goes to Python ints
+
+
 def quantize_raw(values, t: FixedType) -> np.ndarray:
-    """Raw int64 codes of ``values`` (float64, exactly as given) in type ``t``."""
+    """Raw int64 codes of ``values`` (float64, exactly as given) in type ``t``.
+
+    Exact for every finite float64 at every width: a value whose scaled magnitude reaches
+    2**62 is beyond every type, so SAT modes clamp it before scaling and WRAP keeps the low
+    ``width`` bits of its (integral) scaled value. ``+-inf`` gives the saturated code under the
+    SAT modes (SAT: max/min, SAT_ZERO: 0, SAT_SYM: +-max) and is refused under WRAP; NaN is
+    refused (docs/semantics.md, "Special values").
+    """
     t = FixedType.parse(t)
     x = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(x)):
-        raise PrecisionError("cannot quantize NaN or infinity to a fixed-point type")
-    q = np.ldexp(x, t.frac)  # exact: a power-of-two scaling
-    rounded = _round_scaled(q, t.rounding)
-    return _overflow(rounded, t).astype(np.int64)
+    if np.isnan(x).any():
+        raise PrecisionError("cannot quantize NaN to a fixed-point type")
+    limit = float(np.ldexp(1.0, INT64_SAFE - t.frac))  # |x| >= limit: |x * 2**frac| >= 2**62
+    if t.overflow != "WRAP":
+        q = np.ldexp(np.clip(x, -limit, limit), t.frac)  # exact; +-2**62 saturates any type
+        return _overflow(_round_scaled(q, t.rounding).astype(np.int64), t)
+    if np.isinf(x).any():
+        raise PrecisionError(f"cannot quantize infinity to {t}: WRAP has no largest value")
+    big = np.abs(x) >= limit
+    q = np.ldexp(np.where(big, 0.0, x), t.frac)  # |q| < 2**62: rounds to an exact int64
+    raw = _round_scaled(q, t.rounding).astype(np.int64)
+    if big.any():  # x = m * 2**e with |m| < 2**53 and e >= 9: an integer; keep its low bits
+        mantissa, exponent = np.frexp(x[big])
+        m = np.ldexp(mantissa, 53).astype(np.int64)
+        e = exponent.astype(np.int64) - 53 + t.frac
+        keep = np.clip(t.width - e, 0, 62)  # the bits of m that land below 2**width
+        low = (m & ((np.int64(1) << keep) - 1)) << np.clip(e, 0, 62)
+        raw[big] = np.where(e >= t.width, 0, low)
+    return _overflow(raw, t)
 
 
 def quantize(values, t: FixedType) -> np.ndarray:
-    """``values`` rounded and overflowed into ``t``, as float64 (exact: width <= 62 and the
-    values are multiples of 2**-frac... held exactly when width <= 53; see to_float)."""
+    """``values`` rounded and overflowed into ``t``, as float64: how the IR stores constants.
+
+    Exact while the codes are below 2**53 in magnitude. A wider code (a saturated constant of a
+    type wider than 53 bits, e.g. a clip bound at the type's maximum) keeps its 53 leading bits,
+    cut toward zero, so that the float64 is still a code of ``t`` and every engine reads the
+    same one (rounding to nearest could give ``2**(width-1)``, beyond the type)."""
     t = FixedType.parse(t)
-    return to_float(quantize_raw(values, t), t.frac)
+    raw = quantize_raw(values, t)
+    drop = np.maximum(_bit_length(np.abs(raw)) - 53, 0)
+    if drop.any():
+        raw = np.sign(raw) * ((np.abs(raw) >> drop) << drop)
+    return to_float(raw, t.frac)
+
+
+def _bit_length(magnitude: np.ndarray) -> np.ndarray:
+    """The bit length of non-negative int64 values below 2**62."""
+    _, exponent = np.frexp(magnitude.astype(np.float64))
+    exponent = exponent.astype(np.int64)  # one too many where the float rounded up to 2**e
+    return np.maximum(exponent - ((np.int64(1) << np.maximum(exponent - 1, 0)) > magnitude), 0)
+
+
+def _round_shift(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
+    """``raw / 2**shift`` rounded by ``mode`` (``shift > 0``): int64 codes with
+    ``|raw| < 2**62``, or Python ints of any size (object arrays)."""
+    wide = raw.dtype == object
+    if not wide and shift >= 63:  # |raw| < 2**62 is below half an LSB: only floor gives -1
+        if mode == "TRN":
+            return np.where(raw < 0, np.int64(-1), np.int64(0))
+        return np.zeros_like(raw)
+    s = shift if wide else np.int64(shift)
+    one = 1 if wide else np.int64(1)
+    floor = raw >> s  # arithmetic shift: floor division by 2**shift
+    if mode == "TRN":
+        return floor
+    rest = raw - (floor << s)  # 0 <= rest < 2**shift
+    if mode == "TRN_ZERO":
+        return np.where((raw < 0) & (rest != 0), floor + one, floor)
+    half = one << (s - one)
+    nearest = np.where(rest > half, floor + one, floor)
+    tie = rest == half
+    positive = raw > 0
+    if mode == "RND":
+        tie_up = np.ones(tie.shape, bool)
+    elif mode == "RND_ZERO":
+        tie_up = ~positive
+    elif mode == "RND_MIN_INF":
+        tie_up = np.zeros(tie.shape, bool)
+    elif mode == "RND_INF":
+        tie_up = positive
+    elif mode == "RND_CONV":
+        tie_up = (floor & one) == one
+    else:
+        raise PrecisionError(f"unknown rounding mode '{mode}'")
+    return np.where(tie & tie_up, floor + one, nearest)
+
+
+def _overflow_wide(rounded: np.ndarray, t: FixedType) -> np.ndarray:
+    """``t.overflow`` on Python ints (object arrays) of any size; returns int64 codes."""
+    if t.overflow == "WRAP":  # the low width bits, then the int64 sign extension
+        low = (rounded & ((1 << t.width) - 1)).astype(np.int64)
+        return _overflow(low, t)
+    bound = 1 << INT64_SAFE  # beyond every type's range: saturating to it changes nothing
+    clipped = np.where(rounded > bound, bound, np.where(rounded < -bound, -bound, rounded))
+    return _overflow(clipped.astype(np.int64), t)
 
 
 def requantize(raw: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
-    """Exact integers ``raw * 2**-frac`` (int64) into type ``t``; returns t's raw codes.
+    """Exact integers ``raw * 2**-frac`` into type ``t``; returns t's raw int64 codes.
 
     The integer path used by the fixed reference: shifting drops ``frac - t.frac`` bits with
-    ``t.rounding``, then ``t.overflow`` applies.
+    ``t.rounding``, then ``t.overflow`` applies. ``raw`` is int64 with ``|raw| < 2**62`` (the
+    fast path), or an object array of Python ints of any size (the wide path, for products
+    and sums that int64 cannot hold).
     """
-    raw = np.asarray(raw, dtype=np.int64)
+    raw = np.asarray(raw)
     shift = frac - t.frac
+    if raw.dtype == object:
+        rounded = raw << -shift if shift <= 0 else _round_shift(raw, shift, t.rounding)
+        return _overflow_wide(rounded, t)
+    raw = raw.astype(np.int64, copy=False)
     if shift == 0:
         return _overflow(raw, t)
     if shift < 0:  # no bits dropped: scale up, then overflow
@@ -241,37 +324,27 @@ def requantize(raw: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
             if k >= t.width:
                 return np.zeros_like(raw)
             raw = np.bitwise_and(raw, (np.int64(1) << np.int64(t.width - k)) - 1)
-        else:  # anything beyond 2**(62 - k) overflows every type: clip before shifting
-            limit = np.int64(1) << np.int64(max(62 - k, 0))
-            raw = np.clip(raw, -limit, limit)
-        return _overflow(raw << np.int64(k), t).astype(np.int64)
-    if shift >= 63:  # |raw| < 2**62 is below half an LSB: only truncation can give -1
-        below = np.where(raw < 0, -1, 0) if t.rounding == "TRN" else np.zeros_like(raw)
-        return _overflow(below.astype(np.int64), t).astype(np.int64)
-    floor = raw >> np.int64(shift)  # arithmetic shift: floor division by 2**shift
-    mode = t.rounding
-    if mode == "TRN":
-        return _overflow(floor, t).astype(np.int64, copy=False)
-    rest = raw - (floor << np.int64(shift))  # 0 <= rest < 2**shift
-    half = np.int64(1) << np.int64(shift - 1)
-    if mode == "TRN_ZERO":
-        rounded = np.where((raw < 0) & (rest != 0), floor + 1, floor)
-    else:
-        nearest = np.where(rest > half, floor + 1, floor)
-        tie = rest == half
-        positive = raw > 0
-        if mode == "RND":
-            tie_up = np.ones_like(tie)
-        elif mode == "RND_ZERO":
-            tie_up = ~positive
-        elif mode == "RND_MIN_INF":
-            tie_up = np.zeros_like(tie)
-        elif mode == "RND_INF":
-            tie_up = positive
-        else:  # RND_CONV
-            tie_up = (floor & 1) == 1
-        rounded = np.where(tie & tie_up, floor + 1, nearest)
-    return _overflow(rounded, t).astype(np.int64)
+            return _overflow(raw << np.int64(k), t)
+        if k >= INT64_SAFE:  # every non-zero value lands beyond every type
+            return _overflow(np.sign(raw) << np.int64(INT64_SAFE), t)
+        limit = np.int64(1) << np.int64(INT64_SAFE - k)  # beyond it overflows every type
+        return _overflow(np.clip(raw, -limit, limit) << np.int64(k), t)
+    return _overflow(_round_shift(raw, shift, t.rounding), t)
+
+
+def overflowed(raw: np.ndarray, frac: int, t: FixedType) -> np.ndarray:
+    """Where the exact ``raw * 2**-frac``, rounded to ``t``'s grid, falls outside ``t``'s
+    range (so that ``t.overflow`` changes it). Same ``raw`` as :func:`requantize`."""
+    raw = np.asarray(raw)
+    if raw.dtype != object:
+        raw = raw.astype(np.int64, copy=False)
+    shift = frac - t.frac
+    lo, hi = t.raw_min, t.raw_max
+    if shift <= 0:  # raw * 2**k in [lo, hi]  <=>  ceil(lo / 2**k) <= raw <= floor(hi / 2**k)
+        k = -shift
+        return (raw < -((-lo) >> k)) | (raw > (hi >> k))
+    rounded = _round_shift(raw, shift, t.rounding)
+    return (rounded < lo) | (rounded > hi)
 
 
 def to_float(raw: np.ndarray, frac: int) -> np.ndarray:
@@ -290,3 +363,16 @@ def to_raw(values: np.ndarray, frac: int) -> np.ndarray:
 
 def parse_type(text) -> FixedType:
     return FixedType.parse(text)
+
+
+# The slope of a leaky_relu fused into a Dense or Conv (docs/semantics.md, Accumulators): the
+# type an unfused leaky_relu's alpha gets by default.
+ALPHA_TYPE = FixedType(18, 2, True, "RND", "SAT")
+
+
+def fused_alpha_code(graph, node) -> int:
+    """The code in :data:`ALPHA_TYPE` of the slope of a Dense/Conv ``node``'s fused leaky_relu:
+    ``Q_a(alpha)`` of its stored ``alpha`` constant when it has one, else of the attribute."""
+    stored = node.param(graph, "alpha") if "alpha" in node.params else None
+    alpha = stored.reshape(-1)[0] if stored is not None else node.attrs.activation_alpha
+    return int(quantize_raw(np.array([alpha], np.float64), ALPHA_TYPE)[0])

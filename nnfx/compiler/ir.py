@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,38 @@ import numpy as np
 
 from nnfx.compiler.fixed import FixedType
 from nnfx.compiler.ops import ATTRS, PARAMS, Op, Shape, infer_shape
-from nnfx.errors import ModelError
+from nnfx.errors import ModelError, NnfxError
+from nnfx.text import printable
 
 FORMAT = "nnfx-ir"
 FORMAT_VERSION = 1
+
+# A rich markup tag ("[bold]", "[/]") that no backslash escapes yet.
+_MARKUP = re.compile(r"(?<!\\)(\[[a-z#/@][^\[]*?])")
+
+
+def for_message(text: object, limit: int = 80) -> str:
+    """Text from a model file (a name, a message quoting one) made fit for a one-line error
+    message: cut to ``limit`` characters, made printable (:func:`nnfx.text.printable`), rich
+    markup escaped with a backslash. Every message that quotes a model's name goes through
+    here."""
+    return _MARKUP.sub(r"\\\1", printable_name(text, limit))
+
+
+def printable_name(text: object, limit: int = 200) -> str:
+    """A name from a model file as nnfx keeps it: printable (:func:`nnfx.text.printable`) and
+    cut to ``limit`` characters; markup is escaped where it is shown, not here."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[:limit] + f"...({len(text)} characters)"
+    return printable(text)
+
+
+def short(values, limit: int = 8) -> str:
+    """A list of numbers from a model file, cut to ``limit`` items for a message."""
+    values = list(values)
+    shown = ", ".join(for_message(repr(v), 24) for v in values[:limit])
+    return f"[{shown}{', ...' if len(values) > limit else ''}]"
 
 
 @dataclass(frozen=True)
@@ -202,15 +231,17 @@ class Graph:
         return "\n".join(lines)
 
     # -- serialization -------------------------------------------------------------------
-    def save(self, folder: str | Path) -> None:
+    def save(self, folder: str | Path, *, force: bool = False, inputs: Iterable = ()) -> None:
         """Write ``model.json`` (structure, human-readable) and ``weights.npz`` (constants).
 
         The files are written to a temporary sibling directory first, then moved into place:
-        a failure never leaves a half-written IR behind.
+        a failure never leaves a half-written IR behind. ``folder`` is replaced only when nnfx
+        wrote it or it is empty (``force``: also a folder of other files), and never when it
+        holds one of ``inputs`` (see nnfx.files).
         """
         from nnfx.files import staged_directory
 
-        with staged_directory(folder) as staging:
+        with staged_directory(folder, "IR", force=force, inputs=inputs) as staging:
             self._write(staging)
 
     def _write(self, folder: Path) -> None:
@@ -253,11 +284,33 @@ class Graph:
             with np.load(folder / "weights.npz", allow_pickle=False) as archive:
                 constants = {k: archive[k] for k in archive.files}
         except (OSError, ValueError) as e:
-            raise ModelError(f"'{folder}' does not hold a readable nnfx IR ({e})") from e
-        if document.get("format") != FORMAT or document.get("version") != FORMAT_VERSION:
+            reason = for_message(e, 200)
             raise ModelError(
-                f"'{folder / 'model.json'}' is not an nnfx IR version {FORMAT_VERSION}"
+                f"'{for_message(folder, 200)}' does not hold a readable nnfx IR ({reason})"
+            ) from None
+        if (
+            not isinstance(document, dict)
+            or document.get("format") != FORMAT
+            or document.get("version") != FORMAT_VERSION
+        ):
+            raise ModelError(
+                f"'{for_message(folder / 'model.json', 200)}' is not an nnfx IR version "
+                f"{FORMAT_VERSION}"
             )
+        try:
+            graph = Graph._from_document(document, constants)
+        except NnfxError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ModelError(
+                f"'{for_message(folder / 'model.json', 200)}' is malformed "
+                f"({type(e).__name__}: {for_message(e, 200)})"
+            ) from None
+        validate(graph)
+        return graph
+
+    @staticmethod
+    def _from_document(document: dict, constants: dict[str, np.ndarray]) -> Graph:
         tensors = {
             t["name"]: Tensor(
                 t["name"],
@@ -281,7 +334,7 @@ class Graph:
                     LayerPrecision.from_json(n["precision"]) if "precision" in n else None,
                 )
             )
-        graph = Graph(
+        return Graph(
             document["name"],
             tuple(document["inputs"]),
             tuple(document["outputs"]),
@@ -289,8 +342,6 @@ class Graph:
             tuple(nodes),
             freeze(constants),
         )
-        validate(graph)
-        return graph
 
 
 def _op_label(node: Node) -> str:
@@ -346,44 +397,56 @@ def validate(graph: Graph) -> None:
     Topological order, every input defined before use, constants present, attributes of the
     op's class, and every output shape equal to what the op's shape rule gives.
     """
+    from nnfx import limits
+
+    for t in graph.tensors.values():
+        if not all(isinstance(d, int) and d >= 1 for d in t.shape):
+            raise ModelError(f"tensor '{for_message(t.name)}' has shape {short(t.shape)}")
+        limits.TENSOR_ELEMENTS.check(math.prod(t.shape), f"tensor '{for_message(t.name)}'")
     defined = set(graph.inputs)
     for name in graph.inputs:
         if name not in graph.tensors:
-            raise ModelError(f"graph input '{name}' has no tensor")
+            raise ModelError(f"graph input '{for_message(name)}' has no tensor")
+    if not graph.outputs:
+        raise ModelError("the graph has no outputs")
     names = set()
     for node in graph.nodes:
+        label = f"node '{for_message(node.name)}' ({node.op.value})"
         if node.name in names:
-            raise ModelError(f"two nodes are named '{node.name}'")
+            raise ModelError(f"two nodes are named '{for_message(node.name)}'")
         names.add(node.name)
         if not isinstance(node.attrs, ATTRS[node.op]):
             raise ModelError(
-                f"node '{node.name}' ({node.op.value}) has attributes of type "
+                f"{label} has attributes of type "
                 f"{type(node.attrs).__name__}; expected {ATTRS[node.op].__name__}"
             )
         for name in node.inputs:
             if name not in defined:
-                raise ModelError(f"node '{node.name}' reads '{name}' before it is computed")
+                raise ModelError(f"{label} reads '{for_message(name)}' before it is computed")
         for role, constant in node.params.items():
             if role not in PARAMS.get(node.op, ()):
-                raise ModelError(f"node '{node.name}' ({node.op.value}) has no parameter '{role}'")
+                raise ModelError(f"{label} has no parameter '{for_message(role)}'")
             if constant not in graph.constants:
-                raise ModelError(f"node '{node.name}' refers to missing constant '{constant}'")
+                raise ModelError(f"{label} refers to missing constant '{for_message(constant)}'")
         shapes = [graph.tensors[i].shape for i in node.inputs]
-        expected = infer_shape(node.op, shapes, node.attrs)
+        try:
+            expected = infer_shape(node.op, shapes, node.attrs)
+        except ModelError as e:
+            raise ModelError(f"{label}: {e}") from None
         for out in node.outputs:
             if out in defined:
-                raise ModelError(f"tensor '{out}' is computed twice")
+                raise ModelError(f"tensor '{for_message(out)}' is computed twice")
             if out not in graph.tensors:
-                raise ModelError(f"node '{node.name}' writes '{out}', which has no tensor")
+                raise ModelError(f"{label} writes '{for_message(out)}', which has no tensor")
             if graph.tensors[out].shape != expected:
                 raise ModelError(
-                    f"node '{node.name}' ({node.op.value}): tensor '{out}' has shape "
+                    f"{label}: tensor '{for_message(out)}' has shape "
                     f"{graph.tensors[out].shape}, the op gives {expected}"
                 )
             defined.add(out)
     for name in graph.outputs:
         if name not in defined:
-            raise ModelError(f"graph output '{name}' is never computed")
+            raise ModelError(f"graph output '{for_message(name)}' is never computed")
 
 
 def unique_name(base: str, taken: Iterable[str]) -> str:

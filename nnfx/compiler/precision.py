@@ -31,6 +31,7 @@ from nnfx.compiler.fixed import MAX_WIDTH, FixedType, quantize
 from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freeze, validate
 from nnfx.compiler.ops import Op
 from nnfx.compiler.passes._rewrite import add_constant
+from nnfx.compiler.passes.fuse import FUSABLE
 from nnfx.errors import PrecisionError
 
 PASS_THROUGH = (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.MAX_POOL, Op.GLOBAL_MAX_POOL)
@@ -110,6 +111,8 @@ class PrecisionConfig:
 
 def integer_bits(max_abs: float, signed: bool) -> int:
     """The fewest integer bits (sign included) whose range holds ``max_abs``."""
+    if not math.isfinite(max_abs):
+        raise PrecisionError(f"a range of {max_abs} has no fixed-point type; use finite data")
     if max_abs <= 0:
         return 1 if signed else 0
     bits = math.floor(math.log2(max_abs)) + 1
@@ -257,7 +260,7 @@ class _Assigner:
                 f"layer '{node.name}': accumulator {accum} with products of "
                 f"{exact_frac} fractional bits exceeds {MAX_WIDTH} bits"
             )
-        if node.attrs.activation not in ("linear", "relu"):
+        if node.attrs.activation not in ("linear", *FUSABLE):
             raise PrecisionError(
                 f"layer '{node.name}': a fused {node.attrs.activation} has no "
                 "fixed-point rule; compile without fuse_activations"
@@ -397,10 +400,33 @@ def observed_ranges(
     return ranges
 
 
+def check_calibration(graph: Graph, calibration: dict[str, np.ndarray]) -> None:
+    """Refuse NaN and infinite calibration values, naming the input and the first bad index
+    (in the model's layout): they would make every observed range meaningless."""
+    from nnfx.compiler.ir import for_message
+    from nnfx.errors import DataError
+
+    for name, x in calibration.items():
+        bad = np.flatnonzero(~np.isfinite(np.asarray(x, np.float64)))
+        if bad.size:
+            index = np.unravel_index(bad[0], np.shape(x))
+            perm = graph.tensors[name].onnx_perm or tuple(range(len(index) - 1))
+            sample = [0] * len(perm)
+            for axis, p in enumerate(perm):
+                sample[p] = int(index[axis + 1])
+            raise DataError(
+                f"calibration data: input '{for_message(name)}' holds "
+                f"{np.asarray(x).reshape(-1)[bad[0]]} at index {(int(index[0]), *sample)} "
+                f"({bad.size} non-finite values); calibration needs finite values"
+            )
+
+
 def assign_precision(
     graph: Graph, config: PrecisionConfig, calibration: dict[str, np.ndarray] | None = None
 ) -> Graph:
     """A typed copy of the float graph: quantized constants, tables, a type per tensor."""
+    if calibration is not None:
+        check_calibration(graph, calibration)
     ranges = observed_ranges(graph, calibration) if calibration is not None else None
     if config.auto and ranges is None:
         raise PrecisionError(

@@ -13,7 +13,7 @@ import numpy as np
 
 from nnfx.compiler.ir import INTEGER
 from nnfx.compiler.ops import Op
-from nnfx.compiler.precision import PrecisionConfig
+from nnfx.compiler.precision import PrecisionConfig, check_calibration
 from nnfx.errors import DataError, PrecisionError
 
 # Nodes whose precision the search tunes (the others inherit their input's type).
@@ -41,8 +41,13 @@ def accuracy(outputs, y: np.ndarray) -> float:
         predicted = out
     elif out.ndim == 2 and out.shape[1] > 1:
         predicted = out.argmax(axis=1)
-    else:
+    elif out.ndim >= 1 and out.size == len(out):
         predicted = (out.reshape(len(out)) > 0.5).astype(np.int64)
+    else:
+        raise DataError(
+            f"accuracy needs class scores (batch, classes), one probability per sample or "
+            f"labels; the model's output has shape {out.shape}"
+        )
     y = np.asarray(y).reshape(-1)
     if len(y) != len(predicted):
         raise DataError(f"y has {len(y)} labels but the data has {len(predicted)} samples")
@@ -71,6 +76,7 @@ def search_precision(
 
     if y is None:
         raise DataError("precision search needs labels y to measure accuracy")
+    check_calibration(model.graph, model.to_ir_inputs(X))  # before anything runs on X
     float_acc = accuracy(model.predict(X), y)
     trials: list[dict] = []
 

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from nnfx import limits
 from nnfx.compiler.fixed import FixedType, quantize
 from nnfx.compiler.ir import TableSpec
 from nnfx.errors import PrecisionError
@@ -21,8 +22,9 @@ def spec_for_range(low: float, high: float, size: int) -> TableSpec:
     power of two ``(high - low) / size`` rounded up, the start rounded down to a step."""
     if size < 2 or size & (size - 1):
         raise PrecisionError(f"table size must be a power of two >= 2, got {size}")
-    if not high > low:
-        raise PrecisionError(f"table range must be increasing, got [{low}, {high})")
+    limits.TABLE_SIZE.check(size, "a lookup table")
+    if not (math.isfinite(low) and math.isfinite(high) and high > low):
+        raise PrecisionError(f"table range must be finite and increasing, got [{low}, {high})")
     shift = -math.ceil(math.log2((high - low) / size))
     start = math.floor(low * 2.0**shift)
     return TableSpec(size=size, shift=shift, start=start)

@@ -15,21 +15,63 @@ An ONNX Transpose only relabels ``perm`` and costs nothing.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import AttributeProto, TensorProto, numpy_helper
 
-from nnfx.compiler.ir import FLOAT, DType, Graph, Node, Tensor, freeze, unique_name, validate
+from nnfx import limits
+from nnfx.compiler.ir import (
+    FLOAT,
+    INTEGER,
+    DType,
+    Graph,
+    Node,
+    Tensor,
+    for_message,
+    freeze,
+    printable_name,
+    short,
+    unique_name,
+    validate,
+)
 from nnfx.compiler.ops import Op, TransposeAttrs, infer_shape
 from nnfx.errors import ModelError, UnsupportedOpError
 
 MIN_OPSET, MAX_OPSET = 13, 21
+# The most axes (batch included) of a tensor nnfx reads: FPGA models stay far below.
+MAX_RANK = 16
 # Stand-in for the batch size inside folded shape computations (Shape -> Gather -> Concat...).
 BATCH = -(2**40)
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
+# The element types a constant may have (others, such as strings or complex numbers, are
+# refused before any array is built from the file's bytes).
+CONSTANT_TYPES = {
+    TensorProto.FLOAT: np.float32,
+    TensorProto.DOUBLE: np.float64,
+    TensorProto.FLOAT16: np.float16,
+    TensorProto.INT8: np.int8,
+    TensorProto.INT16: np.int16,
+    TensorProto.INT32: np.int32,
+    TensorProto.INT64: np.int64,
+    TensorProto.UINT8: np.uint8,
+    TensorProto.UINT16: np.uint16,
+    TensorProto.UINT32: np.uint32,
+    TensorProto.UINT64: np.uint64,
+    TensorProto.BOOL: np.bool_,
+}
+# The attribute kinds a converter may ask for, with the words for an error message.
+ATTRIBUTE_KINDS = {
+    "int": (AttributeProto.INT, "an integer"),
+    "ints": (AttributeProto.INTS, "a list of integers"),
+    "float": (AttributeProto.FLOAT, "a float"),
+    "floats": (AttributeProto.FLOATS, "a list of floats"),
+    "string": (AttributeProto.STRING, "a string"),
+    "tensor": (AttributeProto.TENSOR, "a tensor"),
+}
 
 
 def channels_last(rank: int) -> tuple[int, ...]:
@@ -44,6 +86,46 @@ def compose(first: tuple[int, ...], then: tuple[int, ...]) -> tuple[int, ...]:
 
 def inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argsort(perm))
+
+
+def tensor_array(t: onnx.TensorProto, what: str) -> np.ndarray:
+    """The array of a TensorProto from the file, after checking, before any array is built,
+    that its dims are sane and within the limits and that its data fits them."""
+    dims = list(t.dims)
+    if any(d < 0 for d in dims):
+        raise ModelError(f"{what} has negative dimensions {short(dims)}")
+    count = math.prod(dims)
+    limits.TENSOR_ELEMENTS.check(count, what)
+    dtype = CONSTANT_TYPES.get(t.data_type)
+    if dtype is None:
+        name = TensorProto.DataType.Name(t.data_type) if t.data_type in _DATA_TYPE_NAMES else None
+        raise ModelError(
+            f"{what} has data type {name or t.data_type}, which nnfx does not read; "
+            "expected float, double, float16, bool or an integer type"
+        )
+    if t.data_location == TensorProto.EXTERNAL:
+        raise ModelError(f"{what} keeps its data in an external file that was not loaded")
+    if t.HasField("raw_data"):
+        needed = count * np.dtype(dtype).itemsize
+        if len(t.raw_data) != needed:
+            raise ModelError(
+                f"{what} holds {len(t.raw_data):,} bytes of data; its shape {short(dims)} "
+                f"of {np.dtype(dtype).name} needs {needed:,}"
+            )
+    else:
+        field = onnx.helper.tensor_dtype_to_field(t.data_type)
+        held = len(getattr(t, field))
+        if held != count:
+            raise ModelError(
+                f"{what} holds {held:,} values; its shape {short(dims)} needs {count:,}"
+            )
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:  # noqa: BLE001  (the checks above leave only ONNX's own surprises)
+        raise ModelError(f"{what} cannot be read ({for_message(_first_line(e), 200)})") from None
+
+
+_DATA_TYPE_NAMES = set(TensorProto.DataType.values())
 
 
 @dataclass(frozen=True)
@@ -72,26 +154,48 @@ class Converter:
         self.constants: dict[str, np.ndarray] = {}
         self.onnx_node: onnx.NodeProto | None = None
         self.node_name = ""
+        self.weight_count = 0
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
     # -- values -----------------------------------------------------------------------
-    def error(self, message: str, cls=ModelError) -> ModelError:
+    def culprit(self, what: str) -> str:
+        """``what`` of the current node, as a message names it."""
         node = self.onnx_node
-        return cls(f"node '{self.node_name}' ({node.op_type}): {message}")
+        return f"node '{for_message(self.node_name)}' ({for_message(node.op_type, 40)}): {what}"
+
+    def error(self, message: str, cls=ModelError) -> ModelError:
+        return cls(self.culprit(message))
+
+    def inputs(self, least: int, most: int | None = None) -> list[str]:
+        """The node's input names, checked to number from ``least`` to ``most``."""
+        names = list(self.onnx_node.input)
+        most = least if most is None else most
+        if not least <= len(names) <= most:
+            expected = str(least) if least == most else f"{least} to {most}"
+            raise self.error(f"has {len(names)} inputs; expected {expected}")
+        return names
 
     def value(self, name: str) -> Value:
         if name not in self.values:
             raise self.error(
-                f"input '{name}' is neither a graph input, an initializer nor "
+                f"input '{for_message(name)}' is neither a graph input, an initializer nor "
                 "the output of an earlier node"
             )
         return self.values[name]
 
     def tensor(self, name: str) -> Value:
+        """A computed float input (class indices from an ArgMax are refused here)."""
         v = self.value(name)
         if v.is_const:
             raise self.error(
-                f"input '{name}' is a constant where nnfx expects computed data", UnsupportedOpError
+                f"input '{for_message(name)}' is a constant where nnfx expects computed data",
+                UnsupportedOpError,
+            )
+        if v.dtype == INTEGER:
+            raise self.error(
+                f"input '{for_message(name)}' holds integer class indices (an ArgMax output); "
+                "this op takes float data",
+                UnsupportedOpError,
             )
         return v
 
@@ -99,10 +203,29 @@ class Converter:
         v = self.value(name)
         if not v.is_const:
             raise self.error(
-                f"{what} '{name}' must be a constant (an initializer), not computed data",
+                f"{what} '{for_message(name)}' must be a constant (an initializer), not computed "
+                "data",
                 UnsupportedOpError,
             )
         return v.const
+
+    def numbers(self, name: str, what: str) -> np.ndarray:
+        """A numeric constant as float64, refused if it holds NaN."""
+        array = self.const(name, what)
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+            raise self.error(
+                f"{what} '{for_message(name)}' has type {array.dtype}; expected numbers"
+            )
+        array = np.asarray(array, np.float64)
+        if np.isnan(array).any():
+            raise self.error(f"{what} '{for_message(name)}' holds NaN")
+        return array
+
+    def integers(self, array: np.ndarray, what: str) -> list[int]:
+        """A constant that must hold integers (axes, shapes), as a list."""
+        if not np.issubdtype(array.dtype, np.integer):
+            raise self.error(f"{what} has type {array.dtype}; expected integers")
+        return [int(v) for v in np.asarray(array).reshape(-1)]
 
     def optional_const(self, index: int, what: str) -> np.ndarray | None:
         node = self.onnx_node
@@ -110,10 +233,32 @@ class Converter:
             return None
         return self.const(node.input[index], what)
 
-    def attr(self, name: str, default=None):
+    def attr(self, name: str, default=None, kind: str | None = None):
+        """The attribute's value, or ``default`` when the node has none; ``kind`` (a key of
+        :data:`ATTRIBUTE_KINDS`) checks its type. Strings come back decoded."""
         for a in self.onnx_node.attribute:
-            if a.name == name:
-                return onnx.helper.get_attribute_value(a)
+            if a.name != name:
+                continue
+            if kind is not None and a.type != ATTRIBUTE_KINDS[kind][0]:
+                got = (
+                    AttributeProto.AttributeType.Name(a.type).lower()
+                    if a.type in AttributeProto.AttributeType.values()
+                    else f"type {a.type}"
+                )
+                raise self.error(
+                    f"attribute '{for_message(name)}' must be {ATTRIBUTE_KINDS[kind][1]}, got {got}"
+                )
+            value = onnx.helper.get_attribute_value(a)
+            if kind == "string":
+                try:
+                    return value.decode()
+                except UnicodeDecodeError:
+                    raise self.error(f"attribute '{for_message(name)}' is not UTF-8 text") from None
+            if kind in ("ints", "floats"):
+                return list(value)
+            if kind == "float" and math.isnan(value):
+                raise self.error(f"attribute '{for_message(name)}' is NaN")
+            return value
         return default
 
     def set_output(self, value: Value, index: int = 0) -> None:
@@ -134,10 +279,30 @@ class Converter:
     ) -> str:
         """Append an IR node; return its output tensor's name."""
         shapes = [self.tensors[i].shape for i in inputs]
+        target = getattr(attrs, "shape", ())  # a Reshape's target, before any rule reads it
+        if len(target) > MAX_RANK:
+            raise self.error(
+                f"an output of {len(target)} axes is not supported; nnfx supports up to {MAX_RANK}",
+                UnsupportedOpError,
+            )
         try:
             shape = infer_shape(op, shapes, attrs)
         except ModelError as e:
             raise self.error(str(e)) from None
+        if any(d < 1 for d in shape):
+            raise self.error(f"gives an output of shape {short(shape)}; every axis needs a size")
+        limits.TENSOR_ELEMENTS.check(math.prod(shape), self.culprit("its output"))
+        for role, array in (params or {}).items():
+            array = np.asarray(array, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(array))
+            if bad.size:
+                index = np.unravel_index(bad[0], array.shape)
+                raise self.error(
+                    f"its {role} holds {array.reshape(-1)[bad[0]]} at index "
+                    f"{tuple(int(i) for i in index)}; nnfx needs finite constants"
+                )
+            self.weight_count += array.size
+            limits.WEIGHTS.check(self.weight_count, "the model")
         name = unique_name(self.node_name + suffix, {n.name for n in self.nodes})
         onnx_outputs = [o for o in self.onnx_node.output if o]
         out = self._new_tensor_name(onnx_outputs[0] if onnx_outputs and not suffix else name)
@@ -210,22 +375,74 @@ def load_model(path_or_model: str | Path | onnx.ModelProto) -> tuple[onnx.ModelP
     else:
         path = Path(path_or_model)
         source = str(path)
+        source = for_message(str(path), 200)
         if not path.is_file():
-            raise ModelError(f"ONNX file '{path}' does not exist")
+            raise ModelError(f"ONNX file '{source}' does not exist")
         try:
             model = onnx.load(str(path), load_external_data=True)
         except Exception as e:  # protobuf DecodeError, missing external data file...
-            raise ModelError(f"'{path}' is not a readable ONNX model ({_first_line(e)})") from None
+            raise ModelError(
+                f"'{source}' is not a readable ONNX model ({for_message(_first_line(e), 300)})"
+            ) from None
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"'{source}' is not an ONNX model (it has no graph)")
+    limits.NODES.check(len(model.graph.node), f"'{source}'")
+    for init in model.graph.initializer:  # before ONNX's checker, which trusts the dims
+        what = f"initializer '{for_message(init.name)}'"
+        if any(d < 0 for d in init.dims):
+            raise ModelError(f"{what} has negative dimensions {short(init.dims)}")
+        limits.TENSOR_ELEMENTS.check(math.prod(init.dims), what)
+    _check_text(model, source)
+    _check(model, source)
+    return model, source
+
+
+def _check_text(model: onnx.ModelProto, source: str) -> None:
+    """Every string field (names, op types, dims) must be UTF-8: protobuf hands invalid
+    UTF-8 over as bytes, which nothing downstream expects."""
+    stack = [model]
+    while stack:
+        message = stack.pop()
+        for field, value in message.ListFields():
+            repeated = getattr(field, "is_repeated", None)  # protobuf >= 5; older: label
+            if repeated is None:
+                repeated = field.label == field.LABEL_REPEATED
+            items = value if repeated else [value]
+            if field.type == field.TYPE_MESSAGE:
+                stack.extend(items)
+            elif field.type == field.TYPE_STRING:
+                for item in items:
+                    if isinstance(item, bytes):
+                        raise ModelError(
+                            f"'{source}' holds text that is not UTF-8 in a field "
+                            f"'{field.name}' ({for_message(repr(item), 60)})"
+                        )
+
+
+def _check(model: onnx.ModelProto, source: str) -> None:
+    """ONNX's checker. Nodes out of topological order fail it, yet nnfx sorts them: then the
+    checker runs again on a sorted copy, so that it still sees every other defect."""
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as e:
-        # Models we can still convert (e.g. nodes out of topological order) fail the checker.
+        return
+    except Exception as e:  # noqa: BLE001  (ValidationError, and protobuf's own errors)
         message = _first_line(e)
         if "topologically sorted" not in message and "not output of any previous" not in message:
-            raise ModelError(f"'{source}' is not a valid ONNX model ({message})") from None
-    return model, source
+            raise ModelError(
+                f"'{source}' is not a valid ONNX model ({for_message(message, 300)})"
+            ) from None
+    available = {i.name for i in model.graph.initializer} | {i.name for i in model.graph.input}
+    ordered = topological_order(model.graph, available)
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    del copy.graph.node[:]
+    copy.graph.node.extend(ordered)
+    try:
+        onnx.checker.check_model(copy)
+    except Exception as e:  # noqa: BLE001
+        raise ModelError(
+            f"'{source}' is not a valid ONNX model ({for_message(_first_line(e), 300)})"
+        ) from None
 
 
 def _first_line(e: Exception) -> str:
@@ -255,10 +472,11 @@ def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.
                 ready.append(j)
         ready.sort()
     if len(order) != len(graph.node):
+        done = set(order)
         stuck = [
-            graph.node[i].name or graph.node[i].op_type
+            for_message(graph.node[i].name or graph.node[i].op_type, 40)
             for i in range(len(graph.node))
-            if i not in set(order)
+            if i not in done
         ]
         raise ModelError(f"the graph has a cycle through node(s) {', '.join(stuck[:5])}")
     return [graph.node[i] for i in order]
@@ -266,20 +484,32 @@ def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.
 
 def _input_value(conv: Converter, vi: onnx.ValueInfoProto) -> Value:
     t = vi.type.tensor_type
+    name = for_message(vi.name)
     if not vi.type.HasField("tensor_type") or t.elem_type not in FLOAT_TYPES:
-        raise ModelError(f"graph input '{vi.name}' must be a float tensor")
+        raise ModelError(f"graph input '{name}' must be a float tensor")
     dims = list(t.shape.dim)
     if not dims:
-        raise ModelError(f"graph input '{vi.name}' needs a batch axis; it has no shape")
+        raise ModelError(f"graph input '{name}' needs a batch axis; it has no shape")
+    if len(dims) > MAX_RANK:
+        raise UnsupportedOpError(
+            f"graph input '{name}' has {len(dims)} axes; nnfx supports up to {MAX_RANK}"
+        )
     sample = []
     for axis, d in enumerate(dims[1:], start=1):
-        if not d.HasField("dim_value") or d.dim_value <= 0:
-            label = d.dim_param or "?"
+        if d.HasField("dim_value") and d.dim_value <= 0:
             raise ModelError(
-                f"graph input '{vi.name}' has a dynamic dimension '{label}' on axis {axis}; "
+                f"graph input '{name}' has size {d.dim_value} on axis {axis}; every axis but "
+                "the batch axis (0) needs a positive size"
+            )
+        if not d.HasField("dim_value"):
+            label = for_message(d.dim_param or "?")
+            raise ModelError(
+                f"graph input '{name}' has a dynamic dimension '{label}' on axis {axis}; "
                 "only the batch axis (0) may be dynamic"
             )
         sample.append(int(d.dim_value))
+    limits.INPUT_WIDTH.check(math.prod(sample), f"graph input '{name}'")
+    limits.TENSOR_ELEMENTS.check(math.prod(sample), f"graph input '{name}'")
     perm = channels_last(len(sample))
     name = conv._new_tensor_name(vi.name)
     shape = tuple(sample[i] for i in perm)
@@ -301,8 +531,14 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
             f"'{source}' uses opset {conv.opset}; nnfx reads opsets {MIN_OPSET} to {MAX_OPSET}"
         )
     graph = model.graph
+    total = 0
     for init in graph.initializer:
-        conv.values[init.name] = Value(const=numpy_helper.to_array(init))
+        what = f"initializer '{for_message(init.name)}'"
+        total += math.prod(init.dims)
+        limits.WEIGHTS.check(total, f"the model (its initializers through {what})")
+        conv.values[init.name] = Value(const=tensor_array(init, what))
+    if not graph.output:
+        raise ModelError(f"'{source}' has no graph outputs; nnfx needs at least one")
     inputs = []
     for vi in graph.input:
         if vi.name in conv.values:  # an initializer also listed as input (old exporters)
@@ -314,14 +550,16 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
     taken_names: set[str] = set()
     for index, node in enumerate(topological_order(graph, set(conv.values))):
         conv.onnx_node = node
-        conv.node_name = unique_name(node.name or f"{node.op_type.lower()}_{index}", taken_names)
+        # IR node names reach messages, reports and configs: printable, at most 200 characters.
+        name = printable_name(node.name or f"{node.op_type.lower()}_{index}", 200)
+        conv.node_name = unique_name(name, taken_names)
         taken_names.add(conv.node_name)
         key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
         converter = CONVERTERS.get(key)
         if converter is None:
             raise UnsupportedOpError(
-                f"node '{conv.node_name}' has op type '{key}', which nnfx does not support; "
-                f"supported: {', '.join(supported_ops())}"
+                f"node '{for_message(conv.node_name)}' has op type '{for_message(key, 60)}', which "
+                f"nnfx does not support; supported: {', '.join(supported_ops())}"
             )
         converter(conv)
     outputs = _outputs(conv, graph)
@@ -348,7 +586,9 @@ def _outputs(conv: Converter, graph: onnx.GraphProto) -> list[str]:
         conv.node_name = vi.name
         v = conv.value(vi.name)
         if v.is_const:
-            raise ModelError(f"graph output '{vi.name}' is a constant; nnfx needs computed outputs")
+            raise ModelError(
+                f"graph output '{for_message(vi.name)}' is a constant; nnfx needs computed outputs"
+            )
         tensor = v.tensor
         at_boundary = tensor in outputs or conv.tensors[tensor].onnx_perm is not None
         if at_boundary or (tensor != vi.name and vi.name in conv.tensors):
@@ -419,5 +659,5 @@ def _upgrade(model: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto
     except Exception as e:
         raise ModelError(
             f"'{source}' uses opset {opset}, and converting it to opset "
-            f"{MIN_OPSET} failed ({_first_line(e)})"
+            f"{MIN_OPSET} failed ({for_message(_first_line(e), 300)})"
         ) from None

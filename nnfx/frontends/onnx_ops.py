@@ -14,7 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 
-from nnfx.compiler.ir import FLOAT, INTEGER
+from nnfx import limits
+from nnfx.compiler.ir import FLOAT, INTEGER, for_message, short
 from nnfx.compiler.ops import (
     ActivationAttrs,
     ArgMaxAttrs,
@@ -26,9 +27,20 @@ from nnfx.compiler.ops import (
     PoolAttrs,
     ReshapeAttrs,
     SoftmaxAttrs,
+    pooled_length,
 )
 from nnfx.errors import UnsupportedOpError
-from nnfx.frontends.onnx import BATCH, Converter, Value, channels_last, compose, inverse
+from nnfx.frontends.onnx import (
+    BATCH,
+    CONSTANT_TYPES,
+    MAX_RANK,
+    Converter,
+    Value,
+    channels_last,
+    compose,
+    inverse,
+    tensor_array,
+)
 
 ConverterFn = Callable[[Converter], None]
 
@@ -50,6 +62,7 @@ def _identity_of(c: Converter, v: Value) -> None:
 def _alias(c: Converter) -> None:
     """Identity and Dropout (which is the identity at inference)."""
     node = c.onnx_node
+    c.inputs(1, 3)
     _identity_of(c, c.value(node.input[0]))
     for extra in node.output[1:]:
         if extra:  # Dropout's mask: nothing may read it at inference
@@ -57,9 +70,15 @@ def _alias(c: Converter) -> None:
 
 
 def _cast(c: Converter) -> None:
-    v = c.value(c.onnx_node.input[0])
-    to = c.attr("to")
-    np_type = onnx.helper.tensor_dtype_to_np_dtype(to)
+    v = c.value(c.inputs(1)[0])
+    to = c.attr("to", kind="int")
+    if to not in CONSTANT_TYPES:
+        raise c.error(
+            f"a cast to data type {to} is not supported; expected float, double, float16, "
+            "bool or an integer type",
+            UnsupportedOpError,
+        )
+    np_type = CONSTANT_TYPES[to]
     if v.is_const:
         c.set_output(Value(const=v.const.astype(np_type)))
         return
@@ -74,16 +93,23 @@ def _cast(c: Converter) -> None:
 
 
 def _constant(c: Converter) -> None:
+    kinds = {
+        "value": "tensor",
+        "value_float": "float",
+        "value_int": "int",
+        "value_floats": "floats",
+        "value_ints": "ints",
+    }
     for a in c.onnx_node.attribute:
-        value = onnx.helper.get_attribute_value(a)
+        if a.name not in kinds:
+            raise c.error(
+                f"Constant attribute '{for_message(a.name)}' is not supported", UnsupportedOpError
+            )
+        value = c.attr(a.name, kind=kinds[a.name])
         if a.name == "value":
-            c.set_output(Value(const=onnx.numpy_helper.to_array(value)))
-        elif a.name in ("value_float", "value_int"):
-            c.set_output(Value(const=np.array(value)))
-        elif a.name in ("value_floats", "value_ints"):
-            c.set_output(Value(const=np.array(list(value))))
+            c.set_output(Value(const=tensor_array(value, c.culprit("its value"))))
         else:
-            raise c.error(f"Constant attribute '{a.name}' is not supported", UnsupportedOpError)
+            c.set_output(Value(const=np.array(value)))
         return
     raise c.error("Constant node has no value")
 
@@ -93,7 +119,7 @@ def _vector_input(c: Converter, name: str) -> Value:
     v = c.tensor(name)
     if len(v.onnx_shape) != 1:
         raise c.error(
-            f"input '{name}' has shape (batch, {', '.join(map(str, v.onnx_shape))}); "
+            f"input '{for_message(name)}' has shape (batch, {', '.join(map(str, v.onnx_shape))}); "
             "nnfx supports this op on (batch, features) only — flatten first",
             UnsupportedOpError,
         )
@@ -118,21 +144,23 @@ def _dense(c: Converter, x: Value, weight: np.ndarray, bias: np.ndarray | None) 
 
 
 def _gemm(c: Converter) -> None:
-    a_name, b_name, *rest = _inputs(c)
-    if c.attr("transA", 0):
+    a_name, b_name, *rest = c.inputs(2, 3)
+    if c.attr("transA", 0, "int"):
         raise c.error(
             "transA=1 is not supported; expected the data as the first input", UnsupportedOpError
         )
     x = _vector_input(c, a_name)
-    weight = np.asarray(c.const(b_name, "weight"), np.float64)
+    weight = c.numbers(b_name, "weight")
     if weight.ndim != 2:
-        raise c.error(f"weight '{b_name}' has shape {weight.shape}; expected a 2-D matrix")
-    if c.attr("transB", 0):
+        raise c.error(
+            f"weight '{for_message(b_name)}' has shape {weight.shape}; expected a 2-D matrix"
+        )
+    if c.attr("transB", 0, "int"):
         weight = weight.T
-    weight = weight * c.attr("alpha", 1.0)
+    weight = weight * c.attr("alpha", 1.0, "float")
     bias = c.optional_const(2, "bias")
     if bias is not None:
-        bias = np.asarray(bias, np.float64) * c.attr("beta", 1.0)
+        bias = c.numbers(c.onnx_node.input[2], "bias") * c.attr("beta", 1.0, "float")
         if bias.size not in (1, weight.shape[1]) or (bias.ndim == 2 and bias.shape[0] != 1):
             raise c.error(
                 f"bias of shape {bias.shape} does not broadcast to ({weight.shape[1]},)",
@@ -142,16 +170,17 @@ def _gemm(c: Converter) -> None:
 
 
 def _matmul(c: Converter) -> None:
-    a_name, b_name = _inputs(c)
+    a_name, b_name = c.inputs(2)
     if c.value(a_name).is_const:
         raise c.error(
             "a constant first operand is not supported; expected data @ weight", UnsupportedOpError
         )
     x = _vector_input(c, a_name)
-    weight = np.asarray(c.const(b_name, "weight"), np.float64)
+    weight = c.numbers(b_name, "weight")
     if weight.ndim != 2:
         raise c.error(
-            f"weight '{b_name}' has shape {weight.shape}; expected a 2-D matrix", UnsupportedOpError
+            f"weight '{for_message(b_name)}' has shape {weight.shape}; expected a 2-D matrix",
+            UnsupportedOpError,
         )
     _dense(c, x, weight, None)
 
@@ -165,12 +194,22 @@ def _spatial_attrs(c: Converter, x: Value, kernel_shape) -> tuple:
             f"(batch, {', '.join(map(str, x.onnx_shape))})",
             UnsupportedOpError,
         )
-    strides = tuple(c.attr("strides", [1] * rank))
-    dilations = tuple(c.attr("dilations", [1] * rank))
-    auto_pad = c.attr("auto_pad", b"NOTSET")
-    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    strides = tuple(c.attr("strides", [1] * rank, "ints"))
+    dilations = tuple(c.attr("dilations", [1] * rank, "ints"))
+    for what, values in (("strides", strides), ("dilations", dilations)):
+        if len(values) != rank or min(values) < 1:
+            raise c.error(
+                f"{what} {short(values)} must be {rank} positive integer(s), one per spatial axis"
+            )
+    auto_pad = c.attr("auto_pad", "NOTSET", "string")
     if auto_pad in ("NOTSET", "VALID"):
-        pads = tuple(c.attr("pads", [0] * 2 * rank)) if auto_pad == "NOTSET" else (0,) * 2 * rank
+        pads = c.attr("pads", [0] * 2 * rank, "ints") if auto_pad == "NOTSET" else [0] * 2 * rank
+        if len(pads) != 2 * rank or min(pads) < 0:
+            raise c.error(
+                f"pads {short(pads)} must be {2 * rank} non-negative integers (the begins, "
+                "then the ends of each spatial axis)"
+            )
+        pads = tuple(pads)
     elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         begins, ends = [], []
         for axis in range(rank):
@@ -182,8 +221,24 @@ def _spatial_attrs(c: Converter, x: Value, kernel_shape) -> tuple:
             ends.append(large if auto_pad == "SAME_UPPER" else small)
         pads = tuple(begins + ends)
     else:
-        raise c.error(f"auto_pad '{auto_pad}' is not supported", UnsupportedOpError)
-    if c.attr("ceil_mode", 0):
+        raise c.error(
+            f"auto_pad '{for_message(auto_pad)}' is not supported; expected NOTSET, VALID, "
+            "SAME_UPPER or SAME_LOWER",
+            UnsupportedOpError,
+        )
+    for pad in pads:
+        limits.PADS.check(pad, c.culprit("its padding"))
+    # The engines pad the input, then slide the kernel over it: both are bounded up front.
+    sizes = x.onnx_shape[1:]
+    padded = [sizes[i] + pads[i] + pads[i + rank] for i in range(rank)]
+    limits.TENSOR_ELEMENTS.check(math.prod(padded) * x.onnx_shape[0], c.culprit("its padded input"))
+    positions = [
+        max(pooled_length(sizes[i], kernel_shape[i], strides[i], padded[i] - sizes[i], d), 0)
+        for i, d in enumerate(dilations)
+    ]
+    windows = math.prod(positions) * x.onnx_shape[0] * math.prod(kernel_shape)
+    limits.TENSOR_ELEMENTS.check(windows, c.culprit("its sliding-window view"))
+    if c.attr("ceil_mode", 0, "int"):
         raise c.error(
             "ceil_mode=1 is not supported; export with ceil_mode=False", UnsupportedOpError
         )
@@ -191,24 +246,34 @@ def _spatial_attrs(c: Converter, x: Value, kernel_shape) -> tuple:
 
 
 def _conv(c: Converter) -> None:
-    x_name, w_name, *rest = _inputs(c)
+    x_name, w_name, *rest = c.inputs(2, 3)
     x = c.tensor(x_name)
-    weight = np.asarray(c.const(w_name, "weight"), np.float64)  # (out, in, *k)
-    if c.attr("group", 1) != 1:
-        raise c.error(
-            f"group={c.attr('group')} is not supported; nnfx supports group=1", UnsupportedOpError
-        )
+    weight = c.numbers(w_name, "weight")  # (out, in, *k)
+    group = c.attr("group", 1, "int")
+    if group != 1:
+        raise c.error(f"group={group} is not supported; nnfx supports group=1", UnsupportedOpError)
     kernel = tuple(weight.shape[2:])
-    if len(kernel) not in (1, 2):
+    if len(kernel) not in (1, 2) or weight.size == 0:
         raise c.error(
-            f"{len(kernel)}-D convolution is not supported; nnfx supports 1-D and 2-D",
+            f"a weight of shape {weight.shape} is not supported; nnfx supports 1-D and 2-D "
+            "convolution, weights (out, in, *kernel)",
             UnsupportedOpError,
+        )
+    given = c.attr("kernel_shape", None, "ints")
+    if given is not None and tuple(given) != kernel:
+        raise c.error(
+            f"kernel_shape {short(given)} does not match the weight's kernel {list(kernel)}"
         )
     strides, pads, dilations = _spatial_attrs(c, x, kernel)
     rank = len(kernel)
     params = {"weight": weight.transpose(*range(2, 2 + rank), 1, 0)}  # (*k, in, out)
     bias = c.optional_const(2, "bias")
     if bias is not None:
+        bias = c.numbers(c.onnx_node.input[2], "bias")
+        if bias.shape != (weight.shape[0],):
+            raise c.error(
+                f"bias of shape {bias.shape} does not fit {weight.shape[0]} output channels"
+            )
         params["bias"] = bias
     attrs = ConvAttrs(weight.shape[1], weight.shape[0], kernel, strides, pads, dilations)
     layout = channels_last(rank + 1)
@@ -218,16 +283,27 @@ def _conv(c: Converter) -> None:
 
 def _pool(op: Op) -> ConverterFn:
     def convert(c: Converter) -> None:
-        x = c.tensor(c.onnx_node.input[0])
-        kernel = tuple(c.attr("kernel_shape"))
+        x = c.tensor(c.inputs(1)[0])
+        kernel = tuple(c.attr("kernel_shape", [], "ints"))
         if len(kernel) not in (1, 2):
-            raise c.error(f"{len(kernel)}-D pooling is not supported", UnsupportedOpError)
+            raise c.error(
+                f"kernel_shape {short(kernel)} is not supported; nnfx supports 1-D and 2-D pooling",
+                UnsupportedOpError,
+            )
+        if min(kernel) < 1:
+            raise c.error(f"kernel_shape {short(kernel)} must be positive")
         strides, pads, dilations = _spatial_attrs(c, x, kernel)
         if any(d != 1 for d in dilations):
             raise c.error("dilated pooling is not supported", UnsupportedOpError)
+        rank = len(kernel)
+        if any(max(pads[i], pads[i + rank]) >= kernel[i] for i in range(rank)):
+            raise c.error(
+                f"pads {short(pads)} must be smaller than the kernel {list(kernel)}: a window "
+                "would hold only padding"
+            )
         if len(c.onnx_node.output) > 1 and c.onnx_node.output[1]:
             raise c.error("MaxPool's Indices output is not supported", UnsupportedOpError)
-        include = bool(c.attr("count_include_pad", 0))
+        include = bool(c.attr("count_include_pad", 0, "int"))
         layout = channels_last(len(kernel) + 1)
         out = c.emit(op, [c.in_layout(x, layout)], PoolAttrs(kernel, strides, pads, include))
         c.set_output(c.new_value(out, layout))
@@ -237,7 +313,7 @@ def _pool(op: Op) -> ConverterFn:
 
 def _global_pool(op: Op) -> ConverterFn:
     def convert(c: Converter) -> None:
-        x = c.tensor(c.onnx_node.input[0])
+        x = c.tensor(c.inputs(1)[0])
         rank = len(x.onnx_shape)
         if rank < 2:
             raise c.error("global pooling needs (batch, channels, spatial...) input")
@@ -257,21 +333,21 @@ def _reduce(op: Op) -> ConverterFn:
     def convert(c: Converter) -> None:
         if _fold(c):
             return
-        x = c.tensor(c.onnx_node.input[0])
+        x = c.tensor(c.inputs(1, 2)[0])
         rank = len(x.onnx_shape) + 1
-        axes = c.attr("axes")
+        axes = c.attr("axes", None, "ints")
         if axes is None:
             given = c.optional_const(1, "axes")
-            axes = None if given is None else [int(a) for a in np.asarray(given).reshape(-1)]
+            axes = None if given is None else c.integers(given, "axes")
         spatial = set(range(2, rank))
         if axes is None or {a % rank for a in axes} != spatial or rank < 3:
             raise c.error(
-                f"reduction over axes {axes} is not supported; nnfx supports "
+                f"reduction over axes {short(axes or [])} is not supported; nnfx supports "
                 f"reducing every spatial axis {sorted(spatial)} (global pooling)",
                 UnsupportedOpError,
             )
         pooled = c.emit(op, [c.in_layout(x, channels_last(rank - 1))], NoAttrs(), suffix="_pool")
-        if c.attr("keepdims", 1):
+        if c.attr("keepdims", 1, "int"):
             keep = (1,) * (rank - 2) + (x.onnx_shape[0],)
             out = c.emit(Op.RESHAPE, [pooled], ReshapeAttrs(keep))
             c.set_output(c.new_value(out, channels_last(rank - 1)))
@@ -284,8 +360,11 @@ def _reduce(op: Op) -> ConverterFn:
 # -- element-wise ----------------------------------------------------------------------------
 def _activation(kind: str, **defaults) -> ConverterFn:
     def convert(c: Converter) -> None:
-        x = c.tensor(c.onnx_node.input[0])
-        values = {k: float(c.attr(k, v)) for k, v in defaults.items()}
+        x = c.tensor(c.inputs(1)[0])
+        values = {k: float(c.attr(k, v, "float")) for k, v in defaults.items()}
+        for k, v in values.items():
+            if not math.isfinite(v):
+                raise c.error(f"attribute '{k}' is {v}; expected a finite number")
         out = c.emit(Op.ACTIVATION, [x.tensor], ActivationAttrs(kind, **values))
         c.set_output(c.new_value(out, x.perm))
 
@@ -293,10 +372,19 @@ def _activation(kind: str, **defaults) -> ConverterFn:
 
 
 def _clip(c: Converter) -> None:
-    x = c.tensor(c.onnx_node.input[0])
-    lo, hi = c.optional_const(1, "min"), c.optional_const(2, "max")
-    lo = -math.inf if lo is None else float(np.asarray(lo).reshape(-1)[0])
-    hi = math.inf if hi is None else float(np.asarray(hi).reshape(-1)[0])
+    x = c.tensor(c.inputs(1, 3)[0])
+    bounds = []
+    for index, what, default in ((1, "min", -math.inf), (2, "max", math.inf)):
+        if c.optional_const(index, what) is None:
+            bounds.append(default)
+            continue
+        value = c.numbers(c.onnx_node.input[index], what)
+        if value.size != 1:
+            raise c.error(f"{what} has shape {value.shape}; expected one number")
+        bounds.append(float(value.reshape(-1)[0]))
+    lo, hi = bounds
+    if not lo <= hi:
+        raise c.error(f"min {lo} is above max {hi}")
     kind = "relu" if lo == 0.0 and hi == math.inf else "clip"
     attrs = ActivationAttrs(kind) if kind == "relu" else ActivationAttrs("clip", min=lo, max=hi)
     out = c.emit(Op.ACTIVATION, [x.tensor], attrs)
@@ -305,9 +393,9 @@ def _clip(c: Converter) -> None:
 
 def _softmax(log: bool) -> ConverterFn:
     def convert(c: Converter) -> None:
-        x = c.tensor(c.onnx_node.input[0])
+        x = c.tensor(c.inputs(1)[0])
         rank = len(x.onnx_shape) + 1
-        axis = c.attr("axis", -1) % rank
+        axis = c.attr("axis", -1, "int") % rank
         if axis == 0:
             raise c.error("softmax over the batch axis is not supported", UnsupportedOpError)
         ir_axis = x.perm.index(axis - 1)
@@ -342,6 +430,7 @@ def _fold(c: Converter) -> bool:
     has_batch = any(a is not None and a.dtype == np.int64 and np.any(a == BATCH) for a in arrays)
     if has_batch and node.op_type not in _VALUE_MOVERS:
         raise c.error("arithmetic on the batch size is not supported", UnsupportedOpError)
+    limits.TENSOR_ELEMENTS.check(_folded_size(c, arrays), c.culprit("its constant result"))
     from onnx.reference import ReferenceEvaluator
 
     names = [f"in{i}" if a is not None else "" for i, a in enumerate(arrays)]
@@ -368,13 +457,47 @@ def _fold(c: Converter) -> bool:
     )
     model = onnx.helper.make_model(graph, opset_imports=c.model.opset_import)
     feeds = {n: a for n, a in zip(names, arrays, strict=True) if n}
-    results = ReferenceEvaluator(model).run(None, feeds)
+    try:
+        results = ReferenceEvaluator(model).run(None, feeds)
+    except Exception as e:  # noqa: BLE001  (ONNX's evaluator on whatever the file holds)
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise c.error(f"folding its constant inputs failed ({for_message(message, 200)})") from None
     for index, result in enumerate(results):
-        c.set_output(Value(const=np.asarray(result)), index)
+        result = np.asarray(result)
+        limits.TENSOR_ELEMENTS.check(result.size, c.culprit("its constant result"))
+        c.set_output(Value(const=result), index)
     return True
 
 
+def _folded_size(c: Converter, arrays: list) -> int:
+    """An upper bound of the elements a folded op produces, known before it runs: the ops
+    that make arrays from numbers (ConstantOfShape, Range) are bounded by those numbers.
+    0 where the inputs make no sense: ONNX's evaluator then refuses them."""
+    op = c.onnx_node.op_type
+    given = [a for a in arrays if a is not None]
+    try:
+        if op == "ConstantOfShape" and given:
+            total = 1
+            for d in np.asarray(given[0]).reshape(-1):
+                total = min(total * max(int(d), 0), 2**62)
+            return total
+        if op == "Range" and len(given) == 3:
+            start, limit, delta = (float(np.asarray(a).reshape(-1)[0]) for a in given)
+            return max(0, math.ceil((limit - start) / delta))
+        if op == "Gather" and len(given) == 2:
+            return int(given[0].size) * int(given[1].size)
+        if op in ("Add", "Sub", "Mul", "Div", "Equal", "Where"):
+            return math.prod(np.broadcast_shapes(*(a.shape for a in given)))
+    except (ValueError, TypeError, IndexError, ZeroDivisionError, OverflowError):
+        return 0
+    return sum(int(a.size) for a in given)
+
+
 def _affine(c: Converter, x: Value, scale: np.ndarray, bias: np.ndarray) -> None:
+    if scale.shape != bias.shape and scale.size != 1 and bias.size != 1:
+        raise c.error(
+            f"scale of shape {scale.shape} and offset of shape {bias.shape} do not fit together"
+        )
     width = max(scale.size, bias.size)
     if scale.size != width:
         scale = np.broadcast_to(scale, bias.shape)
@@ -388,8 +511,11 @@ def _binary(op_type: str) -> ConverterFn:
     def convert(c: Converter) -> None:
         if _fold(c):
             return
-        a_name, b_name = _inputs(c)
+        a_name, b_name = c.inputs(2)
         a, b = c.value(a_name), c.value(b_name)
+        for v, name in ((a, a_name), (b, b_name)):
+            if not v.is_const:
+                c.tensor(name)  # float data, not class indices
         if not a.is_const and not b.is_const:
             if op_type not in ("Add", "Sub", "Mul"):
                 raise c.error(
@@ -407,8 +533,8 @@ def _binary(op_type: str) -> ConverterFn:
             out = c.emit(op, [a.tensor, c.in_layout(b, a.perm)], NoAttrs())
             c.set_output(c.new_value(out, a.perm))
             return
-        x, const, const_first = (b, a.const, True) if a.is_const else (a, b.const, False)
-        k = c.ir_constant(const, x)
+        x, const, const_first = (b, a_name, True) if a.is_const else (a, b_name, False)
+        k = c.ir_constant(c.numbers(const, "constant"), x)
         one, zero = np.ones_like(k), np.zeros_like(k)
         if op_type == "Add":
             _affine(c, x, one, k)
@@ -420,6 +546,8 @@ def _binary(op_type: str) -> ConverterFn:
             raise c.error(
                 "dividing a constant by computed data is not supported", UnsupportedOpError
             )
+        elif np.any(k == 0):
+            raise c.error("divides by a constant that holds zero")
         else:
             _affine(c, x, 1.0 / k, zero)
 
@@ -427,9 +555,9 @@ def _binary(op_type: str) -> ConverterFn:
 
 
 def _batchnorm(c: Converter) -> None:
-    x_name, *params = _inputs(c)
+    x_name, *params = c.inputs(5)
     x = c.tensor(x_name)
-    if c.attr("training_mode", 0):
+    if c.attr("training_mode", 0, "int"):
         raise c.error(
             "training_mode=1 is not supported; export the model in eval mode", UnsupportedOpError
         )
@@ -438,10 +566,18 @@ def _batchnorm(c: Converter) -> None:
             "the running-statistics outputs are not supported at inference", UnsupportedOpError
         )
     gamma, beta, mean, var = (
-        np.asarray(c.const(p, k), np.float64)
-        for p, k in zip(params, ("scale", "B", "mean", "var"), strict=True)
+        c.numbers(p, k) for p, k in zip(params, ("scale", "B", "mean", "var"), strict=True)
     )
-    scale = gamma / np.sqrt(var + c.attr("epsilon", 1e-5))
+    channels = x.onnx_shape[0] if x.onnx_shape else 1
+    for array, what in ((gamma, "scale"), (beta, "B"), (mean, "mean"), (var, "var")):
+        if array.shape != (channels,):
+            raise c.error(
+                f"{what} has shape {array.shape}; expected ({channels},), one per channel"
+            )
+    var = var + c.attr("epsilon", 1e-5, "float")
+    if np.any(var <= 0):
+        raise c.error("var + epsilon must be positive")
+    scale = gamma / np.sqrt(var)
     shift = beta - mean * scale
     per_channel = (-1,) + (1,) * (len(x.onnx_shape) - 1)  # along ONNX axis 1
     _affine(
@@ -454,54 +590,64 @@ def _batchnorm(c: Converter) -> None:
 
 # -- shape and layout -----------------------------------------------------------------------
 def _flatten(c: Converter) -> None:
-    v = c.value(c.onnx_node.input[0])
+    v = c.value(c.inputs(1)[0])
     if v.is_const:
         _fold(c)
         return
-    axis = c.attr("axis", 1) % (len(v.onnx_shape) + 1)
+    axis = c.attr("axis", 1, "int") % (len(v.onnx_shape) + 1)
     if axis != 1:
         raise c.error(
             f"Flatten with axis={axis} is not supported; nnfx keeps the batch axis apart (axis=1)",
             UnsupportedOpError,
         )
     tensor = c.in_layout(v, tuple(range(len(v.onnx_shape))))
-    out = c.emit(Op.FLATTEN, [tensor], NoAttrs())
-    c.set_output(c.new_value(out, (0,)))
+    out = c.emit(Op.FLATTEN, [tensor], NoAttrs(), dtype=v.dtype)
+    c.set_output(c.new_value(out, (0,), dtype=v.dtype))
 
 
 def _reshape_target(c: Converter, v: Value, target: np.ndarray) -> tuple[int, ...]:
-    target = [int(t) for t in np.asarray(target).reshape(-1)]
-    allow_zero = c.attr("allowzero", 0)
+    target = c.integers(np.asarray(target), "the target shape")
+    if len(target) > MAX_RANK:
+        raise c.error(
+            f"Reshape to {len(target)} axes is not supported; nnfx supports up to {MAX_RANK}",
+            UnsupportedOpError,
+        )
+    allow_zero = c.attr("allowzero", 0, "int")
     full = (BATCH, *v.onnx_shape)
     if not allow_zero:
         target = [full[i] if t == 0 and i < len(full) else t for i, t in enumerate(target)]
     size = math.prod(v.onnx_shape)
     first, rest = (target[0], target[1:]) if target else (None, [])
     if first not in (BATCH, -1) and not (first is not None and first > 0):
-        raise c.error(f"Reshape to {target} must keep the batch axis first")
+        raise c.error(f"Reshape to {short(target)} must keep the batch axis first")
     if first == -1:
         if -1 in rest or any(t <= 0 for t in rest) or math.prod(rest) != size:
             raise c.error(
-                f"Reshape to {target} does not keep the batch axis apart; "
+                f"Reshape to {short(target)} does not keep the batch axis apart; "
                 f"each sample has {size} values",
                 UnsupportedOpError,
             )
     elif first != BATCH and -1 not in rest and math.prod(rest) * first == size:
         raise c.error(
-            f"Reshape to {target} merges the batch axis into the sample", UnsupportedOpError
+            f"Reshape to {short(target)} merges the batch axis into the sample",
+            UnsupportedOpError,
         )
+    if rest.count(-1) > 1:
+        raise c.error(f"Reshape to {short(target)} has more than one -1")
     if -1 in rest:
         known = math.prod(t for t in rest if t != -1)
-        rest = [size // known if t == -1 else t for t in rest]
+        rest = [size // known if t == -1 and known > 0 else t for t in rest]
+    if any(t < 1 for t in rest):
+        raise c.error(f"Reshape to {short(target)}: every axis of a sample needs a size")
     if math.prod(rest) != size:
         raise c.error(
-            f"Reshape to {target}: {math.prod(rest)} values per sample, the input has {size}"
+            f"Reshape to {short(target)}: {math.prod(rest)} values per sample, the input has {size}"
         )
     return tuple(rest)
 
 
 def _reshape(c: Converter) -> None:
-    x_name, shape_name = _inputs(c)
+    x_name, shape_name = c.inputs(2)
     v = c.value(x_name)
     if v.is_const:
         _fold(c)
@@ -516,9 +662,11 @@ def _squeeze_unsqueeze(op_type: str) -> ConverterFn:
     def convert(c: Converter) -> None:
         if _fold(c):
             return
-        v = c.tensor(c.onnx_node.input[0])
+        v = c.value(c.inputs(1, 2)[0])
+        if v.is_const:
+            c.tensor(c.onnx_node.input[0])  # refused: computed data is expected
         axes = c.optional_const(1, "axes")
-        axes = [] if axes is None else [int(a) for a in np.asarray(axes).reshape(-1)]
+        axes = [] if axes is None else c.integers(axes, "axes")
         full = [BATCH, *v.onnx_shape]
         if op_type == "Squeeze":
             rank = len(full)
@@ -529,6 +677,8 @@ def _squeeze_unsqueeze(op_type: str) -> ConverterFn:
         else:
             rank = len(full) + len(axes)
             axes = sorted(a % rank for a in axes)
+            if len(set(axes)) != len(axes):
+                raise c.error(f"axes {short(axes)} repeat an axis")
             if 0 in axes:
                 raise c.error(
                     "unsqueezing before the batch axis is not supported", UnsupportedOpError
@@ -543,15 +693,19 @@ def _squeeze_unsqueeze(op_type: str) -> ConverterFn:
 
 
 def _transpose(c: Converter) -> None:
-    v = c.value(c.onnx_node.input[0])
+    v = c.value(c.inputs(1)[0])
     if v.is_const:
         _fold(c)
         return
     rank = len(v.onnx_shape) + 1
-    perm = tuple(c.attr("perm", list(reversed(range(rank)))))
+    perm = tuple(c.attr("perm", list(reversed(range(rank))), "ints"))
+    if sorted(perm) != list(range(rank)):
+        raise c.error(
+            f"perm {short(perm)} is not a permutation of the input's {rank} axes (batch included)"
+        )
     if perm[0] != 0:
         raise c.error(
-            f"Transpose perm {list(perm)} moves the batch axis; nnfx supports layout "
+            f"Transpose perm {short(perm)} moves the batch axis; nnfx supports layout "
             "changes that keep the batch axis first",
             UnsupportedOpError,
         )
@@ -564,11 +718,24 @@ def _transpose(c: Converter) -> None:
 def _concat(c: Converter) -> None:
     if _fold(c):
         return
-    values = [c.tensor(n) for n in _inputs(c)]
+    values = [c.tensor(n) for n in c.inputs(1, 1 << 16)]
     rank = len(values[0].onnx_shape) + 1
-    axis = c.attr("axis") % rank
+    axis = c.attr("axis", None, "int")
+    if axis is None:
+        raise c.error("needs the attribute 'axis'")
+    axis %= rank
     if axis == 0:
         raise c.error("concatenation along the batch axis is not supported", UnsupportedOpError)
+    first = values[0].onnx_shape
+    for v in values[1:]:
+        shape = v.onnx_shape
+        if len(shape) != len(first) or any(
+            a != b for i, (a, b) in enumerate(zip(shape, first, strict=True)) if i != axis - 1
+        ):
+            raise c.error(
+                f"inputs of shapes (batch, {', '.join(map(str, first))}) and "
+                f"(batch, {', '.join(map(str, shape))}) do not concatenate along axis {axis}"
+            )
     perm = values[0].perm
     tensors = [c.in_layout(v, perm) for v in values]
     out = c.emit(Op.CONCAT, tensors, ConcatAttrs(perm.index(axis - 1)))
@@ -576,12 +743,12 @@ def _concat(c: Converter) -> None:
 
 
 def _shape(c: Converter) -> None:
-    v = c.value(c.onnx_node.input[0])
+    v = c.value(c.inputs(1)[0])
     if v.is_const:
         _fold(c)
         return
     full = np.array([BATCH, *v.onnx_shape], dtype=np.int64)
-    start, end = c.attr("start", 0), c.attr("end", None)
+    start, end = c.attr("start", 0, "int"), c.attr("end", None, "int")
     c.set_output(Value(const=full[start:end]))
 
 
@@ -595,15 +762,15 @@ def _constant_only(c: Converter) -> None:
 
 # -- classifier heads (scikit-learn) --------------------------------------------------------
 def _argmax(c: Converter) -> None:
-    x = c.tensor(c.onnx_node.input[0])
+    x = c.tensor(c.inputs(1)[0])
     rank = len(x.onnx_shape) + 1
-    axis = c.attr("axis", 0) % rank
-    if axis == 0 or c.attr("select_last_index", 0):
+    axis = c.attr("axis", 0, "int") % rank
+    if axis == 0 or c.attr("select_last_index", 0, "int"):
         raise c.error(
             "ArgMax over the batch axis or with select_last_index=1 is not supported",
             UnsupportedOpError,
         )
-    keepdims = bool(c.attr("keepdims", 1))
+    keepdims = bool(c.attr("keepdims", 1, "int"))
     tensor = c.in_layout(x, tuple(range(len(x.onnx_shape))))
     out = c.emit(Op.ARGMAX, [tensor], ArgMaxAttrs(axis - 1, keepdims), dtype=INTEGER)
     c.set_output(c.new_value(out, tuple(range(len(c.tensors[out].shape))), dtype=INTEGER))
@@ -611,9 +778,9 @@ def _argmax(c: Converter) -> None:
 
 def _array_feature_extractor(c: Converter) -> None:
     """``classes[argmax]``: scikit-learn's label output, folded into the ArgMax."""
-    classes_name, index_name = _inputs(c)
+    classes_name, index_name = c.inputs(2)
     classes = c.const(classes_name, "classes")
-    index = c.tensor(index_name)
+    index = c.value(index_name)
     producer = next((n for n in c.nodes if index.tensor in n.outputs), None)
     if producer is None or producer.op is not Op.ARGMAX or producer.attrs.classes is not None:
         raise c.error(
@@ -633,7 +800,7 @@ def _array_feature_extractor(c: Converter) -> None:
 
 def _zipmap(c: Converter) -> None:
     """Probabilities as a list of {label: p} maps; nnfx keeps the probability tensor."""
-    c.set_output(c.tensor(c.onnx_node.input[0]))
+    c.set_output(c.tensor(c.inputs(1)[0]))
 
 
 CONVERTERS: dict[str, ConverterFn] = {

@@ -2,19 +2,23 @@
 
 The same kernels are built twice: with ac_fixed (``engine="csim"``, fast) and with ap_fixed
 (``engine="csim-ap"``, what Vitis compiles); both headers ship inside the hls4ml package.
-A generated bridge runs N samples per call, split over threads. Builds are cached by a hash of
-the sources and the flags (``$NNFX_CACHE_DIR``, default ``~/.cache/nnfx/csim``), so a rebuild
-happens only when the C++ changed.
+A generated bridge runs N samples per call, split over worker threads whose stacks are sized
+from the model (the firmware keeps its tensors on the stack, as Vitis wants them). Builds are
+cached by a hash of the sources and the flags (``$NNFX_CACHE_DIR/csim``, default
+``~/.cache/nnfx/csim``); each library is recorded with its size and SHA-256 and verified before
+it is loaded, so a damaged cache entry is rebuilt instead of crashing the process.
 """
 
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from string import Template
 
@@ -25,35 +29,79 @@ from nnfx.errors import BuildError
 
 ENGINES = {"csim": "ac", "csim-ap": "ap"}
 FLAGS = ["-O2", "-std=c++14", "-fPIC", "-shared", "-pthread", "-DNNFX_FAST_CONSTANTS"]
+LIBRARY = "libnnfx_csim.so"
+RECORD = "library.json"  # size and sha256 of LIBRARY, written after a successful build
+STALE_SECONDS = 3600  # a staging folder this old, or whose builder died, is removed
 
 BRIDGE = Template(r"""// nnfx C-simulation bridge: N samples through ${top}, split over threads.
-#include <cstdint>
-#include <thread>
+// Every buffer lives on a worker thread's stack, sized from the model's tensors: the
+// firmware is run exactly as written (tensors on the stack), without overflowing it.
+#include <pthread.h>
+#include <cstddef>
 #include <vector>
 #include "firmware/${top}.h"
 
-static void run_range(const double* const* in, double* const* out, long begin, long end) {
-    for (long s = begin; s < end; s++) {
+namespace {
+
+struct nnfx_work {
+    const double* const* in;
+    double* const* out;
+    long first, last;
+};
+
+void* nnfx_run_range(void* arg) {
+    const nnfx_work* work = static_cast<const nnfx_work*>(arg);
+    const double* const* in = work->in;
+    double* const* out = work->out;
 ${declare}
+    for (long sample = work->first; sample < work->last; sample++) {
 ${read}
         ${top}(${call});
 ${write}
     }
+    return nullptr;
 }
+
+// Every tensor of one sample, bridge buffers included (an upper bound of the frame).
+const size_t nnfx_tensor_bytes = ${tensor_bytes};
+
+}  // namespace
 
 extern "C" int nnfx_run(const double* const* in, double* const* out, long n, int threads) {
     if (threads < 1) threads = 1;
     if (n < 64 * threads) threads = 1;
-    std::vector<std::thread> pool;
+    pthread_attr_t attributes;
+    if (pthread_attr_init(&attributes) != 0) return 1;
+    const size_t stack = 2 * nnfx_tensor_bytes + ((size_t)16 << 20);
+    if (pthread_attr_setstacksize(&attributes, stack) != 0) return 2;
+    std::vector<nnfx_work> work(threads);
+    std::vector<pthread_t> ids(threads);
+    std::vector<bool> created(threads, false);
+    int status = 0;
     const long step = (n + threads - 1) / threads;
-    for (int t = 0; t < threads; t++) {
-        const long begin = t * step, end = begin + step < n ? begin + step : n;
-        if (begin < end) pool.emplace_back(run_range, in, out, begin, end);
+    for (int k = 0; k < threads; k++) {
+        const long first = k * step, last = first + step < n ? first + step : n;
+        if (first >= last) continue;
+        work[k] = nnfx_work{in, out, first, last};
+        if (pthread_create(&ids[k], &attributes, nnfx_run_range, &work[k]) != 0) {
+            status = 3;
+            break;
+        }
+        created[k] = true;
     }
-    for (auto& worker : pool) worker.join();
-    return 0;
+    for (int k = 0; k < threads; k++)
+        if (created[k]) pthread_join(ids[k], nullptr);
+    pthread_attr_destroy(&attributes);
+    return status;
 }
 """)
+
+RUN_ERRORS = {
+    1: "could not set up its worker threads",
+    2: "could not size its worker threads' stacks",
+    3: "could not start a worker thread (the model's tensors may need more stack than the "
+    "machine allows)",
+}
 
 
 def cache_dir() -> Path:
@@ -67,26 +115,100 @@ def type_headers(number: str) -> Path:
     return root / ("vivado/ap_types" if number == "ap" else "catapult/ac_types/include")
 
 
-def bridge_source(graph: Graph, top: str, var: dict[str, str], sizes: dict[str, int]) -> str:
+def bridge_source(graph: Graph, writer) -> str:
+    """The bridge for a rendered :class:`HlsWriter` (its names, top and sizes)."""
+    names = writer.names
     declare, read, call, write = [], [], [], []
     for k, name in enumerate(graph.inputs):
-        v, n = var[name], sizes[name]
-        declare.append(f"        {v}_t {v}[{n}];")
-        read.append(f"        for (long i = 0; i < {n}; i++) {v}[i] = in[{k}][s * {n} + i];")
+        v, t, n = names.tensor(name), names.tensor_type(name), writer.size(name)
+        declare.append(f"    {t} {v}[{n}];")
+        read.append(f"        for (long i = 0; i < {n}; i++) {v}[i] = in[{k}][sample * {n} + i];")
         call.append(v)
     for k, name in enumerate(graph.outputs):
-        v, n = var[name], sizes[name]
-        declare.append(f"        {v}_t {v}[{n}];")
+        v, t, n = names.tensor(name), names.tensor_type(name), writer.size(name)
+        declare.append(f"    {t} {v}[{n}];")
         value = f"(double){v}[i]" if graph.tensors[name].dtype == INTEGER else f"{v}[i].to_double()"
-        write.append(f"        for (long i = 0; i < {n}; i++) out[{k}][s * {n} + i] = {value};")
+        write.append(
+            f"        for (long i = 0; i < {n}; i++) out[{k}][sample * {n} + i] = {value};"
+        )
         call.append(v)
+    terms = [
+        f"sizeof({names.tensor_type(name)}) * {writer.size(name)}"
+        for name in graph.tensors
+        if names.tensor_type(name) in writer.types.defs  # tensors the project uses
+    ]
     return BRIDGE.substitute(
-        top=top,
+        top=writer.top,
         declare="\n".join(declare),
         read="\n".join(read),
         call=", ".join(call),
         write="\n".join(write),
+        tensor_bytes=" +\n    ".join(terms) or "0",
     )
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verified(folder: Path) -> Path | None:
+    """The cached library in ``folder`` when its size and SHA-256 match the build record."""
+    library, record = folder / LIBRARY, folder / RECORD
+    try:
+        expected = json.loads(record.read_text())
+        if library.stat().st_size != expected["size"]:
+            return None
+        return library if _file_digest(library) == expected["sha256"] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_builds(root: Path) -> None:
+    """Remove ``.build-<pid>-*`` staging folders of dead builders, or older than an hour."""
+    try:
+        entries = list(root.glob(".build-*"))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        parts = entry.name.split("-")
+        pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+        try:
+            old = now - entry.lstat().st_mtime > STALE_SECONDS
+        except OSError:
+            continue
+        if old or (pid is not None and pid != os.getpid() and not _pid_alive(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _prepare_cache(root: Path) -> None:
+    """Create the cache folder or refuse with one sentence."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as e:
+        raise BuildError(
+            f"cannot use the C-simulation cache folder '{root}' ({e.strerror or e}); "
+            "set NNFX_CACHE_DIR to a writable folder"
+        ) from None
+    if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
+        raise BuildError(
+            f"the C-simulation cache folder '{root}' is not a writable folder; "
+            "set NNFX_CACHE_DIR to a writable folder"
+        )
 
 
 class CSimulation:
@@ -103,9 +225,8 @@ class CSimulation:
         writer = HlsWriter(graph, HlsOptions())
         self.files = writer.files()
         self.top = writer.top
-        self.var = writer.var
         self.sizes = {n: writer.size(n) for n in (*graph.inputs, *graph.outputs)}
-        self.files["bridge.cpp"] = bridge_source(graph, self.top, self.var, self.sizes)
+        self.files["bridge.cpp"] = bridge_source(graph, writer)
         flags = [*FLAGS, f"-isystem{type_headers(self.number)}"]
         if self.number == "ac":
             flags.append("-DNNFX_AC_TYPES")
@@ -128,49 +249,76 @@ class CSimulation:
         return digest.hexdigest()[:24]
 
     def _build(self, progress: bool) -> Path:
-        folder = cache_dir() / self._key()
-        library = folder / "libnnfx_csim.so"
-        if library.exists():
+        root = cache_dir()
+        folder = root / self._key()
+        library = verified(folder)
+        if library is not None:
             return library
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
+        _prepare_cache(root)
+        clean_stale_builds(root)
         try:
-            for rel, text in self.files.items():
-                path = staging / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-            command = [
-                "g++",
-                *self.flags,
-                "bridge.cpp",
-                f"firmware/{self.top}.cpp",
-                "-o",
-                "libnnfx_csim.so",
-            ]
-            if progress:
-                from nnfx.ui import console
-
-                with console.status(f"g++: building the {self.engine} C-simulation..."):
-                    done = subprocess.run(command, cwd=staging, capture_output=True, text=True)
-            else:
-                done = subprocess.run(command, cwd=staging, capture_output=True, text=True)
-            if done.returncode != 0:
-                first = next(
-                    (line for line in done.stderr.splitlines() if "error" in line),
-                    done.stderr.strip().splitlines()[0] if done.stderr.strip() else "",
-                )
-                raise BuildError(f"g++ failed to build the {self.engine} C-simulation: {first}")
-            shutil.rmtree(folder, ignore_errors=True)
-            staging.rename(folder)
+            staging = Path(tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=root))
+        except OSError as e:
+            raise BuildError(
+                f"cannot create a build folder in '{root}' ({e.strerror}); "
+                "set NNFX_CACHE_DIR to a writable folder"
+            ) from None
+        try:
+            self._compile(staging, progress)
+            built = staging / LIBRARY
+            record = {"size": built.stat().st_size, "sha256": _file_digest(built)}
+            (staging / RECORD).write_text(json.dumps(record))
+            if folder.is_symlink() or folder.is_file():
+                folder.unlink()
+            elif folder.exists():  # damaged (failed verification): replaced
+                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                staging.rename(folder)
+            except OSError:  # another process installed the same build meanwhile
+                if verified(folder) is None:
+                    raise
+        except OSError as e:
+            raise BuildError(
+                f"cannot write the {self.engine} C-simulation build into '{root}' "
+                f"({e.strerror or e}); set NNFX_CACHE_DIR to a writable folder"
+            ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        library = verified(folder)
+        if library is None:
+            raise BuildError(f"the {self.engine} C-simulation build in '{folder}' was damaged")
         return library
+
+    def _compile(self, staging: Path, progress: bool) -> None:
+        for rel, text in self.files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        command = ["g++", *self.flags, "bridge.cpp", f"firmware/{self.top}.cpp", "-o", LIBRARY]
+        if progress:
+            from nnfx.ui import console
+
+            with console.status(f"g++: building the {self.engine} C-simulation..."):
+                done = subprocess.run(command, cwd=staging, capture_output=True, text=True)
+        else:
+            done = subprocess.run(command, cwd=staging, capture_output=True, text=True)
+        if done.returncode != 0:
+            first = next(
+                (line for line in done.stderr.splitlines() if "error" in line),
+                done.stderr.strip().splitlines()[0] if done.stderr.strip() else "",
+            )
+            raise BuildError(f"g++ failed to build the {self.engine} C-simulation: {first}")
 
     def run(
         self, ir_inputs: dict[str, np.ndarray], threads: int | None = None
     ) -> dict[str, np.ndarray]:
         """Run on IR-layout input *values* (already quantized); return output values."""
         n = len(next(iter(ir_inputs.values())))
+        if n == 0:
+            return {
+                name: np.empty((0, *self.graph.tensors[name].shape), np.float64)
+                for name in self.graph.outputs
+            }
         ins = [
             np.ascontiguousarray(ir_inputs[name].reshape(n, -1), dtype=np.float64)
             for name in self.graph.inputs
@@ -178,7 +326,9 @@ class CSimulation:
         outs = [np.empty((n, self.sizes[name]), dtype=np.float64) for name in self.graph.outputs]
         in_ptrs = (ctypes.c_void_p * len(ins))(*[a.ctypes.data for a in ins])
         out_ptrs = (ctypes.c_void_p * len(outs))(*[a.ctypes.data for a in outs])
-        self._lib.nnfx_run(in_ptrs, out_ptrs, n, threads or os.cpu_count() or 1)
+        status = self._lib.nnfx_run(in_ptrs, out_ptrs, n, threads or os.cpu_count() or 1)
+        if status != 0:
+            raise BuildError(f"the {self.engine} C-simulation {RUN_ERRORS.get(status, 'failed')}")
         return {
             name: out.reshape(n, *self.graph.tensors[name].shape)
             for name, out in zip(self.graph.outputs, outs, strict=True)

@@ -2,8 +2,12 @@
 
 Each tensor is held as int64 raw codes of its FixedType (value = raw * 2**-frac). Products
 and sums are exact; each op quantizes once, to its output type, with
-:func:`nnfx.compiler.fixed.requantize`. docs/semantics.md states every rule; this file is
-its executable form, vectorized over the batch. One kernel per op in :data:`FIXED_KERNELS`.
+:func:`nnfx.compiler.fixed.requantize`. Every kernel that multiplies, shifts or sums bounds
+its intermediate values from the operand types (:func:`magnitude`); where the bound passes
+2**61 it computes on Python ints (:func:`exact_ints`, object arrays: exact at every width up
+to 62, slower), so the common narrow case stays on fast int64. docs/semantics.md states every
+rule; this file is its executable form, vectorized over the batch. One kernel per op in
+:data:`FIXED_KERNELS`.
 """
 
 from __future__ import annotations
@@ -13,13 +17,38 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnfx.compiler.fixed import FixedType, requantize, to_raw
+from nnfx.compiler.fixed import (
+    ALPHA_TYPE,
+    FixedType,
+    fused_alpha_code,
+    overflowed,
+    requantize,
+    to_raw,
+)
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.ops import Op
 from nnfx.errors import DataError, ModelError, PrecisionError
 from nnfx.runtime.windows import kernel_axes, windows
 
 INT_MIN = np.iinfo(np.int64).min
+WIDE = 61  # bound exponent above which a kernel leaves int64 (requantize holds |raw| < 2**62)
+
+
+def magnitude(t: FixedType) -> int:
+    """The exponent ``e`` with ``|code| <= 2**e`` for every code of ``t``."""
+    return t.width - 1 if t.signed else t.width
+
+
+def exact_ints(bound: int, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The int64 ``arrays`` unchanged when every value the kernel computes from them is at
+    most ``2**bound`` in magnitude, else as Python ints (object arrays) that never overflow."""
+    if bound <= WIDE:
+        return arrays
+    return tuple(np.asarray(a).astype(object) for a in arrays)
+
+
+def _log2_ceil(n: int) -> int:
+    return max(int(n) - 1, 0).bit_length()
 
 
 @dataclass
@@ -42,8 +71,7 @@ class FixedContext:
         t = t or self.out
         result = requantize(raw, frac, t)
         if self.overflows is not None:
-            wide = FixedType(62, 62 - t.frac, True, t.rounding, "SAT")
-            count = int(np.count_nonzero(requantize(raw, frac, wide) != result))
+            count = int(np.count_nonzero(overflowed(raw, frac, t)))
             self.overflows[self.node.name] = self.overflows.get(self.node.name, 0) + count
         return result
 
@@ -67,9 +95,22 @@ def _linear_layer(c: FixedContext, products: np.ndarray, x_type: FixedType) -> n
 
 
 def _fused_activation(c: FixedContext, acc: np.ndarray, frac: int) -> np.ndarray:
-    """A fused ReLU acts on the exact accumulator, before the one quantization."""
-    if c.node.attrs.activation == "relu":
+    """A fused ReLU or leaky ReLU acts on the accumulator (``acc``, codes of the
+    accumulator type at ``frac``), before the one quantization."""
+    activation = c.node.attrs.activation
+    if activation == "relu":
         acc = np.maximum(acc, 0)
+    elif activation == "leaky_relu":  # Q(acc) for acc > 0, else Q(acc * a)
+        fa = ALPHA_TYPE.frac
+        bound = magnitude(c.node.precision.accum) + max(fa, magnitude(ALPHA_TYPE))
+        (acc,) = exact_ints(bound, acc)
+        alpha = fused_alpha_code(c.graph, c.node)
+        acc, frac = np.where(acc > 0, acc << fa, acc * alpha), frac + fa
+    elif activation != "linear":  # never drop an activation silently
+        raise PrecisionError(
+            f"node '{c.node.name}': a fused {activation} has no fixed-point rule; "
+            "compile without fuse_activations"
+        )
     return c.quantize(acc, frac)
 
 
@@ -86,6 +127,8 @@ def _accumulate(c: FixedContext, x: np.ndarray, w: np.ndarray, x_type: FixedType
     acc = np.zeros(shape, np.int64)
     if bias is not None:
         acc = acc + c.quantize(to_raw(bias, p.bias.frac), p.bias.frac, acc_t)
+    # each product exact (Python ints past 2**61); acc + product: two acc_t codes, < 2**62
+    x, w = exact_ints(magnitude(x_type) + magnitude(p.weight), x, w)
     for k in range(x.shape[-1]):
         product = c.quantize(x[..., k : k + 1] * w[k], frac, acc_t)
         acc = c.quantize(acc + product, acc_t.frac, acc_t)
@@ -128,7 +171,12 @@ def _batch_norm(c: FixedContext, inputs):
     scale, bias = c.const("scale", p.weight), c.const("bias", p.bias)
     frac = c.types[0].frac + p.weight.frac
     target = max(frac, p.bias.frac)
-    acc = align(inputs[0] * scale, frac, target) + align(bias, p.bias.frac, target)
+    bound = 1 + max(
+        magnitude(c.types[0]) + magnitude(p.weight) + target - frac,
+        magnitude(p.bias) + target - p.bias.frac,
+    )
+    x, scale, bias = exact_ints(bound, inputs[0], scale, bias)
+    acc = align(x * scale, frac, target) + align(bias, p.bias.frac, target)
     return c.quantize(acc, target)
 
 
@@ -138,8 +186,15 @@ def _max_pool(c: FixedContext, inputs):
 
 
 def _avg_pool(c: FixedContext, inputs):
-    total = windows(inputs[0], c.node.attrs, 0).sum(axis=kernel_axes(c.node.attrs))
+    (x,) = _summable(c, inputs[0], int(np.prod(c.node.attrs.kernel_shape)))
+    total = windows(x, c.node.attrs, 0).sum(axis=kernel_axes(c.node.attrs))
     return _scale_by_reciprocal(c, total)
+
+
+def _summable(c: FixedContext, x: np.ndarray, count: int) -> tuple[np.ndarray]:
+    """``x`` ready for a sum of ``count`` codes times the reciprocal, exact in any case."""
+    bound = magnitude(c.types[0]) + _log2_ceil(count) + magnitude(c.node.precision.weight)
+    return exact_ints(bound, x)
 
 
 def _scale_by_reciprocal(c: FixedContext, total: np.ndarray) -> np.ndarray:
@@ -152,7 +207,7 @@ def _scale_by_reciprocal(c: FixedContext, total: np.ndarray) -> np.ndarray:
 
 
 def _global_avg_pool(c: FixedContext, inputs):
-    x = inputs[0]
+    (x,) = _summable(c, inputs[0], int(np.prod(inputs[0].shape[1:-1])))
     return _scale_by_reciprocal(c, x.sum(axis=tuple(range(1, x.ndim - 1))))
 
 
@@ -162,10 +217,19 @@ def _global_max_pool(c: FixedContext, inputs):
 
 
 def table_index(raw: np.ndarray, frac: int, spec) -> np.ndarray:
-    """``clip(floor(x * 2**shift) - start, 0, size - 1)`` on raw codes: an arithmetic shift."""
+    """``clip(floor(x * 2**shift) - start, 0, size - 1)`` on raw codes: an arithmetic shift.
+    A left shift first clips the codes to just beyond the table (same index), so that it
+    cannot leave int64; a right shift of 63 or more is a shift of 63 (0 or -1)."""
     shift = spec.shift - frac
-    scaled = raw << np.int64(shift) if shift >= 0 else raw >> np.int64(-shift)
-    return np.clip(scaled - spec.start, 0, spec.size - 1)
+    if shift < 0:
+        scaled = raw >> np.int64(min(-shift, 63))
+    else:
+        low, high = (spec.start >> shift) - 1, ((spec.start + spec.size) >> shift) + 1
+        clipped = np.clip(raw, low, high)
+        bits = max(abs(low), abs(high)).bit_length() + shift
+        (clipped,) = exact_ints(bits, clipped)
+        scaled = clipped << shift
+    return np.clip(scaled - spec.start, 0, spec.size - 1).astype(np.int64)
 
 
 def _activation(c: FixedContext, inputs):
@@ -181,7 +245,9 @@ def _activation(c: FixedContext, inputs):
     if kind == "leaky_relu":
         fa = c.node.precision.weight.frac
         alpha = c.const("alpha", c.node.precision.weight)
-        return c.quantize(np.where(x > 0, x << np.int64(fa), x * alpha), t.frac + fa)
+        bound = magnitude(t) + max(fa, magnitude(c.node.precision.weight))
+        x, alpha = exact_ints(bound, x, alpha)
+        return c.quantize(np.where(x > 0, x << fa, x * alpha), t.frac + fa)
     if kind == "clip":
         y = c.quantize(x, t.frac)
         low = c.const("low", c.out) if "low" in c.node.params else None
@@ -192,8 +258,14 @@ def _activation(c: FixedContext, inputs):
         alpha, beta = c.const("alpha", p.weight), c.const("beta", p.bias)
         frac = t.frac + p.weight.frac
         target = max(frac, p.bias.frac)
+        bound = 1 + max(
+            magnitude(t) + magnitude(p.weight) + target - frac,
+            magnitude(p.bias) + target - p.bias.frac,
+            target,
+        )
+        x, alpha, beta = exact_ints(bound, x, alpha, beta)
         v = align(x * alpha, frac, target) + align(beta, p.bias.frac, target)
-        one = np.int64(1) << np.int64(target)
+        one = 1 << target if bound > WIDE else np.int64(1) << np.int64(target)
         return c.quantize(np.clip(v, 0, one), target)
     p = c.node.precision
     table = c.const("table", c.out)
@@ -215,6 +287,11 @@ def _softmax(c: FixedContext, inputs):
     ]
     if a.log:  # d - log(sum)
         target = max(t.frac, p.inverse_type.frac)
+        bound = 1 + max(
+            magnitude(t) + 1 + target - t.frac,
+            magnitude(p.inverse_type) + target - p.inverse_type.frac,
+        )
+        d, looked_up = exact_ints(bound, d, looked_up)
         y = align(d, t.frac, target) - align(looked_up, p.inverse_type.frac, target)
         y = c.quantize(y, target)
     else:
@@ -228,14 +305,17 @@ def _aligned_sum(subtract: bool):
     def kernel(c: FixedContext, inputs):
         fa, fb = c.types[0].frac, c.types[1].frac
         target = max(fa, fb)
-        a, b = align(inputs[0], fa, target), align(inputs[1], fb, target)
+        bound = 1 + max(magnitude(c.types[0]) + target - fa, magnitude(c.types[1]) + target - fb)
+        a, b = exact_ints(bound, *inputs)
+        a, b = align(a, fa, target), align(b, fb, target)
         return c.quantize(a - b if subtract else a + b, target)
 
     return kernel
 
 
 def _mul(c: FixedContext, inputs):
-    return c.quantize(inputs[0] * inputs[1], c.types[0].frac + c.types[1].frac)
+    a, b = exact_ints(magnitude(c.types[0]) + magnitude(c.types[1]), *inputs)
+    return c.quantize(a * b, c.types[0].frac + c.types[1].frac)
 
 
 def _concat(c: FixedContext, inputs):
@@ -328,3 +408,26 @@ def _run_block(graph, raw_inputs, intermediate, overflows):
                 f"node '{node.name}' ({node.op.value}) failed in fixed point: {e}"
             ) from e
     return values if intermediate else {name: values[name] for name in graph.outputs}
+
+
+def input_layer(name: str) -> str:
+    """The name under which the quantization of graph input ``name`` counts as a layer
+    (overflow counts, the report, its plots)."""
+    return f"input '{name}'"
+
+
+def count_input_overflows(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, int]:
+    """Per graph input, how many of the float ``inputs`` (IR layout) overflow its type when
+    quantized (wrapped or saturated), by :func:`input_layer`. Counts only: the codes every
+    engine runs on still come from :func:`nnfx.compiler.fixed.quantize_raw` alone."""
+    from nnfx.compiler.fixed import quantize_raw
+
+    counts: dict[str, int] = {}
+    for name, x in inputs.items():
+        t = graph.tensors[name].dtype
+        if not isinstance(t, FixedType):
+            continue
+        wide = FixedType(62, 62 - t.frac, True, t.rounding, "SAT")  # as FixedContext.quantize
+        overflowed = quantize_raw(x, t) != quantize_raw(x, wide)
+        counts[input_layer(name)] = int(np.count_nonzero(overflowed))
+    return counts

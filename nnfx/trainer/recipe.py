@@ -134,21 +134,73 @@ def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
     )
 
 
-def save(result: TrainResult, onnx_path: str | Path, config: TrainConfig) -> dict[str, Path]:
-    """Write the ONNX model, ``history.json`` and ``test_data.npz`` beside it; verify the ONNX
-    model with onnxruntime on the test split. Every file is written atomically."""
-    from nnfx.runtime.ort import run
+HISTORY_FORMAT = "nnfx-train-history"  # the marker of history.json ("nnfx_format")
+TEST_DATA_FORMAT = "nnfx-test-data"  # the marker of test_data.npz (array "nnfx_format")
+_MARKER_BYTES = 64 * 2**20  # a marked file is small: larger ones are not read to check
 
+
+def output_paths(onnx_path: str | Path) -> dict[str, Path]:
+    """The files :func:`save` writes: the ONNX model, history.json and test_data.npz beside it."""
     onnx_path = Path(onnx_path)
-    folder = onnx_path.parent
-    result.model.export_onnx(onnx_path)
+    return {
+        "onnx": onnx_path,
+        "history": onnx_path.parent / "history.json",
+        "test_data": onnx_path.parent / "test_data.npz",
+    }
+
+
+def check_outputs(onnx_path: str | Path, config: TrainConfig, force: bool = False) -> None:
+    """Refuse, in one sentence, paths that :func:`save` may not write: a folder, the data file
+    being trained on, or an existing file nnfx did not write (unless ``force``)."""
+    data = Path(config.dataset)
+    inputs = [data.resolve()] if data.is_file() else []
+    paths = output_paths(onnx_path)
+    for role, path in paths.items():
+        try:
+            resolved = path.resolve()
+            exists, is_file = resolved.exists(), resolved.is_file()
+        except (OSError, RuntimeError) as e:
+            raise ConfigError(f"cannot use '{path}' as an output ({e.strerror or e})") from None
+        if resolved in inputs:
+            raise ConfigError(
+                f"output '{path}' is the data file '{config.dataset}'; choose another"
+            )
+        if exists and not is_file:
+            raise ConfigError(f"output '{path}' exists and is not a file; give a file name")
+        if exists and not force and not _OWNED[role](resolved):
+            raise ConfigError(
+                f"output '{path}' exists and nnfx did not write it; choose another file or "
+                "pass --force (force=True)"
+            )
+    if paths["onnx"].name in ("history.json", "test_data.npz"):
+        raise ConfigError(
+            f"output '{onnx_path}' has the name of a file train writes beside the model; "
+            "choose another name, e.g. model.onnx"
+        )
+
+
+def save(
+    result: TrainResult, onnx_path: str | Path, config: TrainConfig, force: bool = False
+) -> dict[str, Path]:
+    """Write the ONNX model, ``history.json`` and ``test_data.npz`` beside it; verify the ONNX
+    model with onnxruntime on the test split. Every file is written atomically, and replaces
+    only a file nnfx wrote (``force``: any file; see :func:`check_outputs`)."""
+    from nnfx.files import atomic_file
+    from nnfx.runtime.ort import run
+    from nnfx.trainer.onnx_export import to_onnx
+
+    check_outputs(onnx_path, config, force)
+    paths = output_paths(onnx_path)
+    with atomic_file(paths["onnx"]) as f:
+        f.write(to_onnx(result.model).SerializeToString())
     X_test, y_test = result.test
     if len(X_test):
         ours = result.model.predict(X_test)
-        theirs = run(onnx_path, X_test)
+        theirs = run(paths["onnx"], X_test)
         result.onnx_agreement = float(np.mean(ours.argmax(1) == theirs.argmax(1)))
         result.onnx_max_abs_diff = float(np.max(np.abs(ours - theirs)))
     record = {
+        "nnfx_format": HISTORY_FORMAT,
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in vars(config).items()},
         "test_metrics": result.test_metrics,
         "onnx_test_agreement": result.onnx_agreement,
@@ -157,17 +209,71 @@ def save(result: TrainResult, onnx_path: str | Path, config: TrainConfig) -> dic
         else {"mean": result.standardizer.mean.tolist(), "std": result.standardizer.std.tolist()},
         **result.history.to_dict(),
     }
-    history_path = folder / "history.json"
-    data_path = folder / "test_data.npz"
-    _atomic_write_text(history_path, json.dumps(record, indent=2) + "\n")
-    tmp = folder / "test_data.tmp.npz"
-    np.savez(tmp, X=X_test.astype(np.float32), y=y_test)
-    tmp.replace(data_path)
-    result.files = {"onnx": onnx_path, "history": history_path, "test_data": data_path}
+    with atomic_file(paths["history"]) as f:
+        f.write((json.dumps(record, indent=2) + "\n").encode())
+    with atomic_file(paths["test_data"]) as f:
+        np.savez(f, X=X_test.astype(np.float32), y=y_test, nnfx_format=np.array(TEST_DATA_FORMAT))
+    result.files = paths
     return result.files
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+def _small(path: Path) -> bool:
+    try:
+        return path.stat().st_size <= _MARKER_BYTES
+    except OSError:
+        return False
+
+
+def _onnx_by_nnfx(path: Path) -> bool:
+    """Whether the ONNX file's producer_name is nnfx's (see onnx_export.to_onnx); only its
+    first fields are read: ir_version (field 1) and producer_name (field 2) come first."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return False
+    position = 0
+    while position < len(head):
+        tag, position = _varint(head, position)
+        if tag == (1 << 3):  # ir_version, a varint
+            _, position = _varint(head, position)
+        elif tag == (2 << 3) | 2:  # producer_name, length-delimited
+            length, position = _varint(head, position)
+            return head[position : position + length] == b"nnfx"
+        else:
+            return False
+    return False
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while position < len(data) and shift < 64:
+        byte = data[position]
+        value |= (byte & 0x7F) << shift
+        position, shift = position + 1, shift + 7
+        if not byte & 0x80:
+            return value, position
+    return -1, len(data)
+
+
+def _history_by_nnfx(path: Path) -> bool:
+    try:
+        record = json.loads(path.read_bytes()) if _small(path) else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("nnfx_format") == HISTORY_FORMAT
+
+
+def _test_data_by_nnfx(path: Path) -> bool:
+    if not _small(path):
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return "nnfx_format" in archive.files and bool(
+                archive["nnfx_format"] == TEST_DATA_FORMAT
+            )
+    except Exception:  # any unreadable file is simply not ours
+        return False
+
+
+_OWNED = {"onnx": _onnx_by_nnfx, "history": _history_by_nnfx, "test_data": _test_data_by_nnfx}

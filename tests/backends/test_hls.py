@@ -214,3 +214,94 @@ def test_project_layout_options_and_pragmas(tmp_path):
     with pytest.raises(nnfx.ConfigError, match="names layer"):
         compiled.write_hls(tmp_path / "x", layer_reuse_factor={"nope": 2})
     assert isinstance(onnx.__version__, str)
+
+
+def leaky_model():
+    """Conv and Gemm each followed by a LeakyRelu (slopes 0.1 and 0.3)."""
+    rng = np.random.default_rng(4)
+    nodes = [
+        helper.make_node("Conv", ["x", "K", "KB"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("LeakyRelu", ["c"], ["a"], name="lc", alpha=0.1),
+        helper.make_node("Flatten", ["a"], ["fl"], name="flat"),
+        helper.make_node("Gemm", ["fl", "W", "B"], ["h"], name="fc"),
+        helper.make_node("LeakyRelu", ["h"], ["y"], name="lh", alpha=0.3),
+    ]
+    inits = {
+        "K": rng.standard_normal((3, 2, 3, 3)).astype(np.float32),
+        "KB": rng.standard_normal(3).astype(np.float32),
+        "W": (rng.standard_normal((75, 4)) * 0.3).astype(np.float32),
+        "B": rng.standard_normal(4).astype(np.float32),
+    }
+    return make_model(nodes, [("x", ["N", 2, 5, 5])], [("y", ["N", 4])], inits)
+
+
+def test_a_fused_leaky_relu_runs_bit_exact(rng):
+    """fuse_activations folds each LeakyRelu into its layer: y = Q(acc) for acc > 0, else
+    Q(acc * a) on the exact accumulator (a = alpha in fixed<18,2,RND,SAT>). The oracle is the
+    unfused model whose layer outputs are typed as the exact accumulators, so the reference's
+    own leaky_relu rule sees the exact sums."""
+    from nnfx.compiled import CompiledModel
+    from nnfx.compiler.passes import fuse_activations
+
+    base = {"default": "fixed<10,4,RND,SAT>"}
+    unfused = nnfx.compile(leaky_model(), base)
+    accum = {
+        n.outputs[0]: str(n.precision.accum)
+        for n in unfused.graph.nodes
+        if n.op.name in ("CONV", "DENSE")
+    }
+    oracle = nnfx.compile(leaky_model(), {**base, "tensors": accum})
+    graph = fuse_activations(unfused.graph)
+    assert [n.attrs.activation for n in graph.nodes if n.op.name in ("CONV", "DENSE")] == [
+        "leaky_relu",
+        "leaky_relu",
+    ]
+    fused = CompiledModel(graph, unfused.float_model, unfused.options)
+    X = rng.standard_normal((64, 2, 5, 5)) * 2
+    expected = oracle.predict_raw(X)
+    assert np.any(expected["y"] < 0)  # the slope is exercised
+    assert raw_equal(fused.predict_raw(X), expected)  # the reference's own fused rule
+    for engine in ENGINES:
+        assert raw_equal(fused.predict_raw(X, engine), expected), engine
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("part", "x} ; exec touch pwned ; #"),
+        ("part", ""),
+        ("part", "xc7z020\nclg400"),
+        ("clock_period_ns", float("nan")),
+        ("clock_period_ns", float("inf")),
+        ("clock_period_ns", 0),
+        ("clock_period_ns", -5.0),
+        ("clock_period_ns", "5"),
+        ("reuse_factor", 0),
+        ("reuse_factor", True),
+        ("reuse_factor", 2.5),
+        ("top", "1net"),
+        ("top", "int"),
+        ("top", "EOF"),
+        ("top", "weights_net"),
+        ("top", "my net"),
+        ("top", "net__x"),
+    ],
+)
+def test_bad_hls_options_are_refused_with_one_sentence(option, value, tmp_path):
+    compiled, _ = compile_for("dense", 0)
+    with pytest.raises(nnfx.ConfigError) as e:
+        compiled.write_hls(tmp_path / "prj", **{option: value})
+    assert "\n" not in str(e.value) and not (tmp_path / "prj").exists()
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_the_generated_source_size_is_limited_before_rendering(tmp_path, monkeypatch):
+    from nnfx.backends.hls.writer import HlsWriter, estimate_source_bytes
+
+    compiled, _ = compile_for("conv", 0)
+    files = HlsWriter(compiled.graph).files()
+    assert sum(len(t.encode()) for t in files.values()) <= estimate_source_bytes(compiled.graph)
+    monkeypatch.setenv("NNFX_MAX_SOURCE_BYTES", "1000")
+    with pytest.raises(nnfx.ModelError, match="NNFX_MAX_SOURCE_BYTES"):
+        compiled.write_hls(tmp_path / "prj")
+    assert not (tmp_path / "prj").exists()

@@ -2,12 +2,54 @@
 //
 // Every kernel is written once and instantiated with ap_fixed (Vitis HLS, csim-ap) or
 // ac_fixed (the fast C-simulation). Kernels use only arithmetic, comparison, assignment and
-// to_int(), which both number types share; the assignment to the result type is the one
-// quantization of docs/semantics.md. Arrays are flat, per sample, channels-last.
+// to_int(), which both number types share; the assignment to the result type (through
+// nnfx::quantize) is the one quantization of docs/semantics.md. Arrays are flat, per sample,
+// channels-last.
 #ifndef NNFX_KERNELS_H_
 #define NNFX_KERNELS_H_
 
 namespace nnfx {
+
+// res = Q(v), v exact: the one quantization, and the only number-type-specific glue here.
+// ap_fixed's conversion reads the bit below the result's LSB even where it lies above v's MSB
+// (I_v + F_res <= -1), which fails an assertion in ap_private and aborts the C-simulation
+// under a rounding mode other than TRN: ufixed<36,-1> into fixed<8,8,RND>, say. There, v is
+// first added to a zero of the result type: an exact sum, the same value, whose type reaches
+// the result's LSB (the condition is a compile-time constant; other conversions stay direct).
+// `zero` is built once per call from 0.0, since an int constant takes the same faulty path
+// into a type whose LSB is 2^33 or coarser. ac_fixed converts every value directly.
+#ifdef NNFX_AC_TYPES
+template <class res_T, class value_T>
+inline void quantize(res_T& res, const value_T& v, const res_T&) {
+    res = v;
+}
+#else
+template <class res_T, class value_T>
+inline void quantize(res_T& res, const value_T& v, const res_T& zero) {
+    if (value_T::iwidth + (res_T::width - res_T::iwidth) <= 0)
+        res = zero + v;
+    else
+        res = v;
+}
+#endif
+
+// The same type: nothing to quantize.
+template <class T>
+inline void quantize(T& res, const T& v, const T&) {
+    res = v;
+}
+
+// A Dense or Conv's fused activation on the exact accumulator, then the one quantization:
+// relu: Q(max(acc, 0)); leaky_relu: Q(acc) for acc > 0, else Q(acc * alpha) (docs/semantics.md).
+template <typename CONFIG_T, class accum_T, class res_T>
+void fused_activation(const accum_T& acc, res_T& res, const res_T& zero) {
+    if (CONFIG_T::relu && acc < 0)
+        res = zero;
+    else if (CONFIG_T::leaky && acc < 0)
+        nnfx::quantize(res, acc * CONFIG_T::alpha(), zero);
+    else
+        nnfx::quantize(res, acc, zero);
+}
 
 // Dense: res[j] = Q(bias[j] + sum_i data[i] * weights[i][j]) accumulated in accum_t.
 template <class data_T, class res_T, typename CONFIG_T>
@@ -15,15 +57,17 @@ void dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
            const typename CONFIG_T::weight_t weights[CONFIG_T::n_in * CONFIG_T::n_out],
            const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     typedef typename CONFIG_T::accum_t accum_t;
+    const accum_t accum_zero = 0.0;
+    const res_T zero = 0.0;
     for (int j = 0; j < CONFIG_T::n_out; j++) {
-        accum_t acc = 0;
-        if (CONFIG_T::has_bias) acc = biases[j];
+        accum_t acc = accum_zero;
+        if (CONFIG_T::has_bias) nnfx::quantize(acc, biases[j], accum_zero);
         for (int i = 0; i < CONFIG_T::n_in; i++) {
-            accum_t product = data[i] * weights[i * CONFIG_T::n_out + j];
+            accum_t product;
+            nnfx::quantize(product, data[i] * weights[i * CONFIG_T::n_out + j], accum_zero);
             acc = acc + product;
         }
-        if (CONFIG_T::relu && acc < 0) acc = 0;
-        res[j] = acc;
+        nnfx::fused_activation<CONFIG_T>(acc, res[j], zero);
     }
 }
 
@@ -36,11 +80,13 @@ void conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_
                         CONFIG_T::n_filt],
             const typename CONFIG_T::bias_t biases[CONFIG_T::n_filt]) {
     typedef typename CONFIG_T::accum_t accum_t;
+    const accum_t accum_zero = 0.0;
+    const res_T zero = 0.0;
     for (int oh = 0; oh < CONFIG_T::out_height; oh++) {
         for (int ow = 0; ow < CONFIG_T::out_width; ow++) {
             for (int f = 0; f < CONFIG_T::n_filt; f++) {
-                accum_t acc = 0;
-                if (CONFIG_T::has_bias) acc = biases[f];
+                accum_t acc = accum_zero;
+                if (CONFIG_T::has_bias) nnfx::quantize(acc, biases[f], accum_zero);
                 for (int c = 0; c < CONFIG_T::n_chan; c++) {
                     for (int i = 0; i < CONFIG_T::filt_height; i++) {
                         for (int k = 0; k < CONFIG_T::filt_width; k++) {
@@ -51,17 +97,20 @@ void conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_
                             if (ih < 0 || ih >= CONFIG_T::in_height || iw < 0 ||
                                 iw >= CONFIG_T::in_width)
                                 continue;  // zero padding adds nothing
-                            accum_t product =
+                            accum_t product;
+                            nnfx::quantize(
+                                product,
                                 data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c] *
-                                weights[((i * CONFIG_T::filt_width + k) * CONFIG_T::n_chan + c) *
-                                            CONFIG_T::n_filt +
-                                        f];
+                                    weights[((i * CONFIG_T::filt_width + k) * CONFIG_T::n_chan +
+                                             c) * CONFIG_T::n_filt +
+                                            f],
+                                accum_zero);
                             acc = acc + product;
                         }
                     }
                 }
-                if (CONFIG_T::relu && acc < 0) acc = 0;
-                res[(oh * CONFIG_T::out_width + ow) * CONFIG_T::n_filt + f] = acc;
+                nnfx::fused_activation<CONFIG_T>(
+                    acc, res[(oh * CONFIG_T::out_width + ow) * CONFIG_T::n_filt + f], zero);
             }
         }
     }
@@ -73,12 +122,14 @@ void pool2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_
             res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_chan],
             const typename CONFIG_T::recip_t reciprocal[CONFIG_T::n_reciprocal]) {
     typedef typename CONFIG_T::sum_t sum_t;
+    const data_T data_zero = 0.0;
+    const res_T zero = 0.0;
     for (int oh = 0; oh < CONFIG_T::out_height; oh++) {
         for (int ow = 0; ow < CONFIG_T::out_width; ow++) {
             for (int c = 0; c < CONFIG_T::n_chan; c++) {
-                data_T best = 0;
+                data_T best = data_zero;
                 bool first = true;
-                sum_t total = 0;
+                sum_t total = 0;  // sum_t truncates and wraps: 0 is converted exactly
                 for (int i = 0; i < CONFIG_T::pool_height; i++) {
                     for (int k = 0; k < CONFIG_T::pool_width; k++) {
                         const int ih = oh * CONFIG_T::stride_height + i - CONFIG_T::pad_top;
@@ -97,10 +148,10 @@ void pool2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_
                 }
                 const int out = (oh * CONFIG_T::out_width + ow) * CONFIG_T::n_chan + c;
                 if (CONFIG_T::is_max) {
-                    res[out] = best;
+                    nnfx::quantize(res[out], best, zero);
                 } else {
                     const int r = CONFIG_T::n_reciprocal == 1 ? 0 : oh * CONFIG_T::out_width + ow;
-                    res[out] = total * reciprocal[r];
+                    nnfx::quantize(res[out], total * reciprocal[r], zero);
                 }
             }
         }
@@ -113,18 +164,19 @@ void global_pool(const data_T data[CONFIG_T::n_positions * CONFIG_T::n_chan],
                  res_T res[CONFIG_T::n_chan],
                  const typename CONFIG_T::recip_t reciprocal[1]) {
     typedef typename CONFIG_T::sum_t sum_t;
+    const res_T zero = 0.0;
     for (int c = 0; c < CONFIG_T::n_chan; c++) {
         data_T best = data[c];
-        sum_t total = 0;
+        sum_t total = 0;  // sum_t truncates and wraps: 0 is converted exactly
         for (int p = 0; p < CONFIG_T::n_positions; p++) {
             const data_T v = data[p * CONFIG_T::n_chan + c];
             if (v > best) best = v;
             total = total + v;
         }
         if (CONFIG_T::is_max)
-            res[c] = best;
+            nnfx::quantize(res[c], best, zero);
         else
-            res[c] = total * reciprocal[0];
+            nnfx::quantize(res[c], total * reciprocal[0], zero);
     }
 }
 
@@ -133,27 +185,31 @@ template <class data_T, class res_T, typename CONFIG_T>
 void batchnorm(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
                const typename CONFIG_T::scale_t scale[CONFIG_T::n_scale],
                const typename CONFIG_T::bias_t bias[CONFIG_T::n_scale]) {
+    const res_T zero = 0.0;
     for (int i = 0; i < CONFIG_T::n_in; i++) {
         const int k = CONFIG_T::n_scale == CONFIG_T::n_in ? i : i % CONFIG_T::n_scale;
-        res[i] = data[i] * scale[k] + bias[k];
+        nnfx::quantize(res[i], data[i] * scale[k] + bias[k], zero);
     }
 }
 
 template <class a_T, class b_T, class res_T, typename CONFIG_T>
 void add(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
-    for (int i = 0; i < CONFIG_T::n_in; i++) res[i] = a[i] + b[i];
+    const res_T zero = 0.0;
+    for (int i = 0; i < CONFIG_T::n_in; i++) nnfx::quantize(res[i], a[i] + b[i], zero);
 }
 
 template <class a_T, class b_T, class res_T, typename CONFIG_T>
 void subtract(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in],
               res_T res[CONFIG_T::n_in]) {
-    for (int i = 0; i < CONFIG_T::n_in; i++) res[i] = a[i] - b[i];
+    const res_T zero = 0.0;
+    for (int i = 0; i < CONFIG_T::n_in; i++) nnfx::quantize(res[i], a[i] - b[i], zero);
 }
 
 template <class a_T, class b_T, class res_T, typename CONFIG_T>
 void multiply(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in],
               res_T res[CONFIG_T::n_in]) {
-    for (int i = 0; i < CONFIG_T::n_in; i++) res[i] = a[i] * b[i];
+    const res_T zero = 0.0;
+    for (int i = 0; i < CONFIG_T::n_in; i++) nnfx::quantize(res[i], a[i] * b[i], zero);
 }
 
 // One input's share of a concatenation: rows of `inner` values placed at `offset` in rows of
@@ -161,31 +217,44 @@ void multiply(const a_T a[CONFIG_T::n_in], const b_T b[CONFIG_T::n_in],
 template <class data_T, class res_T, typename CONFIG_T>
 void concat_part(const data_T data[CONFIG_T::outer * CONFIG_T::inner],
                  res_T res[CONFIG_T::outer * CONFIG_T::inner_out]) {
+    const res_T zero = 0.0;
     for (int o = 0; o < CONFIG_T::outer; o++)
         for (int i = 0; i < CONFIG_T::inner; i++)
-            res[o * CONFIG_T::inner_out + CONFIG_T::offset + i] = data[o * CONFIG_T::inner + i];
+            nnfx::quantize(res[o * CONFIG_T::inner_out + CONFIG_T::offset + i],
+                           data[o * CONFIG_T::inner + i], zero);
 }
 
 // A layout change: res[k] = data[index[k]].
 template <class data_T, class res_T, typename CONFIG_T>
 void permute(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
              const int index[CONFIG_T::n_in]) {
-    for (int k = 0; k < CONFIG_T::n_in; k++) res[k] = data[index[k]];
+    const res_T zero = 0.0;
+    for (int k = 0; k < CONFIG_T::n_in; k++) nnfx::quantize(res[k], data[index[k]], zero);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void copy(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
-    for (int k = 0; k < CONFIG_T::n_in; k++) res[k] = data[k];
+    const res_T zero = 0.0;
+    for (int k = 0; k < CONFIG_T::n_in; k++) nnfx::quantize(res[k], data[k], zero);
 }
 
-// clip(floor(x * 2^shift) - start, 0, size - 1): the table index of docs/semantics.md.
+// clip(floor(x * 2^shift) - start, 0, size - 1): the table index of docs/semantics.md, for
+// every input width. `scaled` = x * 2^shift is exact (a product of fixed-point types, any
+// width) and is compared with the table's ends (long long constants) before anything is
+// converted: floor(scaled) < start exactly when scaled < start, and floor(scaled) >= start +
+// size exactly when scaled >= start + size. In between, scaled - start lies in [0, size) and
+// the floor-rounding index type takes it exactly.
+template <typename CONFIG_T, class scaled_T>
+int table_index_of_scaled(const scaled_T& scaled) {
+    if (scaled < CONFIG_T::table_start) return 0;
+    if (scaled >= CONFIG_T::table_start + CONFIG_T::table_size) return CONFIG_T::table_size - 1;
+    const typename CONFIG_T::index_t k = scaled - CONFIG_T::table_start;
+    return k.to_int();
+}
+
 template <typename CONFIG_T, class value_T>
 int table_index(const value_T& x) {
-    typename CONFIG_T::index_t k = x * CONFIG_T::scale();
-    int i = k.to_int() - CONFIG_T::table_start;
-    if (i < 0) i = 0;
-    if (i > CONFIG_T::table_size - 1) i = CONFIG_T::table_size - 1;
-    return i;
+    return nnfx::table_index_of_scaled<CONFIG_T>(x * CONFIG_T::scale());
 }
 
 enum activation_kind { LINEAR, RELU, LEAKY_RELU, CLIP, HARD_SIGMOID, TABLE, ELU };
@@ -193,34 +262,43 @@ enum activation_kind { LINEAR, RELU, LEAKY_RELU, CLIP, HARD_SIGMOID, TABLE, ELU 
 template <class data_T, class res_T, typename CONFIG_T>
 void activation(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
                 const typename CONFIG_T::param_t params[2], const res_T table[CONFIG_T::table_size]) {
+    const res_T zero = 0.0;
+    const res_T one = 1.0;
     for (int i = 0; i < CONFIG_T::n_in; i++) {
         const data_T x = data[i];
         switch (CONFIG_T::kind) {
             case LINEAR:
-                res[i] = x;
+                nnfx::quantize(res[i], x, zero);
                 break;
             case RELU:
-                if (x > 0) res[i] = x; else res[i] = 0;
+                if (x > 0) nnfx::quantize(res[i], x, zero); else res[i] = zero;
                 break;
             case LEAKY_RELU:
-                if (x > 0) res[i] = x; else res[i] = x * params[0];
+                if (x > 0)
+                    nnfx::quantize(res[i], x, zero);
+                else
+                    nnfx::quantize(res[i], x * params[0], zero);
                 break;
             case CLIP: {
-                res_T y = x;
+                res_T y;
+                nnfx::quantize(y, x, zero);
                 if (CONFIG_T::has_low && y < table[0]) y = table[0];
                 if (CONFIG_T::has_high && y > table[1]) y = table[1];
                 res[i] = y;
                 break;
             }
-            case HARD_SIGMOID: {
-                typename CONFIG_T::wide_t v = x * params[0] + params[1];
-                if (v < 0) v = 0;
-                if (v > 1) v = 1;
-                res[i] = v;
+            case HARD_SIGMOID: {  // wide_t holds x * alpha + beta exactly (and 1)
+                const typename CONFIG_T::wide_t v = x * params[0] + params[1];
+                if (v < 0)
+                    res[i] = zero;
+                else if (v > 1)
+                    res[i] = one;
+                else
+                    nnfx::quantize(res[i], v, zero);
                 break;
             }
             case ELU:
-                if (x > 0) { res[i] = x; break; }
+                if (x > 0) { nnfx::quantize(res[i], x, zero); break; }
                 res[i] = table[table_index<CONFIG_T>(x)];
                 break;
             default:  // TABLE: sigmoid, tanh
@@ -237,6 +315,7 @@ void softmax(const data_T data[CONFIG_T::outer * CONFIG_T::n * CONFIG_T::inner],
              const typename CONFIG_T::inv_t inv_table[CONFIG_T::inv_config::table_size]) {
     typedef typename CONFIG_T::exp_t exp_t;
     typedef typename CONFIG_T::sum_t sum_t;
+    const res_T zero = 0.0;
     for (int o = 0; o < CONFIG_T::outer; o++) {
         for (int in = 0; in < CONFIG_T::inner; in++) {
             const int base = o * CONFIG_T::n * CONFIG_T::inner + in;
@@ -244,9 +323,10 @@ void softmax(const data_T data[CONFIG_T::outer * CONFIG_T::n * CONFIG_T::inner],
             for (int k = 1; k < CONFIG_T::n; k++)
                 if (data[base + k * CONFIG_T::inner] > top) top = data[base + k * CONFIG_T::inner];
             exp_t e[CONFIG_T::n];
-            sum_t total = 0;
+            sum_t total = 0;  // sum_t truncates and wraps: 0 is converted exactly
             for (int k = 0; k < CONFIG_T::n; k++) {
-                typename CONFIG_T::diff_t minus_d = top - data[base + k * CONFIG_T::inner];
+                // diff_t holds max - x exactly (one bit wider than x)
+                const typename CONFIG_T::diff_t minus_d = top - data[base + k * CONFIG_T::inner];
                 e[k] = exp_table[table_index<typename CONFIG_T::exp_config>(minus_d)];
                 total = total + e[k];
             }
@@ -255,9 +335,9 @@ void softmax(const data_T data[CONFIG_T::outer * CONFIG_T::n * CONFIG_T::inner],
             for (int k = 0; k < CONFIG_T::n; k++) {
                 const int at = base + k * CONFIG_T::inner;
                 if (CONFIG_T::log)
-                    res[at] = (data[at] - top) - inv;
+                    nnfx::quantize(res[at], (data[at] - top) - inv, zero);
                 else
-                    res[at] = e[k] * inv;
+                    nnfx::quantize(res[at], e[k] * inv, zero);
             }
         }
     }

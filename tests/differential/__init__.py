@@ -1,0 +1,1 @@
+"""The differential tester of the fixed-point engines (docs/testing.md)."""

@@ -1,0 +1,138 @@
+"""The standing differential test (docs/testing.md): random networks x random precisions x
+every rounding/overflow mode x random inputs, through the fixed engines, identical codes.
+
+CI budget: 400 seeded cases in 4 chunks. ``reference`` and ``ort`` run every case; ``csim`` and
+``csim-ap`` (a g++ build each) run on every 50th case and on every 25th case that ort refused.
+The long run is ``python -m tests.differential --cases 10000`` (same generator, same checks).
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.differential.generator import random_network
+from tests.differential.runner import ENGINES, Options, run_many
+
+SEED = 20261126
+CHUNK = 100
+CHUNKS = 4
+MAX_WIDTH = 32
+
+# Failures with a known cause, not yet fixed: the test reports them as xfail (never a pass)
+# while nothing else fails. Remove an entry when its fix lands.
+KNOWN = {
+    "Attempting to read bit beyond MSB": (
+        "csim-ap aborts (ap_private.h assertion) converting to a type whose LSB lies above "
+        "the source's MSB (integer bits > width) with a rounding mode other than TRN"
+    ),
+}
+
+
+def engines() -> tuple[str, ...]:
+    if shutil.which("g++") is None:
+        return ("reference", "ort")
+    return ENGINES
+
+
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_fixed_engines_agree_on_random_cases(chunk, tmp_path):
+    options = Options(
+        seed=SEED,
+        max_width=MAX_WIDTH,
+        batch=32,
+        engines=engines(),
+        csim_every=50,
+        csim_refused_every=25,
+        save_dir=str(tmp_path),
+        minimize=False,  # python -m tests.differential --seed S --case I minimizes
+    )
+    summary = run_many(options, CHUNK, first=chunk * CHUNK)
+    report = summary.table()
+    assert summary.mismatches == 0, report
+    assert not summary.refusal_mismatches, report
+    compiled = summary.cases - sum(summary.compile_refused.values())
+    assert compiled >= 0.8 * summary.cases, f"too many refusals for a useful test\n{report}"
+    assert summary.runs["ort"] >= 0.6 * compiled, report
+    if "csim" in options.engines:
+        assert summary.runs["csim"] >= 2 and summary.runs["csim-ap"] >= 1, report
+    unknown = [
+        f
+        for f in summary.failures
+        if any(stage != "traceback" and not _known(text) for stage, text in f.errors.items())
+    ]
+    assert not unknown, report
+    if summary.failures:
+        causes = sorted({KNOWN[k] for f in summary.failures for k in KNOWN if _known_in(f, k)})
+        pytest.xfail("known failures: " + "; ".join(causes))
+
+
+def _known(text: str) -> bool:
+    return any(k in text for k in KNOWN)
+
+
+def _known_in(result, key: str) -> bool:
+    return any(key in text for text in result.errors.values())
+
+
+def test_the_generator_covers_every_op_it_names():
+    """Over the CI seeds the generator draws every op kind it can produce."""
+    import numpy as np
+
+    seen = set()
+    for index in range(CHUNK * CHUNKS):
+        _, ops = random_network(np.random.default_rng([SEED, index, 0]))
+        seen.update(ops)
+    expected = {
+        "Gemm", "MatMul", "Add(bias)", "Conv1D", "Conv2D", "MaxPool", "AveragePool",
+        "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "Relu", "LeakyRelu", "Elu",
+        "Sigmoid", "Tanh", "HardSigmoid", "Clip", "Softmax", "LogSoftmax", "Add(tensors)",
+        "Sub(tensors)", "Mul(tensors)", "Mul(const)", "Add(const)", "Sub(const)", "Div(const)",
+        "Concat", "Flatten", "Reshape", "ArgMax",
+    }  # fmt: skip
+    assert expected <= seen, sorted(expected - seen)
+
+
+def test_the_tester_sees_a_wrong_code_and_minimizes_it(monkeypatch, tmp_path):
+    """A planted one-code error in one engine is a mismatch, located at its node."""
+    from nnfx.compiled import CompiledModel
+
+    honest = CompiledModel.predict_raw
+
+    def off_by_one(self, X, engine="reference", overflows=None):
+        out = honest(self, X, engine if engine != "ort" else "reference", overflows)
+        if engine == "ort":
+            name = next(iter(out))
+            out[name] = out[name].copy()
+            out[name].reshape(-1)[-1] += 1
+        return out
+
+    monkeypatch.setattr(CompiledModel, "predict_raw", off_by_one)
+    options = Options(seed=SEED, engines=("reference", "ort"), save_dir=str(tmp_path))
+    summary = run_many(options, 6)
+    assert summary.mismatched["ort"] == summary.runs["ort"] > 0
+    failure = summary.failures[0]
+    mismatch = failure.mismatches[0]
+    assert mismatch["engine"] == "ort" and mismatch["minimized"]["node"] is not None
+    saved = tmp_path / f"seed{SEED}-case{failure.index}"
+    assert {p.name for p in saved.iterdir()} >= {
+        "model.onnx",
+        "precision.json",
+        "inputs.npz",
+        "result.json",
+    }
+
+
+def test_a_crashing_engine_is_an_error_not_the_end(monkeypatch):
+    """A C-simulation that aborts the process is reported (it runs in a forked child)."""
+    import os
+
+    import nnfx
+    from tests.differential.runner import CaseResult, run_engines
+
+    compiled = nnfx.compile(random_network(__import__("numpy").random.default_rng(0))[0])
+    monkeypatch.setattr(type(compiled), "predict_raw", lambda *a, **k: os.abort())
+    result = CaseResult(0)
+    run_engines(compiled, None, ["csim"], result)
+    assert result.errors["csim"].startswith("Crash(SIGABRT)")

@@ -1,0 +1,268 @@
+"""The seed corpus: small models built in code, one per family of ops the frontend reads."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from tests.helpers import make_model
+
+node = helper.make_node
+
+
+def _weights(rng, *shape) -> np.ndarray:
+    return (rng.standard_normal(shape) * 0.5).astype(np.float32)
+
+
+def mlp_gemm(rng):
+    return make_model(
+        [
+            node("Gemm", ["x", "W1", "b1"], ["h1"], name="fc1"),
+            node("Relu", ["h1"], ["a1"], name="relu1"),
+            node("Gemm", ["a1", "W2", "b2"], ["h2"], name="fc2", transB=1),
+            node("Softmax", ["h2"], ["y"], name="softmax", axis=-1),
+        ],
+        [("x", ["N", 6])],
+        [("y", ["N", 3])],
+        {
+            "W1": _weights(rng, 6, 8),
+            "b1": _weights(rng, 8),
+            "W2": _weights(rng, 3, 8),
+            "b2": _weights(rng, 3),
+        },
+    )
+
+
+def mlp_matmul(rng):
+    return make_model(
+        [
+            node("MatMul", ["x", "W1"], ["m1"], name="mm1"),
+            node("Add", ["m1", "b1"], ["h1"], name="add1"),
+            node("Sigmoid", ["h1"], ["a1"], name="sigmoid"),
+            node("MatMul", ["a1", "W2"], ["m2"], name="mm2"),
+            node("Add", ["m2", "b2"], ["h2"], name="add2"),
+            node("Tanh", ["h2"], ["y"], name="tanh"),
+        ],
+        [("x", ["N", 5])],
+        [("y", ["N", 4])],
+        {
+            "W1": _weights(rng, 5, 7),
+            "b1": _weights(rng, 7),
+            "W2": _weights(rng, 7, 4),
+            "b2": _weights(rng, 4),
+        },
+    )
+
+
+def cnn(rng):
+    return make_model(
+        [
+            node("Conv", ["x", "K1", "c1"], ["h1"], name="conv1", pads=[1, 1, 1, 1]),
+            node("BatchNormalization", ["h1", "gamma", "beta", "mean", "var"], ["n1"], name="bn1"),
+            node("Relu", ["n1"], ["a1"], name="relu1"),
+            node("MaxPool", ["a1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+            node("Conv", ["p1", "K2"], ["h2"], name="conv2", kernel_shape=[2, 2]),
+            node(
+                "AveragePool",
+                ["h2"],
+                ["p2"],
+                name="pool2",
+                kernel_shape=[2, 2],
+                pads=[0, 0, 1, 1],
+            ),
+            node("Flatten", ["p2"], ["f"], name="flatten"),
+            node("Gemm", ["f", "W", "b"], ["z"], name="fc", transB=1),
+            node("Softmax", ["z"], ["y"], name="softmax"),
+        ],
+        [("x", ["N", 2, 6, 6])],
+        [("y", ["N", 3])],
+        {
+            "K1": _weights(rng, 3, 2, 3, 3),
+            "c1": _weights(rng, 3),
+            "gamma": np.abs(_weights(rng, 3)) + 0.5,
+            "beta": _weights(rng, 3),
+            "mean": _weights(rng, 3),
+            "var": np.abs(_weights(rng, 3)) + 0.5,
+            "K2": _weights(rng, 4, 3, 2, 2),
+            "W": _weights(rng, 3, 4 * 2 * 2),
+            "b": _weights(rng, 3),
+        },
+    )
+
+
+def cnn_global(rng):
+    return make_model(
+        [
+            node("Conv", ["x", "K"], ["h"], name="conv", strides=[2], pads=[1, 1]),
+            node("LeakyRelu", ["h"], ["a"], name="leaky", alpha=0.1),
+            node("GlobalAveragePool", ["a"], ["g"], name="gap"),
+            node("Flatten", ["g"], ["f"], name="flatten"),
+            node("Gemm", ["f", "W"], ["y"], name="fc"),
+        ],
+        [("x", ["N", 2, 9])],
+        [("y", ["N", 2])],
+        {"K": _weights(rng, 4, 2, 3), "W": _weights(rng, 4, 2)},
+    )
+
+
+def elementwise(rng):
+    return make_model(
+        [
+            node("Gemm", ["x", "Wa"], ["a"], name="fa"),
+            node("Gemm", ["x", "Wb"], ["b"], name="fb"),
+            node("Add", ["a", "b"], ["s"], name="add"),
+            node("Sub", ["a", "b"], ["d"], name="sub"),
+            node("Mul", ["s", "d"], ["m"], name="mul"),
+            node("Mul", ["m", "k"], ["mk"], name="scale"),
+            node("Concat", ["mk", "s"], ["c"], name="concat", axis=1),
+            node("Elu", ["c"], ["e"], name="elu", alpha=0.7),
+            node("LeakyRelu", ["e"], ["y"], name="leaky", alpha=0.05),
+        ],
+        [("x", ["N", 4])],
+        [("y", ["N", 6])],
+        {"Wa": _weights(rng, 4, 3), "Wb": _weights(rng, 4, 3), "k": _weights(rng, 3)},
+    )
+
+
+def classifier(rng):
+    model = make_model(
+        [
+            node("Gemm", ["x", "W", "b"], ["z"], name="fc"),
+            node("Softmax", ["z"], ["p"], name="softmax", axis=1),
+            node("ArgMax", ["p"], ["label"], name="argmax", axis=1, keepdims=0),
+        ],
+        [("x", ["N", 5])],
+        [("p", ["N", 4])],
+        {"W": _weights(rng, 5, 4), "b": _weights(rng, 4)},
+    )
+    model.graph.output.append(helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]))
+    return model
+
+
+def layout(rng):
+    return make_model(
+        [
+            node("Transpose", ["x"], ["t"], name="transpose", perm=[0, 2, 1]),
+            node("Reshape", ["t", "shape"], ["r"], name="reshape"),
+            node("Gemm", ["r", "W"], ["h"], name="fc"),
+            node("Reshape", ["h", "shape2"], ["y"], name="reshape2"),
+        ],
+        [("x", ["N", 3, 4])],
+        [("y", ["N", 2, 3])],
+        {
+            "shape": np.array([-1, 12], np.int64),
+            "W": _weights(rng, 12, 6),
+            "shape2": np.array([0, 2, 3], np.int64),
+        },
+    )
+
+
+def two_inputs(rng):
+    return make_model(
+        [
+            node("Add", ["a", "b"], ["s"], name="add"),
+            node("Concat", ["s", "b"], ["c"], name="concat", axis=-1),
+            node("Gemm", ["c", "W"], ["h"], name="fc"),
+            node("HardSigmoid", ["h"], ["y"], name="hard_sigmoid"),
+        ],
+        [("a", ["N", 4]), ("b", ["N", 4])],
+        [("y", ["N", 3])],
+        {"W": _weights(rng, 8, 3)},
+    )
+
+
+def misc_ops(rng):
+    """Ops the other seeds lack: ReduceMean, Squeeze/Unsqueeze, Clip, Div, Dropout,
+    Identity, LogSoftmax."""
+    return make_model(
+        [
+            node("ReduceMean", ["x"], ["m"], name="mean", axes=[2, 3], keepdims=1),
+            node("Squeeze", ["m", "axes"], ["q"], name="squeeze"),
+            node("Clip", ["q", "lo", "hi"], ["k"], name="clip"),
+            node("Div", ["k", "d"], ["v"], name="div"),
+            node("Dropout", ["v"], ["o"], name="dropout"),
+            node("Unsqueeze", ["o", "axis1"], ["u"], name="unsqueeze"),
+            node("Flatten", ["u"], ["f"], name="flatten"),
+            node("Identity", ["f"], ["i"], name="identity"),
+            node("LogSoftmax", ["i"], ["y"], name="log_softmax"),
+        ],
+        [("x", ["N", 3, 4, 4])],
+        [("y", ["N", 3])],
+        {
+            "axes": np.array([2, 3], np.int64),
+            "lo": np.array(-1.0, np.float32),
+            "hi": np.array(2.0, np.float32),
+            "d": np.array([2.0, 4.0, 0.5], np.float32),
+            "axis1": np.array([2], np.int64),
+        },
+    )
+
+
+def label_chain(rng):
+    """A scikit-learn-like classifier: probabilities and an ArgMax -> ArrayFeatureExtractor
+    label, as skl2onnx writes it."""
+    model = make_model(
+        [
+            node("Gemm", ["x", "W", "b"], ["z"], name="fc"),
+            node("Softmax", ["z"], ["probabilities"], name="softmax", axis=1),
+            node("ArgMax", ["probabilities"], ["index"], name="argmax", axis=1),
+            node(
+                "ArrayFeatureExtractor",
+                ["classes", "index"],
+                ["label"],
+                name="labels",
+                domain="ai.onnx.ml",
+            ),
+        ],
+        [("x", ["N", 4])],
+        [("probabilities", ["N", 3])],
+        {"W": _weights(rng, 4, 3), "b": _weights(rng, 3), "classes": np.array([2, 5, 7])},
+        ml=True,
+    )
+    model.graph.output.append(helper.make_tensor_value_info("label", TensorProto.INT64, ["N", 1]))
+    return model
+
+
+def sklearn_mlp(rng):
+    """A real skl2onnx export (skipped from the corpus when skl2onnx is absent)."""
+    try:
+        import skl2onnx
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+    X = rng.standard_normal((30, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y)
+    return skl2onnx.to_onnx(clf, X[:1], options={id(clf): {"zipmap": False}}, target_opset=17)
+
+
+BUILDERS = (
+    mlp_gemm,
+    mlp_matmul,
+    cnn,
+    cnn_global,
+    elementwise,
+    classifier,
+    layout,
+    two_inputs,
+    misc_ops,
+    label_chain,
+    sklearn_mlp,
+)
+
+
+@functools.cache
+def seeds() -> tuple[tuple[str, bytes], ...]:
+    """(name, serialized model) of every seed, built once per process."""
+    rng = np.random.default_rng(0)
+    out = []
+    for build in BUILDERS:
+        model = build(rng)
+        if model is not None:
+            out.append((build.__name__, model.SerializeToString()))
+    return tuple(out)
