@@ -197,12 +197,17 @@ def values_for(t: FixedType, rng: np.random.Generator) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def ap_oracle(request):
+def ap_oracle(request, tmp_path_factory):
     if shutil.which("g++") is None:
         pytest.skip("g++ is not installed: the ap_fixed oracle needs it")
     from tests.apfixed_oracle import ApFixedOracle
 
-    cache = request.config.cache.mkdir("nnfx-ap-fixed-oracle")
+    cache_plugin = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    cache = (
+        cache_plugin.mkdir("nnfx-ap-fixed-oracle")
+        if cache_plugin is not None
+        else tmp_path_factory.mktemp("nnfx-ap-fixed-oracle")
+    )
     return ApFixedOracle(AP_TYPES, cache)
 
 
