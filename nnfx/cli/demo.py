@@ -1,0 +1,111 @@
+"""`nnfx demo`: the whole journey on the embedded default, from training to the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from nnfx.cli.options import check_writable_dir, force_option
+from nnfx.cli.output import print_files, print_model_and_metrics
+
+
+@click.command()
+@click.option(
+    "-o",
+    "--output",
+    default="nnfx-demo",
+    show_default=True,
+    type=click.Path(),
+    help="Directory for every artifact of the demo.",
+)
+@force_option
+def demo(output: str, force: bool) -> None:
+    """The whole journey on the embedded default: digits, a 64-32 MLP, fixed point.
+
+    Trains with Adam for 30 epochs and evaluates on the held-out test split; exports ONNX and
+    checks it with onnxruntime; compiles to fixed point at `auto` precision (10 bits,
+    calibrated on the training split); writes the Vitis HLS project; runs the fixed-point
+    model in the NumPy reference, as ONNX on onnxruntime and as the g++ C-simulation of the
+    HLS kernels, and checks that all three agree bit for bit; writes the report.
+    """
+    import nnfx
+    from nnfx.compiler.search import accuracy
+    from nnfx.files import check_output_folder, staged_directory
+    from nnfx.trainer import recipe
+    from nnfx.ui import console, table
+
+    final = Path(output)
+    check_output_folder(final, "demo", force=force)  # before the long work
+    check_writable_dir(final.parent)
+    config = recipe.TrainConfig()
+    console.print(
+        f"[bold]nnfx demo[/] — training a {'-'.join(map(str, config.hidden))} MLP "
+        f"on {config.dataset} with {config.optimizer}"
+    )
+    result = recipe.train(config, verbose=1)
+    print_model_and_metrics(result)
+    # Written into a temporary sibling directory, then moved into place: never half-written.
+    with staged_directory(final, "demo", force=force) as staging:
+        recipe.save(result, staging / "model.onnx", config)
+        X_test, y_test = result.test
+        with console.status("compiling to fixed point (auto, 10 bits)..."):
+            compiled = nnfx.compile(
+                staging / "model.onnx",
+                "auto",
+                width=10,
+                calibration=result.train[0].astype(np.float32),
+            )
+            compiled.save(staging / "build", hls={})
+        engines = ("reference", "ort", "csim")
+        with console.status("running the fixed-point engines (g++ builds the C-simulation)..."):
+            raw = {e: compiled.predict_raw(X_test, e) for e in engines}
+        exact = {
+            e: all(np.array_equal(raw["reference"][k], raw[e][k]) for k in raw[e]) for e in engines
+        }
+        float_acc = accuracy(compiled.float_model.predict(X_test), y_test)
+        fixed_acc = accuracy(
+            {k: compiled._values(k, v) for k, v in raw["reference"].items()}, y_test
+        )
+        nnfx.report(
+            staging / "model.onnx",
+            X_test,
+            y_test,
+            staging / "report",
+            precisions=(6, 8, 10, 12, 16),
+            width=10,
+            engines=engines,
+            calibration=result.train[0].astype(np.float32),
+        )
+    files = {k: final / v.name for k, v in result.files.items()}
+    files["compiled"] = final / "build"
+    files["hls"] = final / "build" / "hls"
+    files["report"] = final / "report" / "report.html"
+    labels = {
+        "reference": "NumPy reference",
+        "ort": "ONNX on onnxruntime",
+        "csim": "HLS C-simulation, g++",
+    }
+    rows = [
+        ["float (NumPy trainer)", f"{100 * result.test_metrics['accuracy']:.2f}", "-"],
+        ["float (ONNX, nnfx IR)", f"{100 * float_acc:.2f}", "-"],
+    ]
+    rows += [
+        [
+            f"fixed, auto 10 bits ({labels[e]})",
+            f"{100 * fixed_acc:.2f}",
+            "-" if e == "reference" else ("yes" if exact[e] else "NO"),
+        ]
+        for e in engines
+    ]
+    console.print(
+        table(
+            f"test accuracy ({len(X_test)} samples)",
+            ["model", "accuracy %", "bit-exact with the reference"],
+            rows,
+        )
+    )
+    print_files(result, files)
+    if not all(exact.values()):
+        raise SystemExit(1)

@@ -1,0 +1,47 @@
+"""`nnfx inspect`: read an ONNX model into the IR and print it."""
+
+from __future__ import annotations
+
+import click
+
+from nnfx.cli.options import force_option
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option(
+    "--save-ir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write the optimized IR (model.json + weights.npz) to this directory.",
+)
+@force_option
+def inspect(model: str, save_ir: str | None, force: bool) -> None:
+    """Read an ONNX MODEL into the IR and print it, one line per node.
+
+    The IR is what the compiler works on: Gemm/MatMul+Add become Dense, BatchNorm is folded
+    into the layer before it, Identity/Dropout disappear, images are channels-last.
+    """
+    import nnfx
+    from nnfx.ui import console, plain
+
+    loaded = nnfx.load(model)
+    graph = loaded.graph
+    console.print(
+        f"[bold]{plain(model)}[/]: {len(graph.nodes)} nodes, inputs "
+        + ", ".join(f"{plain(n)} {_model_shape(graph, n)}" for n in graph.inputs)
+        + ", outputs "
+        + ", ".join(f"{plain(n)} {_model_shape(graph, n)}" for n in graph.outputs)
+    )
+    console.print(plain(loaded.summary(), newlines=True), soft_wrap=True)
+    if save_ir:
+        graph.save(save_ir, force=force, inputs=[model])
+        console.print(f"IR written to {plain(save_ir)}/ (model.json, weights.npz)")
+
+
+def _model_shape(graph, name: str) -> str:
+    from nnfx.frontends.onnx import inverse
+
+    t = graph.tensors[name]
+    shape = tuple(t.shape[i] for i in inverse(t.onnx_perm))
+    return "(batch" + "".join(f", {d}" for d in shape) + ")"

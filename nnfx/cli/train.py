@@ -1,0 +1,49 @@
+"""`nnfx train`: train an MLP with the NumPy trainer and export it to ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nnfx.cli.options import check_writable_dir, force_option, train_options
+from nnfx.cli.output import print_files, print_model_and_metrics
+
+
+def _config(**kw):
+    from nnfx.trainer.recipe import TrainConfig
+
+    batch = kw.pop("batch_size")
+    return TrainConfig(batch_size=None if batch == 0 else batch, **kw)
+
+
+@click.command()
+@train_options
+@click.option(
+    "-o",
+    "--output",
+    default="model.onnx",
+    show_default=True,
+    type=click.Path(),
+    help="ONNX file to write; history.json and test_data.npz go beside it.",
+)
+@force_option
+@click.option("-q", "--quiet", is_flag=True, help="No per-epoch output.")
+def train(output: str, force: bool, quiet: bool, **kw) -> None:
+    """Train an MLP classifier with the NumPy trainer and export it to ONNX.
+
+    The data set is split 70/15/15 (stratified) and standardized with the training statistics.
+    Prints one line per epoch and the test metrics; writes the ONNX model, history.json (the
+    per-epoch history, the configuration and the standardization) and test_data.npz (the
+    standardized test split, for `nnfx compile` and `nnfx simulate`).
+    """
+    from nnfx.trainer import recipe
+
+    output_path = Path(output)
+    check_writable_dir(output_path.parent)
+    config = _config(**kw)
+    recipe.check_outputs(output_path, config, force)  # before the long work
+    result = recipe.train(config, verbose=0 if quiet else 1)
+    print_model_and_metrics(result)
+    files = recipe.save(result, output_path, config, force=force)
+    print_files(result, files)
