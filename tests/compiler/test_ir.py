@@ -7,7 +7,7 @@ import pytest
 from onnx import helper
 
 import nnfx
-from nnfx.backends.hls.writer import HlsWriter
+from nnfx.backends.hls.emitters import EMITTERS
 from nnfx.backends.onnx import FIXED_WRITERS, FLOAT_WRITERS
 from nnfx.compiler.ir import Graph, validate
 from nnfx.compiler.ops import ATTRS, SHAPE_RULES, DenseAttrs, Op
@@ -38,14 +38,7 @@ ENGINE_TABLES = [
     (FIXED_KERNELS, "fixed reference"),
     (FIXED_WRITERS, "fixed-point ONNX"),
     (FLOAT_WRITERS, "float ONNX"),
-    (
-        {
-            op: getattr(HlsWriter, f"_op_{op.name.lower()}", None)
-            for op in Op
-            if hasattr(HlsWriter, f"_op_{op.name.lower()}")
-        },
-        "HLS writer",
-    ),
+    (EMITTERS, "HLS writer"),
 ]
 
 

@@ -1,0 +1,71 @@
+"""The HLS project's options and their validation: each refused with one sentence before
+anything is written (docs/hls.md)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from nnfx.backends.hls.names import top_problem
+from nnfx.compiler.ir import Graph, Node
+from nnfx.errors import ConfigError
+
+STRATEGIES = ("latency", "resource")
+PART = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+@dataclass
+class HlsOptions:
+    """Project options. ``reuse_factor`` and ``strategy`` apply to every layer unless a layer
+    (by IR node name) has its own in ``layer_reuse_factor`` / ``layer_strategy``."""
+
+    top: str = "nnfx_top"
+    part: str = "xcvu13p-flga2577-2-e"
+    clock_period_ns: float = 5.0
+    reuse_factor: int = 1
+    strategy: str = "latency"
+    layer_reuse_factor: dict[str, int] = field(default_factory=dict)
+    layer_strategy: dict[str, str] = field(default_factory=dict)
+
+    def check(self, graph: Graph) -> None:
+        problem = top_problem(self.top)
+        if problem is not None:
+            raise ConfigError(f"top function name {self.top!r} {problem}")
+        if not isinstance(self.part, str) or not PART.fullmatch(self.part):
+            raise ConfigError(
+                f"FPGA part {self.part!r} must be 1 to 64 letters, digits, '-' or '_'"
+            )
+        clock = self.clock_period_ns
+        if (
+            isinstance(clock, bool)
+            or not isinstance(clock, int | float)
+            or not math.isfinite(clock)
+            or clock <= 0
+        ):
+            raise ConfigError(f"clock period must be a finite number of ns above 0, got {clock!r}")
+        names = {n.name for n in graph.nodes}
+        for what, table in (
+            ("reuse factor", self.layer_reuse_factor),
+            ("strategy", self.layer_strategy),
+        ):
+            unknown = [k for k in table if k not in names]
+            if unknown:
+                raise ConfigError(
+                    f"per-layer {what} names layer(s) {', '.join(map(repr, unknown))} that the "
+                    "model does not have"
+                )
+        for s in [self.strategy, *self.layer_strategy.values()]:
+            if s not in STRATEGIES:
+                raise ConfigError(
+                    f"unknown strategy {s!r}; expected one of {', '.join(STRATEGIES)}"
+                )
+        for r in [self.reuse_factor, *self.layer_reuse_factor.values()]:
+            if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+                raise ConfigError(f"reuse factor must be a positive integer, got {r!r}")
+
+    def reuse(self, node: Node) -> int:
+        return int(self.layer_reuse_factor.get(node.name, self.reuse_factor))
+
+    def strategy_of(self, node: Node) -> str:
+        return self.layer_strategy.get(node.name, self.strategy)
