@@ -1,0 +1,81 @@
+"""The ONNX graph builder shared by both exports: unique readable names, the layout
+transposes at the model boundary, and an atomic save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-/" else "_" for c in name)
+
+
+class Builder:
+    """Collects nodes and initializers with unique, readable names."""
+
+    def __init__(self, dtype: int):
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.names: set[str] = set()
+        self.dtype = dtype
+        self.np_dtype = np.float64 if dtype == TensorProto.DOUBLE else np.float32
+        self.scope = ""
+
+    def fresh(self, base: str) -> str:
+        base = _safe(f"{self.scope}/{base}" if self.scope else base)
+        name, k = base, 1
+        while name in self.names:
+            k += 1
+            name = f"{base}_{k}"
+        self.names.add(name)
+        return name
+
+    def const(self, value, base: str = "c", dtype=None) -> str:
+        name = self.fresh(base)
+        array = np.asarray(value, dtype=dtype or self.np_dtype)
+        self.inits.append(numpy_helper.from_array(array, name))
+        return name
+
+    def ints(self, values, base: str = "axes") -> str:
+        return self.const(np.asarray(values, dtype=np.int64), base, np.int64)
+
+    def op(self, op_type: str, inputs: list[str], base: str | None = None, **attrs) -> str:
+        out = self.fresh(base or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
+        return out
+
+
+def _boundary_perm(perm: tuple[int, ...]) -> list[int]:
+    return [0, *(p + 1 for p in perm)]
+
+
+def _transpose(b: Builder, x: str, perm: list[int], base: str) -> str:
+    """A Transpose node, or nothing when the permutation is the identity."""
+    if perm == sorted(perm):
+        return x
+    return b.op("Transpose", [x], base, perm=perm)
+
+
+def _inverse(perm) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argsort(perm))
+
+
+def _model_shape(t) -> list:
+    return ["N", *(t.shape[i] for i in _inverse(t.onnx_perm))]
+
+
+def save(model: onnx.ModelProto, path: str | Path) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        onnx.save(model, str(tmp))
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

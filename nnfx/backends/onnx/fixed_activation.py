@@ -1,0 +1,103 @@
+"""Activation and softmax in the fixed-point graph: exact arithmetic for the piecewise-linear
+kinds, Gather on the compiled tables for the rest."""
+
+from __future__ import annotations
+
+from nnfx.backends.onnx.quantize import _align, _bits, _mag, quantize, table_index
+from nnfx.compiler.fixed import FixedType
+
+
+def _lookup(e, node, role, t: FixedType, index: str, base: str) -> str:
+    return e.b.op("Gather", [e.const_raw(node, role, t, base), index], "lookup", axis=0)
+
+
+def _activation(e, node, xs):
+    a, b, p = node.attrs, e.b, node.precision
+    x, x_type, out = xs[0], e.type_of(node.inputs[0]), e.type_of(node.outputs[0])
+    if a.kind == "linear":
+        return quantize(b, x, x_type.frac, out)
+    if a.kind == "relu":
+        relu = b.op("Max", [x, b.const(0.0, "zero")], "relu")
+        return relu if x_type == out else quantize(b, relu, x_type.frac, out)  # already a code
+    if a.kind == "leaky_relu":
+        fa = p.weight.frac
+        e.check(node, 1 + _mag(x_type) + max(fa, _mag(p.weight)), "x * alpha")
+        positive = b.op("Greater", [x, b.const(0.0, "zero")])
+        v = b.op(
+            "Where",
+            [
+                positive,
+                _align(b, x, 0, fa),
+                b.op("Mul", [x, e.const_raw(node, "alpha", p.weight, "alpha")]),
+            ],
+        )
+        return quantize(b, v, x_type.frac + fa, out)
+    if a.kind == "clip":
+        y = quantize(b, x, x_type.frac, out)
+        if "low" in node.params:
+            y = b.op("Max", [y, e.const_raw(node, "low", out, "low")], "clip_low")
+        if "high" in node.params:
+            y = b.op("Min", [y, e.const_raw(node, "high", out, "high")], "clip_high")
+        return y
+    if a.kind == "hard_sigmoid":
+        frac = x_type.frac + p.weight.frac
+        target = max(frac, p.bias.frac)
+        bound = max(
+            _mag(x_type) + _mag(p.weight) + target - frac, _mag(p.bias) + target - p.bias.frac
+        )
+        e.check(node, bound + 2, "alpha * x + beta")
+        v = b.op(
+            "Add",
+            [
+                _align(
+                    b, b.op("Mul", [x, e.const_raw(node, "alpha", p.weight, "alpha")]), frac, target
+                ),
+                _align(b, e.const_raw(node, "beta", p.bias, "beta"), p.bias.frac, target),
+            ],
+        )
+        v = b.op("Clip", [v, b.const(0.0, "zero"), b.const(2.0**target, "one")])
+        return quantize(b, v, target, out)
+    looked_up = _lookup(e, node, "table", out, table_index(b, x, x_type.frac, p.table), "table")
+    if a.kind == "elu":
+        positive = b.op("Greater", [x, b.const(0.0, "zero")])
+        return b.op("Where", [positive, quantize(b, x, x_type.frac, out), looked_up], "elu")
+    return looked_up
+
+
+def _softmax(e, node, xs):
+    a, b, p = node.attrs, e.b, node.precision
+    x_type, out = e.type_of(node.inputs[0]), e.type_of(node.outputs[0])
+    axis = a.axis % len(e.graph.tensors[node.inputs[0]].shape) + 1
+    e.check(node, _mag(x_type) + 2, "x - max(x)")
+    top = b.op("ReduceMax", [xs[0]], "max", axes=[axis], keepdims=1)
+    d = b.op("Sub", [xs[0], top], "minus_max")
+    negated = b.op("Neg", [d])
+    exps = _lookup(
+        e, node, "table", p.table_type, table_index(b, negated, x_type.frac, p.table), "exp_table"
+    )
+    total = b.op("ReduceSum", [exps, b.ints([axis])], "sum", keepdims=1)
+    inv = _lookup(
+        e,
+        node,
+        "inverse_table",
+        p.inverse_type,
+        table_index(b, total, p.table_type.frac, p.inverse_table),
+        "inverse_table",
+    )
+    if a.log:
+        target = max(x_type.frac, p.inverse_type.frac)
+        bound = max(
+            _mag(x_type) + 1 + target - x_type.frac,
+            _mag(p.inverse_type) + target - p.inverse_type.frac,
+        )
+        e.check(node, bound + 2, "(x - max) - log(sum)")
+        v = b.op(
+            "Sub",
+            [_align(b, d, x_type.frac, target), _align(b, inv, p.inverse_type.frac, target)],
+            "log_softmax",
+        )
+        return quantize(b, v, target, out)
+    e.check(node, _bits(p.table_type) + _bits(p.inverse_type), "exp * (1 / sum)")
+    return quantize(
+        b, b.op("Mul", [exps, inv], "normalize"), p.table_type.frac + p.inverse_type.frac, out
+    )
