@@ -332,7 +332,7 @@ class _Assigner:
                 node, params=params, precision=LayerPrecision(weight=wt, bias=bt)
             )
         if a.kind == "clip":
-            bound = out_type.with_(overflow="SAT")
+            bound = tables.saturating(out_type)  # codes of the type: clamped, +-max if SAT_SYM
             params = {}
             if math.isfinite(a.min):
                 params["low"] = self.store(node, "low", np.array([a.min]), bound)

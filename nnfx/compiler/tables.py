@@ -51,23 +51,35 @@ FUNCTIONS = {
 DEFAULT_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0), "elu": (-8.0, 0.0)}
 
 
+def saturating(t: FixedType, rounding: str | None = None) -> FixedType:
+    """The type a table entry or a constant bound of type ``t`` is quantized with, so that it
+    is one of ``t``'s own codes: a value beyond the range clamps to the nearest code ``t``
+    holds. ``SAT_SYM`` when ``t`` is ``SAT_SYM`` (``-2**(W-1)`` is no code of it), else ``SAT``:
+    also for ``WRAP`` and ``SAT_ZERO`` types, whose full range ``[min, max]`` is valid and
+    where wrapped bits or 0 would be no approximation of the value (docs/semantics.md,
+    Tables). ``rounding`` replaces ``t``'s rounding when given."""
+    overflow = "SAT_SYM" if t.overflow == "SAT_SYM" else "SAT"
+    return t.with_(rounding=rounding or t.rounding, overflow=overflow)
+
+
 def activation_table(kind: str, spec: TableSpec, out: FixedType, alpha: float = 1.0):
-    """``f`` at the middle of each bin, quantized to the output type."""
+    """``f`` at the middle of each bin, quantized to the output type (RND, saturating as
+    :func:`saturating` says)."""
     x = bin_midpoints(spec)
     if kind == "elu":
         values = alpha * np.expm1(np.minimum(x, 0.0))
     else:
         values = FUNCTIONS[kind](x)
-    return quantize(values, out.with_(rounding="RND", overflow="SAT"))
+    return quantize(values, saturating(out, "RND"))
 
 
 def exp_table(spec: TableSpec, t: FixedType) -> np.ndarray:
     """``exp(-d)`` for ``d`` at the start of each bin (so that d = 0 gives exactly 1)."""
-    return quantize(np.exp(-bin_starts(spec)), t)
+    return quantize(np.exp(-bin_starts(spec)), saturating(t))
 
 
 def inverse_table(spec: TableSpec, t: FixedType, log: bool) -> np.ndarray:
     """``1 / s`` (or ``log(s)``) at the middle of each bin of the exponentials' sum ``s``."""
     s = bin_midpoints(spec)
     values = np.log(s) if log else 1.0 / s
-    return quantize(values, t)
+    return quantize(values, saturating(t))

@@ -281,6 +281,8 @@ def _softmax(c: FixedContext, inputs):
     t = c.types[0]
     d = x - x.max(axis=-1, keepdims=True)  # <= 0, exact
     e = c.const("table", p.table_type)[table_index(-d, t.frac, p.table)]
+    # the sum of n exp codes: |s| <= 2**(m_E + ceil(log2 n)); Python ints past 2**61
+    (e,) = exact_ints(magnitude(p.table_type) + _log2_ceil(x.shape[-1]), e)
     total = e.sum(axis=-1, keepdims=True)  # exact, frac of the exp type
     looked_up = c.const("inverse_table", p.inverse_type)[
         table_index(total, p.table_type.frac, p.inverse_table)
@@ -294,7 +296,9 @@ def _softmax(c: FixedContext, inputs):
         d, looked_up = exact_ints(bound, d, looked_up)
         y = align(d, t.frac, target) - align(looked_up, p.inverse_type.frac, target)
         y = c.quantize(y, target)
-    else:
+    else:  # e * R[k(s)]: |product| <= 2**(m_E + m_R)
+        bound = magnitude(p.table_type) + magnitude(p.inverse_type)
+        e, looked_up = exact_ints(bound, e, looked_up)
         y = c.quantize(e * looked_up, p.table_type.frac + p.inverse_type.frac)
     return np.moveaxis(y, -1, a.axis % (inputs[0].ndim - 1) + 1)
 

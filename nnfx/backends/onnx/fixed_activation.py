@@ -3,6 +3,8 @@ kinds, Gather on the compiled tables for the rest."""
 
 from __future__ import annotations
 
+import math
+
 from nnfx.backends.onnx.quantize import _align, _bits, _mag, quantize, table_index
 from nnfx.compiler.fixed import FixedType
 
@@ -75,6 +77,8 @@ def _softmax(e, node, xs):
     exps = _lookup(
         e, node, "table", p.table_type, table_index(b, negated, x_type.frac, p.table), "exp_table"
     )
+    n = e.graph.tensors[node.inputs[0]].shape[axis - 1]
+    e.check(node, _mag(p.table_type) + math.ceil(math.log2(max(n, 1))) + 1, "sum of exp codes")
     total = b.op("ReduceSum", [exps, b.ints([axis])], "sum", keepdims=1)
     inv = _lookup(
         e,
