@@ -1,35 +1,26 @@
 """ONNX -> IR (float).
 
 Reading a model is three steps: load it (external data included) and check it, sort its nodes
-topologically, then convert node by node with the small functions of
-:mod:`nnfx.frontends.onnx_ops` (one per ONNX op, in one table).
+topologically, then convert node by node with the small functions of the one table
+:data:`nnfx.frontends.converters.CONVERTERS` (one per ONNX op), each working through a
+:class:`~nnfx.frontends.context.Converter`.
 
-Layout is decided here once. Every value remembers ``perm``, how its IR array relates to the
-ONNX array of one sample: ``ir = onnx.transpose(perm)``. Convolutions and pooling produce
-channels-last values; element-wise ops keep whatever they get; ops that care about order
-(Flatten, Reshape) ask for the ONNX order, and a Transpose node appears only where a value's
-layout must actually change — which the passes then fold into the next Dense layer's weights.
-An ONNX Transpose only relabels ``perm`` and costs nothing.
+Layout is decided once, per value (:mod:`nnfx.frontends.layout`): every value remembers how its
+IR array relates to the ONNX array of one sample. At the end, the graph's inputs and outputs
+take whichever layout spares a Transpose, recorded in ``onnx_perm``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import onnx
-from onnx import AttributeProto, TensorProto, numpy_helper
 
 from nnfx import limits
 from nnfx.compiler.ir import (
     FLOAT,
-    INTEGER,
-    DType,
     Graph,
-    Node,
     Tensor,
     for_message,
     freeze,
@@ -38,334 +29,21 @@ from nnfx.compiler.ir import (
     unique_name,
     validate,
 )
-from nnfx.compiler.ops import Op, TransposeAttrs, infer_shape
+from nnfx.compiler.ops import NoAttrs, Op
 from nnfx.errors import ModelError, UnsupportedOpError
+from nnfx.frontends.context import (
+    MAX_RANK,
+    Converter,
+    Value,
+    first_line,
+    rename_tensor,
+    tensor_array,
+)
+from nnfx.frontends.converters import CONVERTERS, supported_ops
+from nnfx.frontends.layout import channels_last, compose, inverse
 
 MIN_OPSET, MAX_OPSET = 13, 21
-# The most axes (batch included) of a tensor nnfx reads: FPGA models stay far below.
-MAX_RANK = 16
-# Stand-in for the batch size inside folded shape computations (Shape -> Gather -> Concat...).
-BATCH = -(2**40)
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
-# The element types a constant may have (others, such as strings or complex numbers, are
-# refused before any array is built from the file's bytes).
-CONSTANT_TYPES = {
-    TensorProto.FLOAT: np.float32,
-    TensorProto.DOUBLE: np.float64,
-    TensorProto.FLOAT16: np.float16,
-    TensorProto.INT8: np.int8,
-    TensorProto.INT16: np.int16,
-    TensorProto.INT32: np.int32,
-    TensorProto.INT64: np.int64,
-    TensorProto.UINT8: np.uint8,
-    TensorProto.UINT16: np.uint16,
-    TensorProto.UINT32: np.uint32,
-    TensorProto.UINT64: np.uint64,
-    TensorProto.BOOL: np.bool_,
-}
-# The attribute kinds a converter may ask for, with the words for an error message.
-ATTRIBUTE_KINDS = {
-    "int": (AttributeProto.INT, "an integer"),
-    "ints": (AttributeProto.INTS, "a list of integers"),
-    "float": (AttributeProto.FLOAT, "a float"),
-    "floats": (AttributeProto.FLOATS, "a list of floats"),
-    "string": (AttributeProto.STRING, "a string"),
-    "tensor": (AttributeProto.TENSOR, "a tensor"),
-}
-
-
-def channels_last(rank: int) -> tuple[int, ...]:
-    """The perm that moves ONNX's channel axis (first of the sample) to the end."""
-    return tuple(range(1, rank)) + (0,) if rank >= 2 else tuple(range(rank))
-
-
-def compose(first: tuple[int, ...], then: tuple[int, ...]) -> tuple[int, ...]:
-    """``x.transpose(first).transpose(then) == x.transpose(compose(first, then))``."""
-    return tuple(first[i] for i in then)
-
-
-def inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argsort(perm))
-
-
-def tensor_array(t: onnx.TensorProto, what: str) -> np.ndarray:
-    """The array of a TensorProto from the file, after checking, before any array is built,
-    that its dims are sane and within the limits and that its data fits them."""
-    dims = list(t.dims)
-    if any(d < 0 for d in dims):
-        raise ModelError(f"{what} has negative dimensions {short(dims)}")
-    count = math.prod(dims)
-    limits.TENSOR_ELEMENTS.check(count, what)
-    dtype = CONSTANT_TYPES.get(t.data_type)
-    if dtype is None:
-        name = TensorProto.DataType.Name(t.data_type) if t.data_type in _DATA_TYPE_NAMES else None
-        raise ModelError(
-            f"{what} has data type {name or t.data_type}, which nnfx does not read; "
-            "expected float, double, float16, bool or an integer type"
-        )
-    if t.data_location == TensorProto.EXTERNAL:
-        raise ModelError(f"{what} keeps its data in an external file that was not loaded")
-    if t.HasField("raw_data"):
-        needed = count * np.dtype(dtype).itemsize
-        if len(t.raw_data) != needed:
-            raise ModelError(
-                f"{what} holds {len(t.raw_data):,} bytes of data; its shape {short(dims)} "
-                f"of {np.dtype(dtype).name} needs {needed:,}"
-            )
-    else:
-        field = onnx.helper.tensor_dtype_to_field(t.data_type)
-        held = len(getattr(t, field))
-        if held != count:
-            raise ModelError(
-                f"{what} holds {held:,} values; its shape {short(dims)} needs {count:,}"
-            )
-    try:
-        return numpy_helper.to_array(t)
-    except Exception as e:  # noqa: BLE001  (the checks above leave only ONNX's own surprises)
-        raise ModelError(f"{what} cannot be read ({for_message(_first_line(e), 200)})") from None
-
-
-_DATA_TYPE_NAMES = set(TensorProto.DataType.values())
-
-
-@dataclass(frozen=True)
-class Value:
-    """What an ONNX name holds: an IR tensor in some layout, or a constant."""
-
-    tensor: str | None = None
-    perm: tuple[int, ...] = ()
-    onnx_shape: tuple[int, ...] = ()  # of one sample, in ONNX order
-    const: np.ndarray | None = None
-    dtype: DType = FLOAT
-
-    @property
-    def is_const(self) -> bool:
-        return self.const is not None
-
-
-class Converter:
-    """Holds the IR under construction while the ONNX nodes are converted one by one."""
-
-    def __init__(self, model: onnx.ModelProto, source: str):
-        self.model, self.source = model, source
-        self.values: dict[str, Value] = {}
-        self.nodes: list[Node] = []
-        self.tensors: dict[str, Tensor] = {}
-        self.constants: dict[str, np.ndarray] = {}
-        self.onnx_node: onnx.NodeProto | None = None
-        self.node_name = ""
-        self.weight_count = 0
-        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-
-    # -- values -----------------------------------------------------------------------
-    def culprit(self, what: str) -> str:
-        """``what`` of the current node, as a message names it."""
-        node = self.onnx_node
-        return f"node '{for_message(self.node_name)}' ({for_message(node.op_type, 40)}): {what}"
-
-    def error(self, message: str, cls=ModelError) -> ModelError:
-        return cls(self.culprit(message))
-
-    def inputs(self, least: int, most: int | None = None) -> list[str]:
-        """The node's input names, checked to number from ``least`` to ``most``."""
-        names = list(self.onnx_node.input)
-        most = least if most is None else most
-        if not least <= len(names) <= most:
-            expected = str(least) if least == most else f"{least} to {most}"
-            raise self.error(f"has {len(names)} inputs; expected {expected}")
-        return names
-
-    def value(self, name: str) -> Value:
-        if name not in self.values:
-            raise self.error(
-                f"input '{for_message(name)}' is neither a graph input, an initializer nor "
-                "the output of an earlier node"
-            )
-        return self.values[name]
-
-    def tensor(self, name: str) -> Value:
-        """A computed float input (class indices from an ArgMax are refused here)."""
-        v = self.value(name)
-        if v.is_const:
-            raise self.error(
-                f"input '{for_message(name)}' is a constant where nnfx expects computed data",
-                UnsupportedOpError,
-            )
-        if v.dtype == INTEGER:
-            raise self.error(
-                f"input '{for_message(name)}' holds integer class indices (an ArgMax output); "
-                "this op takes float data",
-                UnsupportedOpError,
-            )
-        return v
-
-    def const(self, name: str, what: str) -> np.ndarray:
-        v = self.value(name)
-        if not v.is_const:
-            raise self.error(
-                f"{what} '{for_message(name)}' must be a constant (an initializer), not computed "
-                "data",
-                UnsupportedOpError,
-            )
-        return v.const
-
-    def numbers(self, name: str, what: str) -> np.ndarray:
-        """A numeric constant as float64, refused if it holds NaN."""
-        array = self.const(name, what)
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-            raise self.error(
-                f"{what} '{for_message(name)}' has type {array.dtype}; expected numbers"
-            )
-        array = np.asarray(array, np.float64)
-        if np.isnan(array).any():
-            raise self.error(f"{what} '{for_message(name)}' holds NaN")
-        return array
-
-    def integers(self, array: np.ndarray, what: str) -> list[int]:
-        """A constant that must hold integers (axes, shapes), as a list."""
-        if not np.issubdtype(array.dtype, np.integer):
-            raise self.error(f"{what} has type {array.dtype}; expected integers")
-        return [int(v) for v in np.asarray(array).reshape(-1)]
-
-    def optional_const(self, index: int, what: str) -> np.ndarray | None:
-        node = self.onnx_node
-        if len(node.input) <= index or not node.input[index]:
-            return None
-        return self.const(node.input[index], what)
-
-    def attr(self, name: str, default=None, kind: str | None = None):
-        """The attribute's value, or ``default`` when the node has none; ``kind`` (a key of
-        :data:`ATTRIBUTE_KINDS`) checks its type. Strings come back decoded."""
-        for a in self.onnx_node.attribute:
-            if a.name != name:
-                continue
-            if kind is not None and a.type != ATTRIBUTE_KINDS[kind][0]:
-                got = (
-                    AttributeProto.AttributeType.Name(a.type).lower()
-                    if a.type in AttributeProto.AttributeType.values()
-                    else f"type {a.type}"
-                )
-                raise self.error(
-                    f"attribute '{for_message(name)}' must be {ATTRIBUTE_KINDS[kind][1]}, got {got}"
-                )
-            value = onnx.helper.get_attribute_value(a)
-            if kind == "string":
-                try:
-                    return value.decode()
-                except UnicodeDecodeError:
-                    raise self.error(f"attribute '{for_message(name)}' is not UTF-8 text") from None
-            if kind in ("ints", "floats"):
-                return list(value)
-            if kind == "float" and math.isnan(value):
-                raise self.error(f"attribute '{for_message(name)}' is NaN")
-            return value
-        return default
-
-    def set_output(self, value: Value, index: int = 0) -> None:
-        self.values[self.onnx_node.output[index]] = value
-
-    # -- IR construction -------------------------------------------------------------
-    def _new_tensor_name(self, base: str) -> str:
-        return unique_name(base or "t", self.tensors)
-
-    def emit(
-        self,
-        op: Op,
-        inputs: list[str],
-        attrs,
-        params: dict[str, np.ndarray] | None = None,
-        suffix: str = "",
-        dtype: DType = FLOAT,
-    ) -> str:
-        """Append an IR node; return its output tensor's name."""
-        shapes = [self.tensors[i].shape for i in inputs]
-        target = getattr(attrs, "shape", ())  # a Reshape's target, before any rule reads it
-        if len(target) > MAX_RANK:
-            raise self.error(
-                f"an output of {len(target)} axes is not supported; nnfx supports up to {MAX_RANK}",
-                UnsupportedOpError,
-            )
-        try:
-            shape = infer_shape(op, shapes, attrs)
-        except ModelError as e:
-            raise self.error(str(e)) from None
-        if any(d < 1 for d in shape):
-            raise self.error(f"gives an output of shape {short(shape)}; every axis needs a size")
-        limits.TENSOR_ELEMENTS.check(math.prod(shape), self.culprit("its output"))
-        for role, array in (params or {}).items():
-            array = np.asarray(array, dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(array))
-            if bad.size:
-                index = np.unravel_index(bad[0], array.shape)
-                raise self.error(
-                    f"its {role} holds {array.reshape(-1)[bad[0]]} at index "
-                    f"{tuple(int(i) for i in index)}; nnfx needs finite constants"
-                )
-            self.weight_count += array.size
-            limits.WEIGHTS.check(self.weight_count, "the model")
-        name = unique_name(self.node_name + suffix, {n.name for n in self.nodes})
-        onnx_outputs = [o for o in self.onnx_node.output if o]
-        out = self._new_tensor_name(onnx_outputs[0] if onnx_outputs and not suffix else name)
-        self.tensors[out] = Tensor(out, shape, dtype)
-        param_names = {}
-        for role, array in (params or {}).items():
-            key = unique_name(f"{name}.{role}", self.constants)
-            self.constants[key] = np.ascontiguousarray(array, dtype=np.float64)
-            param_names[role] = key
-        self.nodes.append(Node(name, op, tuple(inputs), (out,), attrs, param_names))
-        return out
-
-    def in_layout(self, value: Value, perm: tuple[int, ...]) -> str:
-        """The IR tensor of ``value`` laid out as ``onnx_sample.transpose(perm)``."""
-        if value.perm == perm:
-            return value.tensor
-        # ir_now = onnx.transpose(value.perm); wanted = onnx.transpose(perm)
-        #        = ir_now.transpose(compose(inverse(value.perm), perm))
-        step = compose(inverse(value.perm), perm)
-        return self.emit(Op.TRANSPOSE, [value.tensor], TransposeAttrs(step), suffix="_layout")
-
-    def rename(self, old: str, new: str) -> None:
-        """Give IR tensor ``old`` the name ``new`` everywhere."""
-        _rename(self.nodes, old, new)
-        t = self.tensors.pop(old)
-        self.tensors[new] = Tensor(new, t.shape, t.dtype, t.onnx_perm)
-        for key, v in self.values.items():
-            if v.tensor == old:
-                self.values[key] = dataclasses.replace(v, tensor=new)
-
-    def new_value(self, tensor: str, perm: tuple[int, ...], dtype: DType = FLOAT) -> Value:
-        shape = self.tensors[tensor].shape
-        return Value(tensor, perm, tuple(shape[i] for i in inverse(perm)), dtype=dtype)
-
-    def ir_constant(self, const: np.ndarray, value: Value) -> np.ndarray:
-        """An ONNX constant that broadcasts against ``value`` (batch included), as an array in
-        the IR layout: per channel ``(C,)`` when it only varies along the IR's last axis,
-        else the full sample shape."""
-        sample = value.onnx_shape
-        c = np.asarray(const, dtype=np.float64)
-        if c.ndim > len(sample):  # leading dims belong to the batch axis: must be 1
-            if c.ndim > len(sample) + 1 or c.shape[0] != 1:
-                raise self.error(
-                    f"constant of shape {c.shape} does not broadcast against "
-                    f"(batch, {', '.join(map(str, sample))})",
-                    UnsupportedOpError,
-                )
-            c = c[0]
-        try:
-            full = np.broadcast_to(c, sample)
-        except ValueError:
-            raise self.error(
-                f"constant of shape {c.shape} does not broadcast against "
-                f"(batch, {', '.join(map(str, sample))})",
-                UnsupportedOpError,
-            ) from None
-        full = full.transpose(value.perm)
-        if full.ndim == 0:
-            return full.reshape(1)
-        flat = full.reshape(-1, full.shape[-1])
-        if np.all(flat == flat[:1]):
-            return flat[0].copy()
-        return np.ascontiguousarray(full)
 
 
 def load_model(path_or_model: str | Path | onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
@@ -382,7 +60,7 @@ def load_model(path_or_model: str | Path | onnx.ModelProto) -> tuple[onnx.ModelP
             model = onnx.load(str(path), load_external_data=True)
         except Exception as e:  # protobuf DecodeError, missing external data file...
             raise ModelError(
-                f"'{source}' is not a readable ONNX model ({for_message(_first_line(e), 300)})"
+                f"'{source}' is not a readable ONNX model ({for_message(first_line(e), 300)})"
             ) from None
     if not model.graph.node and not model.graph.output:
         raise ModelError(f"'{source}' is not an ONNX model (it has no graph)")
@@ -426,7 +104,7 @@ def _check(model: onnx.ModelProto, source: str) -> None:
         onnx.checker.check_model(model)
         return
     except Exception as e:  # noqa: BLE001  (ValidationError, and protobuf's own errors)
-        message = _first_line(e)
+        message = first_line(e)
         if "topologically sorted" not in message and "not output of any previous" not in message:
             raise ModelError(
                 f"'{source}' is not a valid ONNX model ({for_message(message, 300)})"
@@ -441,12 +119,8 @@ def _check(model: onnx.ModelProto, source: str) -> None:
         onnx.checker.check_model(copy)
     except Exception as e:  # noqa: BLE001
         raise ModelError(
-            f"'{source}' is not a valid ONNX model ({for_message(_first_line(e), 300)})"
+            f"'{source}' is not a valid ONNX model ({for_message(first_line(e), 300)})"
         ) from None
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.NodeProto]:
@@ -519,8 +193,6 @@ def _input_value(conv: Converter, vi: onnx.ValueInfoProto) -> Value:
 
 def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
     """Read an ONNX model into a float IR graph (before the passes)."""
-    from nnfx.frontends.onnx_ops import CONVERTERS, supported_ops
-
     model, source = load_model(path_or_model)
     conv = Converter(model, source)
     if conv.opset < MIN_OPSET:
@@ -578,8 +250,6 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
 
 def _outputs(conv: Converter, graph: onnx.GraphProto) -> list[str]:
     """Bind the ONNX graph outputs to IR tensors that carry the ONNX output names."""
-    from nnfx.compiler.ops import NoAttrs
-
     outputs: list[str] = []
     for vi in graph.output:
         conv.onnx_node = onnx.helper.make_node("Identity", [], [vi.name], name="graph output")
@@ -622,7 +292,7 @@ def _absorb_boundary_transposes(ir: Graph) -> Graph:
         tensors[name] = Tensor(
             name, ir.tensors[t.outputs[0]].shape, old.dtype, compose(old.onnx_perm, t.attrs.perm)
         )
-        _rename(nodes, t.outputs[0], name)
+        rename_tensor(nodes, t.outputs[0], name)
     for name in ir.outputs:
         node = producers.get(name)
         if node is None or node.op is not Op.TRANSPOSE:
@@ -636,19 +306,8 @@ def _absorb_boundary_transposes(ir: Graph) -> Graph:
         tensors[name] = Tensor(
             name, tensors.pop(source).shape, t.dtype, compose(inverse(node.attrs.perm), t.onnx_perm)
         )
-        _rename(nodes, source, name)
+        rename_tensor(nodes, source, name)
     return ir.replace(tensors=tensors, nodes=tuple(nodes))
-
-
-def _rename(nodes: list[Node], old: str, new: str) -> None:
-    """Rename a tensor in place in every node of the list (frontend construction only)."""
-    for i, n in enumerate(nodes):
-        if old in n.inputs or old in n.outputs:
-            nodes[i] = dataclasses.replace(
-                n,
-                inputs=tuple(new if x == old else x for x in n.inputs),
-                outputs=tuple(new if x == old else x for x in n.outputs),
-            )
 
 
 def _upgrade(model: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto:
@@ -659,5 +318,5 @@ def _upgrade(model: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto
     except Exception as e:
         raise ModelError(
             f"'{source}' uses opset {opset}, and converting it to opset "
-            f"{MIN_OPSET} failed ({for_message(_first_line(e), 300)})"
+            f"{MIN_OPSET} failed ({for_message(first_line(e), 300)})"
         ) from None

@@ -1,0 +1,142 @@
+"""Converters of the element-wise ops: activations, Clip, Add/Sub/Mul/Div (a constant operand
+becomes a per-channel affine), and BatchNormalization (an affine too). Each keeps the layout
+of its input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnfx.compiler.ops import ActivationAttrs, NoAttrs, Op
+from nnfx.errors import UnsupportedOpError
+from nnfx.frontends.context import Converter, ConverterFn, Value
+from nnfx.frontends.folding import fold
+
+
+def activation(kind: str, **defaults) -> ConverterFn:
+    def convert(c: Converter) -> None:
+        x = c.tensor(c.inputs(1)[0])
+        values = {k: float(c.attr(k, v, "float")) for k, v in defaults.items()}
+        for k, v in values.items():
+            if not math.isfinite(v):
+                raise c.error(f"attribute '{k}' is {v}; expected a finite number")
+        out = c.emit(Op.ACTIVATION, [x.tensor], ActivationAttrs(kind, **values))
+        c.set_output(c.new_value(out, x.perm))
+
+    return convert
+
+
+def clip(c: Converter) -> None:
+    x = c.tensor(c.inputs(1, 3)[0])
+    bounds = []
+    for index, what, default in ((1, "min", -math.inf), (2, "max", math.inf)):
+        if c.optional_const(index, what) is None:
+            bounds.append(default)
+            continue
+        value = c.numbers(c.onnx_node.input[index], what)
+        if value.size != 1:
+            raise c.error(f"{what} has shape {value.shape}; expected one number")
+        bounds.append(float(value.reshape(-1)[0]))
+    lo, hi = bounds
+    if not lo <= hi:
+        raise c.error(f"min {lo} is above max {hi}")
+    kind = "relu" if lo == 0.0 and hi == math.inf else "clip"
+    attrs = ActivationAttrs(kind) if kind == "relu" else ActivationAttrs("clip", min=lo, max=hi)
+    out = c.emit(Op.ACTIVATION, [x.tensor], attrs)
+    c.set_output(c.new_value(out, x.perm))
+
+
+def _affine(c: Converter, x: Value, scale: np.ndarray, bias: np.ndarray) -> None:
+    if scale.shape != bias.shape and scale.size != 1 and bias.size != 1:
+        raise c.error(
+            f"scale of shape {scale.shape} and offset of shape {bias.shape} do not fit together"
+        )
+    width = max(scale.size, bias.size)
+    if scale.size != width:
+        scale = np.broadcast_to(scale, bias.shape)
+    if bias.size != width:
+        bias = np.broadcast_to(bias, scale.shape)
+    out = c.emit(Op.BATCH_NORM, [x.tensor], NoAttrs(), {"scale": scale, "bias": bias})
+    c.set_output(c.new_value(out, x.perm))
+
+
+def binary(op_type: str) -> ConverterFn:
+    def convert(c: Converter) -> None:
+        if fold(c):
+            return
+        a_name, b_name = c.inputs(2)
+        a, b = c.value(a_name), c.value(b_name)
+        for v, name in ((a, a_name), (b, b_name)):
+            if not v.is_const:
+                c.tensor(name)  # float data, not class indices
+        if not a.is_const and not b.is_const:
+            if op_type not in ("Add", "Sub", "Mul"):
+                raise c.error(
+                    f"{op_type} of two computed tensors is not supported; "
+                    "nnfx supports Add, Sub and Mul of two tensors, and Div by a constant",
+                    UnsupportedOpError,
+                )
+            if a.onnx_shape != b.onnx_shape:
+                raise c.error(
+                    f"{op_type} of shapes {a.onnx_shape} and {b.onnx_shape} needs "
+                    "broadcasting, which is not supported",
+                    UnsupportedOpError,
+                )
+            op = {"Add": Op.ADD, "Sub": Op.SUB, "Mul": Op.MUL}[op_type]
+            out = c.emit(op, [a.tensor, c.in_layout(b, a.perm)], NoAttrs())
+            c.set_output(c.new_value(out, a.perm))
+            return
+        x, const, const_first = (b, a_name, True) if a.is_const else (a, b_name, False)
+        k = c.ir_constant(c.numbers(const, "constant"), x)
+        one, zero = np.ones_like(k), np.zeros_like(k)
+        if op_type == "Add":
+            _affine(c, x, one, k)
+        elif op_type == "Sub":
+            _affine(c, x, -one, k) if const_first else _affine(c, x, one, -k)
+        elif op_type == "Mul":
+            _affine(c, x, k, zero)
+        elif const_first:  # Div: constant / x
+            raise c.error(
+                "dividing a constant by computed data is not supported", UnsupportedOpError
+            )
+        elif np.any(k == 0):
+            raise c.error("divides by a constant that holds zero")
+        else:
+            _affine(c, x, 1.0 / k, zero)
+
+    return convert
+
+
+def batchnorm(c: Converter) -> None:
+    x_name, *params = c.inputs(5)
+    x = c.tensor(x_name)
+    if c.attr("training_mode", 0, "int"):
+        raise c.error(
+            "training_mode=1 is not supported; export the model in eval mode", UnsupportedOpError
+        )
+    if any(o for o in c.onnx_node.output[1:]):
+        raise c.error(
+            "the running-statistics outputs are not supported at inference", UnsupportedOpError
+        )
+    gamma, beta, mean, var = (
+        c.numbers(p, k) for p, k in zip(params, ("scale", "B", "mean", "var"), strict=True)
+    )
+    channels = x.onnx_shape[0] if x.onnx_shape else 1
+    for array, what in ((gamma, "scale"), (beta, "B"), (mean, "mean"), (var, "var")):
+        if array.shape != (channels,):
+            raise c.error(
+                f"{what} has shape {array.shape}; expected ({channels},), one per channel"
+            )
+    var = var + c.attr("epsilon", 1e-5, "float")
+    if np.any(var <= 0):
+        raise c.error("var + epsilon must be positive")
+    scale = gamma / np.sqrt(var)
+    shift = beta - mean * scale
+    per_channel = (-1,) + (1,) * (len(x.onnx_shape) - 1)  # along ONNX axis 1
+    _affine(
+        c,
+        x,
+        c.ir_constant(scale.reshape(per_channel), x),
+        c.ir_constant(shift.reshape(per_channel), x),
+    )
