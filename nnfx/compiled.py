@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from nnfx.compiler import serialize
 from nnfx.compiler.fixed import FixedType, quantize_raw, to_float
 from nnfx.compiler.ir import INTEGER, Graph
-from nnfx.compiler.precision import PrecisionConfig, assign_precision
+from nnfx.compiler.precision import PrecisionConfig, assign_precision, check_calibration
 from nnfx.errors import ConfigError, DataError, ModelError, PrecisionError
 from nnfx.model import Model, load
 
@@ -253,9 +254,9 @@ class CompiledModel:
         source = self.options.get("source")
         inputs = (source if isinstance(source, str) and source else None, *inputs)
         with staged_directory(folder, "compiled model", force=force, inputs=inputs) as staging:
-            self.graph._write(staging)
+            serialize.write(self.graph, staging)
             (staging / "float").mkdir()
-            self.float_model.graph._write(staging / "float")
+            serialize.write(self.float_model.graph, staging / "float")
             record = {"format": FORMAT, "version": 1, **self.options}
             (staging / "compile.json").write_text(json.dumps(record, indent=1) + "\n")
             self._write_onnx(staging)
@@ -360,7 +361,13 @@ def compile(  # noqa: A001  (the public name the API promises)
         {f: getattr(settings, f) for f in settings.__dataclass_fields__}
     )
     inputs = _calibration_inputs(model, calibration)
-    graph = assign_precision(model.graph, settings, inputs)
+    ranges = None
+    if inputs is not None:
+        from nnfx.runtime.calibration import observed_ranges
+
+        check_calibration(model.graph, inputs)
+        ranges = observed_ranges(model.graph, inputs)
+    graph = assign_precision(model.graph, settings, ranges)
     options = {
         "source": model.source,
         "precision": "auto" if settings.auto else str(settings.default),

@@ -96,9 +96,9 @@ def compile_command(
     fixed-point accuracy.
     """
     import nnfx
-    from nnfx.compiler.search import accuracy, search_precision
     from nnfx.errors import ConfigError
     from nnfx.files import check_output_folder
+    from nnfx.search import accuracy, search_precision
     from nnfx.ui import console, plain, table
 
     out = Path(output)

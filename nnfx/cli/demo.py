@@ -31,8 +31,9 @@ def demo(output: str, force: bool) -> None:
     HLS kernels, and checks that all three agree bit for bit; writes the report.
     """
     import nnfx
-    from nnfx.compiler.search import accuracy
     from nnfx.files import check_output_folder, staged_directory
+    from nnfx.runtime.ort import run as run_onnx
+    from nnfx.search import accuracy
     from nnfx.trainer import recipe
     from nnfx.ui import console, table
 
@@ -48,7 +49,7 @@ def demo(output: str, force: bool) -> None:
     print_model_and_metrics(result)
     # Written into a temporary sibling directory, then moved into place: never half-written.
     with staged_directory(final, "demo", force=force) as staging:
-        recipe.save(result, staging / "model.onnx", config)
+        recipe.save(result, staging / "model.onnx", config, run_onnx=run_onnx)
         X_test, y_test = result.test
         with console.status("compiling to fixed point (auto, 10 bits)..."):
             compiled = nnfx.compile(

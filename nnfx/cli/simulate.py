@@ -39,8 +39,8 @@ def simulate(build, input_path, engines, save_path) -> None:
 
     import nnfx
     from nnfx.compiled import ENGINES
-    from nnfx.compiler.search import accuracy
     from nnfx.errors import ConfigError
+    from nnfx.search import accuracy
     from nnfx.ui import console, table
 
     names = [e.strip() for e in engines.split(",") if e.strip()]

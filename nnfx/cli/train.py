@@ -37,6 +37,7 @@ def train(output: str, force: bool, quiet: bool, **kw) -> None:
     per-epoch history, the configuration and the standardization) and test_data.npz (the
     standardized test split, for `nnfx compile` and `nnfx simulate`).
     """
+    from nnfx.runtime.ort import run as run_onnx
     from nnfx.trainer import recipe
 
     output_path = Path(output)
@@ -45,5 +46,5 @@ def train(output: str, force: bool, quiet: bool, **kw) -> None:
     recipe.check_outputs(output_path, config, force)  # before the long work
     result = recipe.train(config, verbose=0 if quiet else 1)
     print_model_and_metrics(result)
-    files = recipe.save(result, output_path, config, force=force)
+    files = recipe.save(result, output_path, config, force=force, run_onnx=run_onnx)
     print_files(result, files)

@@ -13,7 +13,6 @@ sample, so that users feed and receive data in their model's own layout.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -24,11 +23,8 @@ import numpy as np
 
 from nnfx.compiler.fixed import FixedType
 from nnfx.compiler.ops import ATTRS, PARAMS, Op, Shape, infer_shape
-from nnfx.errors import ModelError, NnfxError
+from nnfx.errors import ModelError
 from nnfx.text import printable
-
-FORMAT = "nnfx-ir"
-FORMAT_VERSION = 1
 
 # A rich markup tag ("[bold]", "[/]") that no backslash escapes yet.
 _MARKUP = re.compile(r"(?<!\\)(\[[a-z#/@][^\[]*?])")
@@ -230,118 +226,20 @@ class Graph:
         lines.append(f"{len(self.nodes)} nodes, {total} parameters")
         return "\n".join(lines)
 
-    # -- serialization -------------------------------------------------------------------
+    # -- serialization (nnfx.compiler.serialize) ------------------------------------------
     def save(self, folder: str | Path, *, force: bool = False, inputs: Iterable = ()) -> None:
-        """Write ``model.json`` (structure, human-readable) and ``weights.npz`` (constants).
+        """Write ``model.json`` and ``weights.npz`` into ``folder``, atomically (see
+        :func:`nnfx.compiler.serialize.save`)."""
+        from nnfx.compiler import serialize
 
-        The files are written to a temporary sibling directory first, then moved into place:
-        a failure never leaves a half-written IR behind. ``folder`` is replaced only when nnfx
-        wrote it or it is empty (``force``: also a folder of other files), and never when it
-        holds one of ``inputs`` (see nnfx.files).
-        """
-        from nnfx.files import staged_directory
-
-        with staged_directory(folder, "IR", force=force, inputs=inputs) as staging:
-            self._write(staging)
-
-    def _write(self, folder: Path) -> None:
-        document = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "name": self.name,
-            "inputs": list(self.inputs),
-            "outputs": list(self.outputs),
-            "tensors": [
-                {
-                    "name": t.name,
-                    "shape": list(t.shape),
-                    "dtype": str(t.dtype),
-                    **({"onnx_perm": list(t.onnx_perm)} if t.onnx_perm is not None else {}),
-                }
-                for t in self.tensors.values()
-            ],
-            "nodes": [
-                {
-                    "name": n.name,
-                    "op": n.op.value,
-                    "inputs": list(n.inputs),
-                    "outputs": list(n.outputs),
-                    "attrs": _encode_attrs(n.attrs),
-                    "params": dict(n.params),
-                    **({"precision": n.precision.to_json()} if n.precision else {}),
-                }
-                for n in self.nodes
-            ],
-        }
-        (folder / "model.json").write_text(json.dumps(document, indent=1) + "\n")
-        np.savez(folder / "weights.npz", **self.constants)
+        serialize.save(self, folder, force=force, inputs=inputs)
 
     @staticmethod
     def load(folder: str | Path) -> Graph:
-        folder = Path(folder)
-        try:
-            document = json.loads((folder / "model.json").read_text())
-            with np.load(folder / "weights.npz", allow_pickle=False) as archive:
-                constants = {k: archive[k] for k in archive.files}
-        except (OSError, ValueError) as e:
-            reason = for_message(e, 200)
-            raise ModelError(
-                f"'{for_message(folder, 200)}' does not hold a readable nnfx IR ({reason})"
-            ) from None
-        if (
-            not isinstance(document, dict)
-            or document.get("format") != FORMAT
-            or document.get("version") != FORMAT_VERSION
-        ):
-            raise ModelError(
-                f"'{for_message(folder / 'model.json', 200)}' is not an nnfx IR version "
-                f"{FORMAT_VERSION}"
-            )
-        try:
-            graph = Graph._from_document(document, constants)
-        except NnfxError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise ModelError(
-                f"'{for_message(folder / 'model.json', 200)}' is malformed "
-                f"({type(e).__name__}: {for_message(e, 200)})"
-            ) from None
-        validate(graph)
-        return graph
+        """The graph saved in ``folder`` (see :func:`nnfx.compiler.serialize.load`)."""
+        from nnfx.compiler import serialize
 
-    @staticmethod
-    def _from_document(document: dict, constants: dict[str, np.ndarray]) -> Graph:
-        tensors = {
-            t["name"]: Tensor(
-                t["name"],
-                tuple(t["shape"]),
-                parse_dtype(t["dtype"]),
-                tuple(t["onnx_perm"]) if "onnx_perm" in t else None,
-            )
-            for t in document["tensors"]
-        }
-        nodes = []
-        for n in document["nodes"]:
-            op = Op(n["op"])
-            nodes.append(
-                Node(
-                    n["name"],
-                    op,
-                    tuple(n["inputs"]),
-                    tuple(n["outputs"]),
-                    _decode_attrs(ATTRS[op], n["attrs"]),
-                    dict(n["params"]),
-                    LayerPrecision.from_json(n["precision"]) if "precision" in n else None,
-                )
-            )
-        return Graph(
-            document["name"],
-            tuple(document["inputs"]),
-            tuple(document["outputs"]),
-            tensors,
-            tuple(nodes),
-            freeze(constants),
-        )
+        return serialize.load(folder)
 
 
 def _op_label(node: Node) -> str:
@@ -356,32 +254,6 @@ def _op_label(node: Node) -> str:
         label = node.op.value
     activation = getattr(attrs, "activation", "linear")
     return label if activation == "linear" else f"{label}+{activation}"
-
-
-def _encode_value(value):
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if isinstance(value, tuple):
-        return [_encode_value(v) for v in value]
-    return value
-
-
-def _encode_attrs(attrs) -> dict:
-    return {f.name: _encode_value(getattr(attrs, f.name)) for f in dataclasses.fields(attrs)}
-
-
-def _decode_attrs(cls, data: dict):
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            continue
-        v = data[f.name]
-        if v in ("inf", "-inf"):
-            v = math.inf if v == "inf" else -math.inf
-        elif isinstance(v, list):
-            v = tuple(v)
-        values[f.name] = v
-    return cls(**values)
 
 
 def freeze(constants: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

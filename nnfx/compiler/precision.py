@@ -32,6 +32,7 @@ from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freez
 from nnfx.compiler.ops import Op
 from nnfx.compiler.passes._rewrite import add_constant
 from nnfx.compiler.passes.fuse import FUSABLE
+from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import PrecisionError
 
 PASS_THROUGH = (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.MAX_POOL, Op.GLOBAL_MAX_POOL)
@@ -301,8 +302,6 @@ class _Assigner:
         if a.count_include_pad or not any(a.pads):
             counts = np.array([float(np.prod(a.kernel_shape))])
         else:
-            from nnfx.runtime.windows import kernel_axes, windows
-
             shape = self.graph.tensors[node.inputs[0]].shape
             ones = np.ones((1, *shape[:-1], 1), np.int64)
             counts = windows(ones, a, 0).sum(axis=kernel_axes(a))
@@ -379,27 +378,6 @@ class _Assigner:
         return dataclasses.replace(node, params=params, precision=precision)
 
 
-def observed_ranges(
-    graph: Graph, calibration: dict[str, np.ndarray], block: int = 2048
-) -> dict[str, tuple]:
-    """(min, max) of every tensor over the calibration data, by the float reference, run in
-    blocks of ``block`` samples so that large data sets never hold every intermediate."""
-    from nnfx.runtime import reference
-
-    n = len(next(iter(calibration.values())))
-    ranges: dict[str, tuple[float, float]] = {}
-    for start in range(0, max(n, 1), block):
-        part = {k: v[start : start + block] for k, v in calibration.items()}
-        for name, v in reference.run(graph, part, intermediate=True).items():
-            if not v.size or graph.tensors[name].dtype == INTEGER:
-                continue
-            low, high = float(v.min()), float(v.max())
-            if name in ranges:
-                low, high = min(low, ranges[name][0]), max(high, ranges[name][1])
-            ranges[name] = (low, high)
-    return ranges
-
-
 def check_calibration(graph: Graph, calibration: dict[str, np.ndarray]) -> None:
     """Refuse NaN and infinite calibration values, naming the input and the first bad index
     (in the model's layout): they would make every observed range meaningless."""
@@ -422,12 +400,11 @@ def check_calibration(graph: Graph, calibration: dict[str, np.ndarray]) -> None:
 
 
 def assign_precision(
-    graph: Graph, config: PrecisionConfig, calibration: dict[str, np.ndarray] | None = None
+    graph: Graph, config: PrecisionConfig, ranges: dict[str, tuple] | None = None
 ) -> Graph:
-    """A typed copy of the float graph: quantized constants, tables, a type per tensor."""
-    if calibration is not None:
-        check_calibration(graph, calibration)
-    ranges = observed_ranges(graph, calibration) if calibration is not None else None
+    """A typed copy of the float graph: quantized constants, tables, a type per tensor.
+    ``ranges``: each tensor's (min, max) on calibration data, as the caller observed them
+    (:func:`nnfx.runtime.calibration.observed_ranges`); ``auto`` precision needs them."""
     if config.auto and ranges is None:
         raise PrecisionError(
             "auto precision needs calibration data (calibration=X, or --calibration data.npz)"

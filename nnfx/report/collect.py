@@ -80,7 +80,7 @@ def _progress(enabled: bool, steps: int) -> Iterator[Callable[[str], None]]:
 
 
 def _accuracy(outputs, y) -> float:
-    from nnfx.compiler.search import accuracy
+    from nnfx.search import accuracy
 
     return accuracy(outputs, y)
 
@@ -122,7 +122,8 @@ def _accuracy_sweep(model, X, y, calibration, precisions, step) -> list[dict]:
     """Accuracy against width for two policies: one type for every tensor (``uniform``, its
     integer bits from the widest calibrated range) and per-tensor calibration (``auto``)."""
     import nnfx
-    from nnfx.compiler.precision import integer_bits, observed_ranges
+    from nnfx.compiler.precision import integer_bits
+    from nnfx.runtime.calibration import observed_ranges
 
     ranges = observed_ranges(model.graph, model.to_ir_inputs(calibration))
     widest = max((integer_bits(max(abs(a), abs(b)), True) for a, b in ranges.values()), default=1)

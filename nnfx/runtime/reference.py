@@ -14,8 +14,8 @@ import numpy as np
 
 from nnfx.compiler.ir import Graph, Node
 from nnfx.compiler.ops import Op
+from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import DataError, ModelError
-from nnfx.runtime.windows import kernel_axes, windows
 
 Kernel = Callable[[Node, list[np.ndarray], Graph], np.ndarray]
 

@@ -27,8 +27,8 @@ from nnfx.compiler.fixed import (
 )
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.ops import Op
+from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import DataError, ModelError, PrecisionError
-from nnfx.runtime.windows import kernel_axes, windows
 
 INT_MIN = np.iinfo(np.int64).min
 WIDE = 61  # bound exponent above which a kernel leaves int64 (requantize holds |raw| < 2**62)

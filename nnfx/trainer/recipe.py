@@ -2,12 +2,14 @@
 
 Load a data set, split it 70/15/15 (stratified), standardize with the training statistics,
 train an MLP classifier with early stopping on the validation loss, evaluate on the test split,
-export ONNX and check that onnxruntime agrees with ``predict``.
+export ONNX and (with the check the caller passes in, see :func:`save`) that onnxruntime
+agrees with ``predict``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,13 +182,18 @@ def check_outputs(onnx_path: str | Path, config: TrainConfig, force: bool = Fals
 
 
 def save(
-    result: TrainResult, onnx_path: str | Path, config: TrainConfig, force: bool = False
+    result: TrainResult,
+    onnx_path: str | Path,
+    config: TrainConfig,
+    force: bool = False,
+    run_onnx: Callable[[Path, np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, Path]:
-    """Write the ONNX model, ``history.json`` and ``test_data.npz`` beside it; verify the ONNX
-    model with onnxruntime on the test split. Every file is written atomically, and replaces
-    only a file nnfx wrote (``force``: any file; see :func:`check_outputs`)."""
+    """Write the ONNX model, ``history.json`` and ``test_data.npz`` beside it. With
+    ``run_onnx`` (a function of the written model's path and X, e.g. :func:`nnfx.runtime.ort.run`;
+    passed in because the trainer sits below the runtime), check the ONNX model against
+    ``predict`` on the test split. Every file is written atomically, and replaces only a file
+    nnfx wrote (``force``: any file; see :func:`check_outputs`)."""
     from nnfx.files import atomic_file
-    from nnfx.runtime.ort import run
     from nnfx.trainer.onnx_export import to_onnx
 
     check_outputs(onnx_path, config, force)
@@ -194,9 +201,9 @@ def save(
     with atomic_file(paths["onnx"]) as f:
         f.write(to_onnx(result.model).SerializeToString())
     X_test, y_test = result.test
-    if len(X_test):
+    if len(X_test) and run_onnx is not None:
         ours = result.model.predict(X_test)
-        theirs = run(paths["onnx"], X_test)
+        theirs = run_onnx(paths["onnx"], X_test)
         result.onnx_agreement = float(np.mean(ours.argmax(1) == theirs.argmax(1)))
         result.onnx_max_abs_diff = float(np.max(np.abs(ours - theirs)))
     record = {

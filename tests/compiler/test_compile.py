@@ -8,9 +8,9 @@ import pytest
 import nnfx
 import nnfx.runtime.reference
 from nnfx.compiler.fixed import FixedType
-from nnfx.compiler.search import accuracy, search_precision
 from nnfx.compiler.tables import spec_for_range
 from nnfx.errors import DataError, PrecisionError
+from nnfx.search import accuracy, search_precision
 from nnfx.trainer import (
     Adam,
     Dense,
@@ -188,7 +188,7 @@ def test_bad_input_is_one_clear_sentence(digits, kwargs, error, message):
 
 
 def test_calibration_in_blocks_gives_the_same_ranges(digits):
-    from nnfx.compiler.precision import observed_ranges
+    from nnfx.runtime.calibration import observed_ranges
 
     path, X, *_ = digits
     model = nnfx.load(path)

@@ -364,7 +364,7 @@ def test_non_finite_calibration_index_is_in_the_model_layout():
 
 
 def test_search_with_non_finite_data_is_refused():
-    from nnfx.compiler.search import search_precision
+    from nnfx.search import search_precision
 
     X = np.zeros((4, 3), np.float32)
     X[0, 0] = np.nan

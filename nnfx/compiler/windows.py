@@ -1,4 +1,5 @@
-"""Sliding windows over channels-last tensors: shared by the float and fixed references."""
+"""Sliding windows over channels-last tensors (Conv and pooling geometry): shared by the float
+and fixed references and the precision assignment (average-pool divisors)."""
 
 from __future__ import annotations
 
