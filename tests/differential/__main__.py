@@ -23,6 +23,22 @@ from pathlib import Path
 from tests.differential.runner import ENGINES, Options, describe_failure, replay, run_many
 
 
+def _preload() -> None:
+    import importlib
+
+    for name in (
+        "nnfx.runtime.reference_fixed",
+        "nnfx.runtime.csim",
+        "nnfx.runtime.ort",
+        "nnfx.backends.onnx",
+        "nnfx.backends.hls.writer",
+    ):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.differential", description=__doc__)
     parser.add_argument("--cases", type=int, default=1000)
@@ -105,6 +121,7 @@ def main(argv=None) -> int:
                     flush=True,
                 )
 
+        _preload()  # worker processes fork with every engine already imported
         summary = run_many(options, cases, first=first, jobs=args.jobs, progress=progress)
     print(summary.table())
     if args.case is not None:

@@ -1,8 +1,10 @@
 """The standing differential test (docs/testing.md): random networks x random precisions x
 every rounding/overflow mode x random inputs, through the fixed engines, identical codes.
 
-CI budget: 400 seeded cases in 4 chunks. ``reference`` and ``ort`` run every case; ``csim`` and
-``csim-ap`` (a g++ build each) run on every 50th case and on every 25th case that ort refused.
+CI budget: 400 seeded cases in 4 chunks of 100, the last with widths up to 62 (a third of its
+cases wide: 33-62-bit results). ``reference`` and ``ort`` run every case; ``csim`` and
+``csim-ap`` (a g++ build each) run on every 50th case and on every 25th case that ort refused
+(every 20th in the wide chunk).
 The long run is ``python -m tests.differential --cases 10000`` (same generator, same checks).
 """
 
@@ -19,15 +21,13 @@ SEED = 20261126
 CHUNK = 100
 CHUNKS = 4
 MAX_WIDTH = 32
+WIDE_CHUNK, WIDE_MAX_WIDTH = 3, 62  # nnfx's widest type
 
-# Failures with a known cause, not yet fixed: the test reports them as xfail (never a pass)
-# while nothing else fails. Remove an entry when its fix lands.
-KNOWN = {
-    "Attempting to read bit beyond MSB": (
-        "csim-ap aborts (ap_private.h assertion) converting to a type whose LSB lies above "
-        "the source's MSB (integer bits > width) with a rounding mode other than TRN"
-    ),
-}
+# Failures with a known cause, not yet fixed: error text -> cause. The test reports them as
+# xfail (never a pass) while nothing else fails; remove an entry when its fix lands. (Empty:
+# the csim-ap abort "Attempting to read bit beyond MSB" of ap_private, for a conversion into a
+# type whose LSB lies above the value's MSB, is fixed in nnfx_kernels.h.)
+KNOWN: dict[str, str] = {}
 
 
 def engines() -> tuple[str, ...]:
@@ -38,13 +38,14 @@ def engines() -> tuple[str, ...]:
 
 @pytest.mark.parametrize("chunk", range(CHUNKS))
 def test_fixed_engines_agree_on_random_cases(chunk, tmp_path):
+    wide = chunk == WIDE_CHUNK
     options = Options(
         seed=SEED,
-        max_width=MAX_WIDTH,
+        max_width=WIDE_MAX_WIDTH if wide else MAX_WIDTH,
         batch=32,
         engines=engines(),
         csim_every=50,
-        csim_refused_every=25,
+        csim_refused_every=20 if wide else 25,
         save_dir=str(tmp_path),
         minimize=False,  # python -m tests.differential --seed S --case I minimizes
     )
@@ -53,8 +54,8 @@ def test_fixed_engines_agree_on_random_cases(chunk, tmp_path):
     assert summary.mismatches == 0, report
     assert not summary.refusal_mismatches, report
     compiled = summary.cases - sum(summary.compile_refused.values())
-    assert compiled >= 0.8 * summary.cases, f"too many refusals for a useful test\n{report}"
-    assert summary.runs["ort"] >= 0.6 * compiled, report
+    assert compiled >= (0.7 if wide else 0.8) * summary.cases, f"too many refusals\n{report}"
+    assert summary.runs["ort"] >= (0.5 if wide else 0.6) * compiled, report
     if "csim" in options.engines:
         assert summary.runs["csim"] >= 2 and summary.runs["csim-ap"] >= 1, report
     unknown = [
