@@ -268,7 +268,10 @@ class _Assigner:
             )
         sized = accum is None
         if sized:  # holds every possible sum exactly: sequential == exact accumulation
-            accum = FixedType(needed + exact_frac, needed)
+            # At least one bit: with I > W types every product may sit above the sum's bound
+            # (all weights round to 0), and the width must stay >= 1 at the same grid.
+            width = max(needed + exact_frac, 1)
+            accum = FixedType(width, width - exact_frac)
         precision = LayerPrecision(weight=w_type, bias=b_type, accum=accum, accum_sized=sized)
         return dataclasses.replace(node, params=params, precision=precision)
 

@@ -13,8 +13,20 @@ def windows(x: np.ndarray, attrs, pad_value) -> np.ndarray:
     rank = len(attrs.kernel_shape)
     pads = attrs.pads
     if any(pads):
-        widths = [(0, 0)] + [(pads[i], pads[i + rank]) for i in range(rank)] + [(0, 0)]
-        x = np.pad(x, widths, constant_values=pad_value)
+        # Not np.pad: on an object array (the reference's wide-integer path) it would insert
+        # NumPy int64 scalars, whose arithmetic wraps; np.full keeps Python ints there.
+        padded = np.full(
+            (
+                x.shape[0],
+                *(x.shape[i + 1] + pads[i] + pads[i + rank] for i in range(rank)),
+                x.shape[-1],
+            ),
+            pad_value,
+            dtype=x.dtype,
+        )
+        inner = tuple(slice(pads[i], pads[i] + x.shape[i + 1]) for i in range(rank))
+        padded[(slice(None), *inner, slice(None))] = x
+        x = padded
     dilations = getattr(attrs, "dilations", (1,) * rank)
     extent = tuple(d * (k - 1) + 1 for k, d in zip(attrs.kernel_shape, dilations, strict=True))
     view = sliding_window_view(x, extent, axis=tuple(range(1, rank + 1)))

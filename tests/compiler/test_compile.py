@@ -196,3 +196,21 @@ def test_calibration_in_blocks_gives_the_same_ranges(digits):
     assert observed_ranges(model.graph, inputs, block=100) == observed_ranges(
         model.graph, inputs, block=10_000
     )
+
+
+def test_integer_bits_above_the_width_give_a_valid_accumulator():
+    """fixed<3,7> rounds a weight of 0.3 to 0: the exact accumulator still has a width >= 1,
+    and every engine agrees (found by the differential tester)."""
+    from onnx import helper
+
+    from tests.helpers import make_model
+
+    weight = {"w": np.full((1, 1), 0.3, np.float32)}
+    gemm = helper.make_node("Gemm", ["x", "w"], ["y"])
+    model = make_model([gemm], [("x", ["N", 1])], [("y", ["N", 1])], weight)
+    compiled = nnfx.compile(model, "fixed<3,7>")
+    accum = compiled.graph.nodes[0].precision.accum
+    assert accum.width >= 1 and accum.frac == -8
+    X = np.array([[64.0], [-128.0], [0.0]], np.float32)
+    assert np.array_equal(compiled.predict_raw(X)["y"], np.zeros((3, 1), np.int64))
+    assert np.array_equal(compiled.predict_raw(X, "ort")["y"], np.zeros((3, 1), np.int64))
