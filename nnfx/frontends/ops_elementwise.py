@@ -48,15 +48,15 @@ def clip(c: Converter) -> None:
 
 
 def _affine(c: Converter, x: Value, scale: np.ndarray, bias: np.ndarray) -> None:
-    if scale.shape != bias.shape and scale.size != 1 and bias.size != 1:
+    # Each comes from ir_constant: per channel (C,) or the full sample shape; a pair of one
+    # of each (a scale that varies along another axis, an offset that does not) takes the
+    # full shape for both.
+    try:
+        scale, bias = (np.ascontiguousarray(a) for a in np.broadcast_arrays(scale, bias))
+    except ValueError:
         raise c.error(
             f"scale of shape {scale.shape} and offset of shape {bias.shape} do not fit together"
-        )
-    width = max(scale.size, bias.size)
-    if scale.size != width:
-        scale = np.broadcast_to(scale, bias.shape)
-    if bias.size != width:
-        bias = np.broadcast_to(bias, scale.shape)
+        ) from None
     out = c.emit(Op.BATCH_NORM, [x.tensor], NoAttrs(), {"scale": scale, "bias": bias})
     c.set_output(c.new_value(out, x.perm))
 

@@ -419,3 +419,22 @@ def test_elementwise_ops_of_two_tensors(rng, op):
         [("y", None)],
     )
     assert op in ops(assert_matches_ort(model, rand(rng, N, 2, 3, 3)))
+
+
+def test_batchnorm_after_reshape_with_a_uniform_shift(rng):
+    """A per-channel scale on a (C, L) tensor that is not channels-last takes the full sample
+    shape while a uniform shift stays one row: both broadcast (found by the differential
+    tester)."""
+    params = {
+        "shape": np.array([-1, 2, 4], np.int64),
+        "gamma": np.array([1.0, 2.0], np.float32),
+        "beta": np.zeros(2, np.float32),
+        "mean": np.zeros(2, np.float32),
+        "var": np.ones(2, np.float32),
+    }
+    nodes = [
+        helper.make_node("Reshape", ["x", "shape"], ["r"]),
+        helper.make_node("BatchNormalization", ["r", "gamma", "beta", "mean", "var"], ["y"]),
+    ]
+    model = make_model(nodes, [("x", ["N", 8])], [("y", ["N", 2, 4])], params)
+    assert_matches_ort(model, rand(rng, 5, 8))
