@@ -29,6 +29,7 @@ import numpy as np
 
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.ops import Op
+from nnfx.errors import UnsupportedOpError
 
 # Capacities of common parts (DSP slices, LUTs, flip-flops, BRAM18 blocks).
 PARTS = {
@@ -151,6 +152,70 @@ def _linear(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimat
     return est
 
 
+def _wiring(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    est.latency_cycles = 0  # wiring only
+
+
+def _softmax(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    p = node.precision
+    axis = graph.tensors[node.inputs[0]].shape[node.attrs.axis]
+    est.multipliers = n
+    est.dsp = n * _multiplier_cost(p.table_type.width, p.inverse_type.width, 3.0)[0]
+    est.lut = n * (bits + p.table_type.width) * 2
+    est.bram18 = math.ceil(n / 2) * _rom_blocks(p.table) + _rom_blocks(p.inverse_table)
+    est.latency_cycles = 5 + math.ceil(math.log2(max(axis, 2)))
+
+
+def _multiply(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    """Element-wise products: Mul of two tensors, BatchNorm's scale, an activation's slope."""
+    in_bits = _bits(graph.tensors[node.inputs[0]].dtype)
+    est.multipliers = n
+    est.dsp = n * _multiplier_cost(in_bits, 18 if node.op is not Op.MUL else in_bits, 3.0)[0]
+    est.lut = n * bits
+    est.latency_cycles = 3
+
+
+def _activation(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    if node.precision and node.precision.table:
+        est.bram18 = math.ceil(n / 2) * _rom_blocks(node.precision.table, bits)
+        est.lut = n * 8
+        est.latency_cycles = 2
+    elif node.attrs.kind in ("leaky_relu", "hard_sigmoid"):
+        _multiply(graph, node, est, n, bits)
+    else:
+        _logic(graph, node, est, n, bits)
+
+
+def _logic(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    """Comparisons, additions, pooling, argmax: LUT logic."""
+    est.lut = n * bits * (2 if node.op in (Op.MAX_POOL, Op.AVG_POOL) else 1)
+    est.latency_cycles = 1 + (2 if node.op in (Op.AVG_POOL, Op.GLOBAL_AVG_POOL) else 0)
+
+
+# Op -> how a layer of it is priced (Dense and Conv by _linear). No op is priced by default:
+# an op without an entry is an error, and the engine-coverage test walks this table.
+ESTIMATORS = {
+    Op.DENSE: _linear,
+    Op.CONV: _linear,
+    Op.MAX_POOL: _logic,
+    Op.AVG_POOL: _logic,
+    Op.GLOBAL_AVG_POOL: _logic,
+    Op.GLOBAL_MAX_POOL: _logic,
+    Op.BATCH_NORM: _multiply,
+    Op.ACTIVATION: _activation,
+    Op.SOFTMAX: _softmax,
+    Op.ADD: _logic,
+    Op.SUB: _logic,
+    Op.MUL: _multiply,
+    Op.CONCAT: _logic,
+    Op.FLATTEN: _wiring,
+    Op.RESHAPE: _wiring,
+    Op.TRANSPOSE: _wiring,
+    Op.IDENTITY: _wiring,
+    Op.ARGMAX: _logic,
+}
+
+
 def estimate(
     graph: Graph,
     reuse_factor: int = 1,
@@ -161,40 +226,21 @@ def estimate(
     """Per-layer estimates for a compiled graph (see the module docstring for the model)."""
     layers = []
     for node in graph.nodes:
+        rule = ESTIMATORS.get(node.op)
+        if rule is None:
+            supported = ", ".join(op.value for op in ESTIMATORS)
+            raise UnsupportedOpError(
+                f"the estimator has no rule for op '{node.op.value}' (node '{node.name}'); it "
+                f"prices {supported}"
+            )
+        if rule is _linear:
+            layers.append(_linear(graph, node, reuse_factor, strategy))
+            continue
         out = graph.tensors[node.outputs[0]]
         n = int(np.prod(out.shape)) if out.shape else 1
         bits = _bits(out.dtype)
-        if node.op in (Op.DENSE, Op.CONV):
-            layers.append(_linear(graph, node, reuse_factor, strategy))
-            continue
         est = LayerEstimate(node.name, node.op.value)
-        if node.op in (Op.FLATTEN, Op.RESHAPE, Op.IDENTITY, Op.TRANSPOSE):
-            est.latency_cycles = 0  # wiring only
-        elif node.op is Op.SOFTMAX:
-            p = node.precision
-            axis = graph.tensors[node.inputs[0]].shape[node.attrs.axis]
-            est.multipliers = n
-            est.dsp = n * _multiplier_cost(p.table_type.width, p.inverse_type.width, 3.0)[0]
-            est.lut = n * (bits + p.table_type.width) * 2
-            est.bram18 = math.ceil(n / 2) * _rom_blocks(p.table) + _rom_blocks(p.inverse_table)
-            est.latency_cycles = 5 + math.ceil(math.log2(max(axis, 2)))
-        elif node.op is Op.ACTIVATION and node.precision and node.precision.table:
-            est.bram18 = math.ceil(n / 2) * _rom_blocks(node.precision.table, bits)
-            est.lut = n * 8
-            est.latency_cycles = 2
-        elif node.op in (Op.MUL, Op.BATCH_NORM) or (
-            node.op is Op.ACTIVATION and node.attrs.kind in ("leaky_relu", "hard_sigmoid")
-        ):
-            in_bits = _bits(graph.tensors[node.inputs[0]].dtype)
-            est.multipliers = n
-            est.dsp = (
-                n * _multiplier_cost(in_bits, 18 if node.op is not Op.MUL else in_bits, 3.0)[0]
-            )
-            est.lut = n * bits
-            est.latency_cycles = 3
-        else:  # comparisons, additions, pooling, argmax: LUT logic
-            est.lut = n * bits * (2 if node.op in (Op.MAX_POOL, Op.AVG_POOL) else 1)
-            est.latency_cycles = 1 + (2 if node.op in (Op.AVG_POOL, Op.GLOBAL_AVG_POOL) else 0)
+        rule(graph, node, est, n, bits)
         est.ff = n * bits
         est.ii_cycles = 1
         layers.append(est)

@@ -54,3 +54,13 @@ def test_totals_and_capacity(part):
     assert total["latency_ns"] == total["latency_cycles"] * 4.0
     assert est.capacity() == PARTS[part] and est.to_dict()["total"]["dsp"] == total["dsp"]
     assert "not synthesis" in est.to_dict()["note"]
+
+
+def test_an_op_without_a_rule_is_refused_not_priced(monkeypatch):
+    from nnfx.compiler import estimate as module
+    from nnfx.compiler.ops import Op
+
+    compiled = nnfx.compile(dense_model(np.ones((3, 2))), "fixed<8,3>")
+    monkeypatch.delitem(module.ESTIMATORS, Op.DENSE)
+    with pytest.raises(nnfx.UnsupportedOpError, match="no rule for op 'Dense'"):
+        estimate(compiled.graph)

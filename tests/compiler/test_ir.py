@@ -9,6 +9,7 @@ from onnx import helper
 import nnfx
 from nnfx.backends.hls.emitters import EMITTERS
 from nnfx.backends.onnx import FIXED_WRITERS, FLOAT_WRITERS
+from nnfx.compiler.estimate import ESTIMATORS
 from nnfx.compiler.ir import Graph, validate
 from nnfx.compiler.ops import ATTRS, SHAPE_RULES, DenseAttrs, Op
 from nnfx.errors import ModelError
@@ -39,6 +40,7 @@ ENGINE_TABLES = [
     (FIXED_WRITERS, "fixed-point ONNX"),
     (FLOAT_WRITERS, "float ONNX"),
     (EMITTERS, "HLS writer"),
+    (ESTIMATORS, "estimator"),
 ]
 
 
