@@ -361,10 +361,6 @@ def to_raw(values: np.ndarray, frac: int) -> np.ndarray:
     return raw
 
 
-def parse_type(text) -> FixedType:
-    return FixedType.parse(text)
-
-
 # The slope of a leaky_relu fused into a Dense or Conv (docs/semantics.md, Accumulators): the
 # type an unfused leaky_relu's alpha gets by default.
 ALPHA_TYPE = FixedType(18, 2, True, "RND", "SAT")

@@ -8,7 +8,6 @@ import shutil
 import subprocess
 
 import numpy as np
-import onnx
 import pytest
 from onnx import helper
 
@@ -135,7 +134,6 @@ def test_model_names_become_safe_unique_identifiers(tmp_path, rng):
 def test_project_compiles_without_warnings_and_its_testbench_agrees(number, tmp_path, rng):
     compiled, X = compile_for("conv", 0)
     folder = compiled.write_hls(tmp_path / "prj", top="my_net")
-    expected = compiled.predict(X)  # the testbench compares with the reference's outputs
     raw_inputs = compiled.quantize_inputs(X)
     t = compiled.graph.tensors[compiled.graph.inputs[0]].dtype
     lines = [
@@ -176,7 +174,6 @@ def test_project_compiles_without_warnings_and_its_testbench_agrees(number, tmp_
     assert build.returncode == 0, build.stderr[:2000]
     run = subprocess.run(["../tb_run"], cwd=folder / "tb", capture_output=True, text=True)
     assert run.returncode == 0 and "48 samples, 0 mismatching values" in run.stdout, run.stdout
-    assert expected is not None
 
 
 def test_project_layout_options_and_pragmas(tmp_path):
@@ -213,7 +210,6 @@ def test_project_layout_options_and_pragmas(tmp_path):
             assert p.read_text() == (again / p.relative_to(default)).read_text()
     with pytest.raises(nnfx.ConfigError, match="names layer"):
         compiled.write_hls(tmp_path / "x", layer_reuse_factor={"nope": 2})
-    assert isinstance(onnx.__version__, str)
 
 
 def leaky_model():
