@@ -21,6 +21,7 @@ _PUBLIC = {
     ),
     "nnfx.model": ("Model", "load"),
     "nnfx.report": ("Report", "report"),
+    "nnfx.simulation": ("simulate", "Simulation"),
     "nnfx.trainer": (
         "AvgPool2D",
         "BatchNorm",
@@ -76,6 +77,8 @@ __all__ = [
     "load",
     "load_compiled",
     "report",
+    "simulate",
+    "Simulation",
     "Report",
     "load_dataset",
     "train_val_test_split",

@@ -403,3 +403,72 @@ def test_sigint_before_click_runs_is_quiet():
         [sys.executable, "-c", CHILD_INTERRUPTED_AT_START], capture_output=True, text=True
     )
     assert done.returncode == 130 and done.stderr.strip() == "nnfx: interrupted", done.stderr
+
+
+def _table_rows(out: str) -> dict[str, list[str]]:
+    return {
+        cells[0]: cells
+        for line in out.splitlines()
+        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6
+    }
+
+
+def test_simulate_takes_data_and_still_the_old_input(trained_model, tmp_path, capsys):
+    build = tmp_path / "build"
+    assert main(["compile", str(trained_model / "model.onnx"), "-o", str(build), "-q"]) == 0
+    capsys.readouterr()
+    data = str(trained_model / "test_data.npz")
+    for name in ("--data", "--input"):
+        assert main(["simulate", str(build), name, data, "--engines", "reference,ort"]) == 0
+        rows = _table_rows(capsys.readouterr().out)
+        assert rows["ort"][2] == "yes" and rows["ort"][3] == "0" and "float" in rows
+    assert main(["simulate", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "--data" in shown and "--input" not in shown and "--quiet" in shown
+
+
+def test_simulate_exits_1_when_engines_disagree(trained_model, tmp_path, capsys, monkeypatch):
+    from nnfx.compiled import CompiledModel
+
+    build = tmp_path / "build"
+    assert main(["compile", str(trained_model / "model.onnx"), "-o", str(build), "-q"]) == 0
+    honest = CompiledModel.predict_raw
+
+    def one_code_off(self, X, engine="reference", overflows=None):
+        raw = honest(self, X, engine, overflows)
+        if engine == "ort" and len(X) > 1:
+            raw = {k: v.copy() for k, v in raw.items()}
+            first = next(iter(raw))
+            raw[first].flat[0] += 1
+        return raw
+
+    monkeypatch.setattr(CompiledModel, "predict_raw", one_code_off)
+    capsys.readouterr()
+    data = str(trained_model / "test_data.npz")
+    assert main(["simulate", str(build), "--data", data, "--engines", "reference,ort"]) == 1
+    rows = _table_rows(capsys.readouterr().out)
+    assert rows["reference"][2] == "yes" and rows["ort"][2] == "no" and rows["ort"][3] == "1"
+
+
+def test_compile_quiet_prints_the_table_only(trained_model, tmp_path, capsys):
+    model = str(trained_model / "model.onnx")
+    assert main(["compile", model, "-o", str(tmp_path / "a")]) == 0
+    loud = capsys.readouterr().out
+    assert main(["compile", model, "-o", str(tmp_path / "b"), "--quiet"]) == 0
+    quiet = capsys.readouterr().out
+    assert "compiled model written to" in loud and "compiled model written to" not in quiet
+    assert "dense_1" in quiet and "fixed<" in quiet and len(quiet) < len(loud)
+
+
+def test_report_runs_the_engines_it_is_given(trained_model, tmp_path, capsys):
+    model, data = str(trained_model / "model.onnx"), str(trained_model / "test_data.npz")
+    fast = ["report", model, "--data", data, "--precisions", "8", "--engines", "reference"]
+    assert main([*fast, "-o", str(tmp_path / "loud")]) == 0
+    loud = capsys.readouterr().out
+    assert main([*fast, "-o", str(tmp_path / "quiet"), "-q"]) == 0
+    quiet = capsys.readouterr().out
+    report = json.loads((tmp_path / "quiet" / "report.json").read_text())
+    assert [r["engine"] for r in report["engines"]] == ["float", "reference"]
+    assert "accuracy: " in quiet and "report.html" in loud and "report.html" not in quiet
+    assert main([*fast, "-o", str(tmp_path / "bad"), "--engines", "reference,fpga"]) == 2
+    assert "unknown engine(s) fpga" in capsys.readouterr().err

@@ -12,6 +12,8 @@ from nnfx.cli.options import (
     force_option,
     load_npz,
     part_option,
+    quiet_option,
+    quieted,
     reuse_factor_option,
     strategy_option,
 )
@@ -74,6 +76,7 @@ from nnfx.cli.output import print_overflows
 @strategy_option(help="HLS strategy.")
 @part_option(help="FPGA part (HLS).")
 @clock_period_option(help="Clock period in ns (HLS).")
+@quiet_option
 def compile_command(
     model,
     output,
@@ -88,6 +91,7 @@ def compile_command(
     strategy,
     part,
     clock_period,
+    quiet,
 ) -> None:
     """Compile an ONNX MODEL to fixed point and write it to OUTPUT.
 
@@ -112,7 +116,7 @@ def compile_command(
         raise ConfigError(f"--precision {precision} needs --calibration data.npz")
     loaded = nnfx.load(model)
     if precision == "search":
-        with console.status("searching bit widths...") as status:
+        with quieted(quiet), console.status("searching bit widths...") as status:
             result = search_precision(
                 loaded,
                 X,
@@ -168,6 +172,8 @@ def compile_command(
         )
     if X is not None:
         print_overflows(compiled, X, "the calibration data")
+    if quiet:
+        return
     shown = plain(out)
     console.print(
         f"compiled model written to {shown}/"

@@ -6,6 +6,8 @@ by both `nnfx compile` and `nnfx report`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -56,6 +58,34 @@ def dataset(ctx, param, value: str) -> str:
     )
 
 
+def engine_list(ctx, param, value: str) -> tuple[str, ...]:
+    """A comma-separated list of engines, each one of nnfx.compiled.ENGINES."""
+    from nnfx.compiled import ENGINES
+
+    names = tuple(e.strip() for e in value.split(",") if e.strip())
+    unknown = [e for e in names if e not in ENGINES]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown engine(s) {', '.join(unknown)}; available: {', '.join(ENGINES)}"
+        )
+    if not names:
+        raise click.BadParameter(f"no engine given; available: {', '.join(ENGINES)}")
+    return names
+
+
+class HiddenAliases(click.Option):
+    """An option whose first long name is the one ``--help`` shows; the later names are old
+    spellings that still work (``--data`` shown, ``--input`` accepted)."""
+
+    def get_help_record(self, ctx):
+        names = self.opts
+        self.opts = names[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = names
+
+
 # -- shared options -----------------------------------------------------------------------------
 force_option = click.option(
     "--force",
@@ -63,6 +93,34 @@ force_option = click.option(
     help="Replace an existing output that nnfx did not write (never the current folder, a "
     "parent of it, home, / or a folder holding an input).",
 )
+
+
+quiet_option = click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress or status lines; the results and errors are still printed.",
+)
+
+
+def engines_option(default: str, help: str = "Comma-separated engines to run."):
+    return click.option(
+        "--engines", default=default, show_default=True, callback=engine_list, help=help
+    )
+
+
+@contextmanager
+def quieted(quiet: bool) -> Iterator[None]:
+    """The console prints nothing inside (spinners and status lines of the library's work)
+    when ``quiet``."""
+    from nnfx.ui import console
+
+    before = console.quiet
+    console.quiet = quiet or before
+    try:
+        yield
+    finally:
+        console.quiet = before
 
 
 reuse_factor_option = click.option(

@@ -6,10 +6,13 @@ import click
 
 from nnfx.cli.options import (
     clock_period_option,
+    engines_option,
     force_option,
     int_list,
     load_npz,
     part_option,
+    quiet_option,
+    quieted,
     reuse_factor_option,
     strategy_option,
 )
@@ -50,8 +53,21 @@ from nnfx.cli.options import (
 @strategy_option()
 @part_option()
 @clock_period_option()
+@engines_option(default="reference,ort,csim", help="Comma-separated engines to compare and time.")
+@quiet_option
 def report_command(
-    model, data_path, output, force, precisions, width, reuse_factor, strategy, part, clock_period
+    model,
+    data_path,
+    output,
+    force,
+    precisions,
+    width,
+    reuse_factor,
+    strategy,
+    part,
+    clock_period,
+    engines,
+    quiet,
 ) -> None:
     """Accuracy, precision, latency and resource report of MODEL on labelled data.
 
@@ -67,21 +83,28 @@ def report_command(
     if any(w < 2 or w > 32 for w in widths):
         raise ConfigError(f"--precisions must list widths from 2 to 32, got '{precisions}'")
     X, y = load_npz(data_path, "data", need_y=True)
-    result = nnfx.report(
-        model,
-        X,
-        y,
-        output,
-        precisions=widths,
-        width=width,
-        reuse_factor=reuse_factor,
-        strategy=strategy,
-        part=part,
-        clock_period_ns=clock_period,
-        force=force,
-        inputs=[data_path],
+    with quieted(quiet):
+        result = nnfx.report(
+            model,
+            X,
+            y,
+            output,
+            precisions=widths,
+            width=width,
+            reuse_factor=reuse_factor,
+            strategy=strategy,
+            part=part,
+            clock_period_ns=clock_period,
+            engines=engines,
+            progress=not quiet,
+            force=force,
+            inputs=[data_path],
+        )
+    accuracies = ", ".join(
+        f"{r['engine']} {100 * r['accuracy']:.2f}%" for r in result.data["engines"]
     )
-    engines = ", ".join(f"{r['engine']} {100 * r['accuracy']:.2f}%" for r in result.data["engines"])
-    console.print(f"accuracy: {engines}")
+    console.print(f"accuracy: {accuracies}")
+    if quiet:
+        return
     for what, path in result.files.items():
         console.print(f"  {what:<9} {plain(path)}")

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import click
-import numpy as np
 
-from nnfx.cli.options import load_npz
+from nnfx.cli.options import HiddenAliases, engines_option, load_npz, quiet_option, quieted
 from nnfx.cli.output import print_overflows
 
 
 @click.command()
 @click.argument("build", type=click.Path(file_okay=False))
 @click.option(
+    "--data",
     "--input",
-    "input_path",
+    "data_path",
+    cls=HiddenAliases,
     required=True,
     type=click.Path(dir_okay=False),
     help=".npz with array X (and optional labels y), in the model's input layout.",
 )
-@click.option(
-    "--engines", default="reference", show_default=True, help="Comma-separated engines to run."
-)
+@engines_option(default="reference")
 @click.option(
     "--save",
     "save_path",
@@ -28,78 +27,55 @@ from nnfx.cli.output import print_overflows
     type=click.Path(dir_okay=False),
     help="Write each engine's outputs to this .npz.",
 )
-def simulate(build, input_path, engines, save_path) -> None:
+@quiet_option
+def simulate(build, data_path, engines, save_path, quiet) -> None:
     """Run a compiled model (from `nnfx compile`) on data and compare the engines.
 
-    Prints, per engine: accuracy (when y is given), agreement with the fixed reference
+    Prints, per engine: accuracy (when y is given), agreement with the first engine
     (bit-exact or not, mismatching elements), time and samples/s; and the float model's
     accuracy for comparison. Exits with status 1 when engines disagree.
     """
-    import time
-
     import nnfx
-    from nnfx.compiled import ENGINES
-    from nnfx.errors import ConfigError
-    from nnfx.search import accuracy
     from nnfx.ui import console, table
 
-    names = [e.strip() for e in engines.split(",") if e.strip()]
-    unknown = [e for e in names if e not in ENGINES]
-    if unknown:
-        raise ConfigError(
-            f"unknown engine(s) {', '.join(unknown)}; available: {', '.join(ENGINES)}"
-        )
     compiled = nnfx.load_compiled(build)
-    X, y = load_npz(input_path, "input")
-    rows, outputs, reference = [], {}, None
-    start = time.perf_counter()
-    float_out = compiled.float_model.predict(X)
-    float_seconds = time.perf_counter() - start
-    rows.append(
+    X, y = load_npz(data_path, "input")
+    with quieted(quiet):
+        result = nnfx.simulate(compiled, X, y, engines=engines)
+
+    def accuracy(value):
+        return "-" if value is None else f"{100 * value:.2f}"
+
+    rows = [
         [
             "float",
-            f"{100 * accuracy(float_out, y):.2f}" if y is not None else "-",
+            accuracy(result.float_accuracy),
             "-",
             "-",
-            f"{float_seconds:.3f}",
-            f"{len(X) / float_seconds:,.0f}",
+            f"{result.float_seconds:.3f}",
+            f"{result.float_samples_per_second:,.0f}",
         ]
-    )
-    disagree = False
-    for engine in names:
-        compiled.predict_raw(X[:1], engine)  # warm up: build sessions outside the timing
-        start = time.perf_counter()
-        raw = compiled.predict_raw(X, engine)
-        seconds = time.perf_counter() - start
-        if reference is None:
-            reference = raw
-        mismatches = sum(int(np.count_nonzero(raw[k] != reference[k])) for k in raw)
-        disagree |= mismatches > 0
-        values = compiled.predict(X, engine) if y is not None or save_path else None
-        outputs[engine] = values
-        rows.append(
-            [
-                engine,
-                f"{100 * accuracy(values, y):.2f}" if y is not None else "-",
-                "yes" if mismatches == 0 else "no",
-                str(mismatches),
-                f"{seconds:.3f}",
-                f"{len(X) / seconds:,.0f}",
-            ]
-        )
+    ]
+    rows += [
+        [
+            run.engine,
+            accuracy(run.accuracy),
+            "yes" if run.bit_exact else "no",
+            str(run.mismatches),
+            f"{run.seconds:.3f}",
+            f"{run.samples_per_second:,.0f}",
+        ]
+        for run in result.runs
+    ]
     console.print(
         table(
-            f"{len(X)} samples",
+            f"{result.samples} samples",
             ["engine", "accuracy %", "bit-exact", "mismatches", "seconds", "samples/s"],
             rows,
         )
     )
     print_overflows(compiled, X, "the input data")
     if save_path:
-        flat = {}
-        for engine, values in outputs.items():
-            items = values.items() if isinstance(values, dict) else [("output", values)]
-            flat.update({f"{engine}.{k}": v for k, v in items})
-        np.savez(save_path, **flat)
-    if disagree:
+        result.save(save_path)
+    if not result.agree:
         raise SystemExit(1)

@@ -1,0 +1,85 @@
+"""nnfx.simulate: every engine on the batch, compared bit for bit with the first, timed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import nnfx
+from nnfx.search import accuracy
+from tests.helpers import make_model
+
+
+@pytest.fixture(scope="module")
+def compiled_and_data():
+    """x (4 features) -> Dense 'fc' -> Relu, in fixed<16,6>; 40 samples with labels."""
+    rng = np.random.default_rng(0)
+    model = make_model(
+        [
+            helper.make_node("Gemm", ["x", "w", "b"], ["h"], name="fc"),
+            helper.make_node("Relu", ["h"], ["y"], name="act"),
+        ],
+        [("x", ["N", 4])],
+        [("y", ["N", 3])],
+        {
+            "w": rng.uniform(-1, 1, (4, 3)).astype(np.float32),
+            "b": rng.uniform(-0.5, 0.5, 3).astype(np.float32),
+        },
+    )
+    X = rng.uniform(-2, 2, (40, 4)).astype(np.float32)
+    y = rng.integers(0, 3, 40)
+    return nnfx.compile(model, "fixed<16,6>"), X, y
+
+
+def test_reference_and_ort_agree_bit_for_bit(compiled_and_data):
+    compiled, X, y = compiled_and_data
+    result = nnfx.simulate(compiled, X, y, engines=("reference", "ort"))
+    assert result.samples == 40 and [r.engine for r in result.runs] == ["reference", "ort"]
+    assert result.agree
+    reference, ort = result["reference"], result["ort"]
+    assert ort.bit_exact and ort.mismatches == 0 and reference.mismatches == 0
+    assert set(ort.raw) == set(reference.raw) == {"y"}
+    np.testing.assert_array_equal(ort.raw["y"], reference.raw["y"])
+    np.testing.assert_array_equal(ort.raw["y"], compiled.predict_raw(X, "reference")["y"])
+    np.testing.assert_array_equal(ort.values, compiled.predict(X, "ort"))
+    assert ort.accuracy == accuracy(compiled.predict(X), y)
+    assert result.float_accuracy == accuracy(compiled.float_model.predict(X), y)
+    assert ort.seconds > 0 and ort.samples_per_second == pytest.approx(40 / ort.seconds)
+    assert result.float_seconds > 0
+
+
+def test_a_planted_mismatch_is_counted(compiled_and_data, monkeypatch):
+    compiled, X, y = compiled_and_data
+    honest = type(compiled).predict_raw
+
+    def one_code_off(X, engine="reference", overflows=None):
+        raw = honest(compiled, X, engine, overflows)
+        if engine == "ort" and len(X) > 1:  # not the warm-up call on one sample
+            raw["y"] = raw["y"].copy()
+            raw["y"][5, 1] += 1
+            raw["y"][9, 0] -= 3
+        return raw
+
+    monkeypatch.setattr(compiled, "predict_raw", one_code_off)
+    result = nnfx.simulate(compiled, X, engines=["reference", "ort"])
+    assert not result.agree
+    assert result["reference"].bit_exact and result["ort"].mismatches == 2
+    assert result["ort"].accuracy is None and result.float_accuracy is None
+
+
+def test_engines_are_checked_before_any_work(compiled_and_data):
+    compiled, X, _ = compiled_and_data
+    with pytest.raises(nnfx.ConfigError, match="unknown engine.s. fpga; available: reference"):
+        nnfx.simulate(compiled, X, engines=("reference", "fpga"))
+    with pytest.raises(nnfx.ConfigError, match="no engine"):
+        nnfx.simulate(compiled, X, engines=())
+    assert [r.engine for r in nnfx.simulate(compiled, X, engines="ort").runs] == ["ort"]
+
+
+def test_save_writes_each_engines_values(compiled_and_data, tmp_path):
+    compiled, X, y = compiled_and_data
+    result = nnfx.simulate(compiled, X, y, engines=("reference", "ort"))
+    saved = np.load(result.save(tmp_path / "out.npz"))
+    assert sorted(saved.files) == ["ort.output", "reference.output"]
+    np.testing.assert_array_equal(saved["ort.output"], compiled.predict(X))
