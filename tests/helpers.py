@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
@@ -111,3 +114,28 @@ def export_torch_digits_cnn(folder):
 
 
 __all__ = ["make_model", "ort_outputs", "assert_matches_ort", "ops", "rand", "onnx"]
+
+
+def run_strict_testbench(
+    folder: Path, top: str, number: str, samples: int, fast_constants: bool = True
+) -> None:
+    """Build an emitted project's testbench with ``-Wall -Wextra -Werror`` (ap_fixed, or
+    ac_fixed for ``number="ac"``; ``fast_constants=False`` keeps the static const arrays
+    Vitis compiles) and run it on its tb_data: it must report ``samples`` samples and no
+    mismatching value."""
+    from nnfx.runtime.csim import type_headers
+
+    flags = ["-std=c++14", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas"]
+    flags.append(f"-isystem{type_headers(number)}")
+    if fast_constants:
+        flags.append("-DNNFX_FAST_CONSTANTS")
+    if number == "ac":
+        flags.append("-DNNFX_AC_TYPES")
+    sources = [f"firmware/{top}.cpp", f"tb/{top}_tb.cpp"]
+    build = subprocess.run(
+        ["g++", *flags, *sources, "-o", "tb_run"], cwd=folder, capture_output=True, text=True
+    )
+    assert build.returncode == 0, build.stderr[:3000]
+    run = subprocess.run(["../tb_run"], cwd=folder / "tb", capture_output=True, text=True)
+    expected = f"{samples} samples, 0 mismatching values"
+    assert run.returncode == 0 and expected in run.stdout, run.stdout

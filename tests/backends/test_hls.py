@@ -5,7 +5,6 @@ precisions, whole models — and the project is complete, warning-free and safe.
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -13,8 +12,7 @@ from onnx import helper
 
 import nnfx
 from nnfx.compiler.fixed import OVERFLOW, ROUNDING
-from nnfx.runtime.csim import type_headers
-from tests.helpers import export_torch_digits_cnn, make_model
+from tests.helpers import export_torch_digits_cnn, make_model, run_strict_testbench
 from tests.runtime.test_reference_fixed import MODEL_NAMES, model_input_shape, random_compile
 
 pytestmark = pytest.mark.skipif(
@@ -147,33 +145,7 @@ def test_project_compiles_without_warnings_and_its_testbench_agrees(number, tmp_
     (data / "tb_output_predictions.dat").write_text(
         "\n".join(" ".join(repr(float(v)) for v in row.reshape(-1)) for row in values) + "\n"
     )
-    flags = [
-        "-std=c++14",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-Wno-unknown-pragmas",
-        f"-isystem{type_headers(number)}",
-    ]
-    if number == "ac":
-        flags.append("-DNNFX_AC_TYPES")
-    build = subprocess.run(
-        [
-            "g++",
-            *flags,
-            "-DNNFX_FAST_CONSTANTS",
-            "firmware/my_net.cpp",
-            "tb/my_net_tb.cpp",
-            "-o",
-            "tb_run",
-        ],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr[:2000]
-    run = subprocess.run(["../tb_run"], cwd=folder / "tb", capture_output=True, text=True)
-    assert run.returncode == 0 and "48 samples, 0 mismatching values" in run.stdout, run.stdout
+    run_strict_testbench(folder, "my_net", number, samples=48)
 
 
 def test_project_layout_options_and_pragmas(tmp_path):

@@ -19,7 +19,7 @@ import nnfx
 from nnfx.backends.hls import names
 from nnfx.backends.hls.writer import HlsWriter
 from nnfx.runtime.csim import type_headers
-from tests.helpers import make_model
+from tests.helpers import make_model, run_strict_testbench
 
 needs_gxx = pytest.mark.skipif(
     shutil.which("g++") is None, reason="g++ is not installed: the C-simulation needs it"
@@ -185,27 +185,7 @@ def test_hostile_project_testbench_builds_with_werror_and_agrees(hostile, tmp_pa
     data = folder / "tb" / "tb_data"
     (data / "tb_input_features.dat").write_text(lines(raw_in, g.inputs))
     (data / "tb_output_predictions.dat").write_text(lines(raw_out, g.outputs))
-    build = subprocess.run(
-        [
-            "g++",
-            "-std=c++14",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-Wno-unknown-pragmas",
-            f"-isystem{type_headers('ap')}",
-            "firmware/nnfx_top.cpp",
-            "tb/nnfx_top_tb.cpp",
-            "-o",
-            "tb_run",
-        ],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr[:3000]
-    run = subprocess.run(["../tb_run"], cwd=folder / "tb", capture_output=True, text=True)
-    assert run.returncode == 0 and "40 samples, 0 mismatching values" in run.stdout, run.stdout
+    run_strict_testbench(folder, "nnfx_top", "ap", samples=40, fast_constants=False)
     weights = [p.name.lower() for p in (folder / "firmware" / "weights").iterdir()]
     assert len(weights) == len(set(weights))
     assert all(n.startswith(names.PREFIXES) for n in weights)
