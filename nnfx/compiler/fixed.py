@@ -33,8 +33,53 @@ import numpy as np
 
 from nnfx.errors import PrecisionError
 
-ROUNDING = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_INF", "RND_MIN_INF", "RND_CONV")
-OVERFLOW = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM")
+
+@dataclass(frozen=True)
+class Rounding:
+    """One rounding mode as a rule on the split ``value = floor + rest`` (``0 <= rest < 1``
+    in units of the last kept bit): the result is ``floor + 1`` where :meth:`up` holds, else
+    ``floor``. A *nearest* mode goes up above one half, and at exactly one half where ``tie``
+    holds; a *directed* mode goes up on any non-zero rest where ``tie`` holds. ``tie`` names
+    a condition: ``always``, ``never``, ``negative`` or ``positive`` (the value's sign), or
+    ``odd`` (``floor`` is odd)."""
+
+    nearest: bool
+    tie: str
+
+    def up(self, floor, rest, half, value):
+        """Where to add one to ``floor``: numpy arrays of float64 (``half = 0.5``) or of
+        integers (int64 or Python ints, ``half = 2**(shift - 1)``); the one rule both use."""
+        if self.tie == "negative":
+            when = value < 0
+        elif self.tie == "positive":
+            when = value > 0
+        elif self.tie == "odd":
+            when = floor % 2 == 1  # a modulo (never negative), so any floor's sign works
+        else:
+            when = self.tie == "always"
+        if self.nearest:
+            return (rest > half) | ((rest == half) & when)
+        return (rest != 0) & when
+
+
+# The seven ap_fixed rounding modes (the module docstring says each in words). Every engine
+# follows this table: quantize (float in) and requantize (integer in) call
+# :meth:`Rounding.up`; the fixed ONNX writer builds the same decision as graph ops.
+ROUNDING_RULES = {
+    "TRN": Rounding(nearest=False, tie="never"),
+    "TRN_ZERO": Rounding(nearest=False, tie="negative"),
+    "RND": Rounding(nearest=True, tie="always"),
+    "RND_ZERO": Rounding(nearest=True, tie="negative"),
+    "RND_INF": Rounding(nearest=True, tie="positive"),
+    "RND_MIN_INF": Rounding(nearest=True, tie="never"),
+    "RND_CONV": Rounding(nearest=True, tie="odd"),
+}
+ROUNDING = tuple(ROUNDING_RULES)
+# The four ap_fixed overflow modes, by what happens to a rounded code outside the type's range
+# ([raw_min, raw_max], or FixedType.clamp_range for the clamping modes): WRAP keeps the low
+# width bits, the SAT modes clamp to clamp_range, SAT_ZERO gives 0.
+OVERFLOW_RULES = {"WRAP": "wrap", "SAT": "clamp", "SAT_ZERO": "zero", "SAT_SYM": "clamp"}
+OVERFLOW = tuple(OVERFLOW_RULES)
 MAX_WIDTH = 62  # raw values and exact products fit int64 with room for a sign
 MAX_ABS_INTEGER = 256  # |integer bits| limit: keeps scale factors inside float64's exponent
 
@@ -98,6 +143,15 @@ class FixedType:
         """The value of one least-significant bit."""
         return float(np.ldexp(1.0, -self.frac))
 
+    def clamp_range(self) -> tuple[int, int]:
+        """The codes a clamping overflow mode gives for values beyond the range: ``raw_min``
+        and ``raw_max``, except SAT_SYM on a signed type, whose most negative code is never
+        produced (``-raw_max``; at width 1 ap_fixed's ``min | 1`` is the only negative code,
+        -1, which is ``raw_min``)."""
+        if self.overflow == "SAT_SYM" and self.signed and self.width > 1:
+            return -self.raw_max, self.raw_max
+        return self.raw_min, self.raw_max
+
     def with_(self, **changes) -> FixedType:
         values = {
             k: getattr(self, k) for k in ("width", "integer", "signed", "rounding", "overflow")
@@ -159,45 +213,32 @@ class FixedType:
         return FixedType(width, integer, signed, rounding, overflow)
 
 
+def _round_split(floor, rest, half, value, mode: str):
+    """``floor`` or ``floor + 1`` by ``mode``'s rule (see :class:`Rounding`)."""
+    if mode == "TRN":  # the default mode: nothing to decide
+        return floor
+    up = ROUNDING_RULES[mode].up(floor, rest, half, value)
+    return np.where(up, floor + 1, floor)
+
+
 def _round_scaled(q: np.ndarray, mode: str) -> np.ndarray:
     """Round the exactly scaled float64 values ``q`` to integers (still float64) by ``mode``."""
     floor = np.floor(q)
-    if mode == "TRN":
-        return floor
-    if mode == "TRN_ZERO":
-        return np.trunc(q)
-    frac = q - floor  # exact: floor and q share the exponent range
-    up = floor + 1
-    nearest = np.where(frac > 0.5, up, floor)
-    tie = frac == 0.5
-    if mode == "RND":
-        return np.where(tie, up, nearest)
-    if mode == "RND_ZERO":
-        return np.where(tie, np.where(q > 0, floor, up), nearest)
-    if mode == "RND_MIN_INF":
-        return np.where(tie, floor, nearest)
-    if mode == "RND_INF":
-        return np.where(tie, np.where(q > 0, up, floor), nearest)
-    if mode == "RND_CONV":
-        return np.where(tie, np.where(np.fmod(floor, 2) == 0, floor, up), nearest)
-    raise PrecisionError(f"unknown rounding mode '{mode}'")
+    return _round_split(floor, q - floor, 0.5, q, mode)  # q - floor: exact (same exponent range)
 
 
 def _overflow(raw: np.ndarray, t: FixedType) -> np.ndarray:
-    """Apply ``t.overflow`` to exactly rounded int64 integers with ``|raw| <= 2**62``."""
+    """Apply ``t.overflow`` (:data:`OVERFLOW_RULES`) to exactly rounded int64 integers with
+    ``|raw| <= 2**62``."""
     lo, hi = t.raw_min, t.raw_max
-    if t.overflow == "WRAP":  # keep the low width bits; sign-extend when signed
+    rule = OVERFLOW_RULES[t.overflow]
+    if rule == "wrap":  # keep the low width bits; sign-extend when signed
         offset = np.int64(-lo)
         mask = (np.int64(1) << np.int64(t.width)) - 1
         return ((raw + offset) & mask) - offset if t.signed else raw & mask
-    if t.overflow == "SAT":
-        return np.clip(raw, lo, hi)
-    if t.overflow == "SAT_ZERO":
+    if rule == "zero":
         return np.where((raw < lo) | (raw > hi), np.int64(0), raw)
-    # SAT_SYM: symmetric range for signed types (the most negative code is never produced,
-    # except at width 1, where ap_fixed's "min | 1" is the only negative code, -1)
-    low = -hi if t.signed and t.width > 1 else lo
-    return np.clip(raw, low, hi)
+    return np.clip(raw, *t.clamp_range())
 
 
 INT64_SAFE = 62  # the int64 path of requantize holds |raw| < 2**62; wider goes to Python ints
@@ -268,28 +309,8 @@ def _round_shift(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
     s = shift if wide else np.int64(shift)
     one = 1 if wide else np.int64(1)
     floor = raw >> s  # arithmetic shift: floor division by 2**shift
-    if mode == "TRN":
-        return floor
     rest = raw - (floor << s)  # 0 <= rest < 2**shift
-    if mode == "TRN_ZERO":
-        return np.where((raw < 0) & (rest != 0), floor + one, floor)
-    half = one << (s - one)
-    nearest = np.where(rest > half, floor + one, floor)
-    tie = rest == half
-    positive = raw > 0
-    if mode == "RND":
-        tie_up = np.ones(tie.shape, bool)
-    elif mode == "RND_ZERO":
-        tie_up = ~positive
-    elif mode == "RND_MIN_INF":
-        tie_up = np.zeros(tie.shape, bool)
-    elif mode == "RND_INF":
-        tie_up = positive
-    elif mode == "RND_CONV":
-        tie_up = (floor & one) == one
-    else:
-        raise PrecisionError(f"unknown rounding mode '{mode}'")
-    return np.where(tie & tie_up, floor + one, nearest)
+    return _round_split(floor, rest, one << (s - one), raw, mode)
 
 
 def _overflow_wide(rounded: np.ndarray, t: FixedType) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from onnx import TensorProto
 
 from nnfx.backends.onnx.builder import Builder
-from nnfx.compiler.fixed import FixedType
+from nnfx.compiler.fixed import OVERFLOW_RULES, ROUNDING_RULES, FixedType
 
 
 def quantize(b: Builder, raw: str, frac: int, t: FixedType) -> str:
@@ -28,31 +28,35 @@ def quantize(b: Builder, raw: str, frac: int, t: FixedType) -> str:
 
 
 def _round(b: Builder, q: str, mode: str) -> str:
-    """Round exactly: ``f = floor(q)`` and ``r = q - f`` are exact in float64, and the
-    decision compares ``r`` with one half (no ``q + 0.5`` that could itself round)."""
-    if mode == "TRN":
-        return b.op("Floor", [q], "trn")
-    if mode == "RND_CONV":
-        return b.op("Round", [q], "rnd_conv")  # ties to even
-    floor = b.op("Floor", [q], "floor")
+    """Round exactly, by the graph form of ``mode``'s rule in
+    :data:`nnfx.compiler.fixed.ROUNDING_RULES`: ``f = floor(q)`` and ``r = q - f`` are exact
+    in float64, and the decision compares ``r`` with one half (no ``q + 0.5`` that could
+    itself round)."""
+    rule = ROUNDING_RULES[mode]
+    floor = b.op("Floor", [q], "floor" if mode != "TRN" else "trn")
+    if rule.tie == "never" and not rule.nearest:  # TRN: floor
+        return floor
+    if rule.tie == "odd":  # ties to even: onnx's Round is exactly this rule, in one op
+        return b.op("Round", [q], mode.lower())
+    zero = b.const(0.0, "zero")
+    when = {
+        "always": None,
+        "never": None,
+        "negative": lambda: b.op("Less", [q, zero]),
+        "positive": lambda: b.op("Greater", [q, zero]),
+    }[rule.tie]
+    if rule.nearest:
+        rest = b.op("Sub", [q, floor], "rest")
+        half = b.const(0.5, "half")
+        above = b.op("Greater", [rest, half])
+        if rule.tie == "never":
+            take_up = above
+        else:
+            tie = b.op("Equal", [rest, half])
+            take_up = b.op("Or", [above, tie if when is None else b.op("And", [tie, when()])])
+    else:  # a directed mode: up on any non-zero rest where the condition holds
+        take_up = b.op("And", [when(), b.op("Greater", [q, floor])])
     up = b.op("Add", [floor, b.const(1.0, "one")], "up")
-    if mode == "TRN_ZERO":
-        raise_ = b.op("And", [b.op("Less", [q, b.const(0.0, "zero")]), b.op("Greater", [q, floor])])
-        return b.op("Where", [raise_, up, floor], "trn_zero")
-    rest = b.op("Sub", [q, floor], "rest")
-    half = b.const(0.5, "half")
-    above = b.op("Greater", [rest, half])
-    tie = b.op("Equal", [rest, half])
-    if mode == "RND":
-        take_up = b.op("Or", [above, tie])
-    elif mode == "RND_MIN_INF":
-        take_up = above
-    elif mode == "RND_INF":
-        take_up = b.op(
-            "Or", [above, b.op("And", [tie, b.op("Greater", [q, b.const(0.0, "zero")])])]
-        )
-    else:  # RND_ZERO
-        take_up = b.op("Or", [above, b.op("And", [tie, b.op("Less", [q, b.const(0.0, "zero")])])])
     return b.op("Where", [take_up, up, floor], mode.lower())
 
 
@@ -63,7 +67,8 @@ def _overflow(b: Builder, q: str, t: FixedType, long_wrap: bool = False) -> str:
     steps that are exact for any integer ``q`` below ``2**53`` in magnitude (no Where: it is
     slow on onnxruntime)."""
     lo, hi = float(t.raw_min), float(t.raw_max)
-    if t.overflow == "WRAP":
+    rule = OVERFLOW_RULES[t.overflow]
+    if rule == "wrap":
         span = float(2**t.width)
         if long_wrap:  # r = q mod span in [0, span), then r - span where r >= 2**(W-1)
             turns = b.op("Floor", [b.op("Mul", [q, b.const(1.0 / span, "inverse_span")])])
@@ -75,13 +80,13 @@ def _overflow(b: Builder, q: str, t: FixedType, long_wrap: bool = False) -> str:
         shifted = b.op("Sub", [q, b.const(lo, "min")]) if lo else q
         turns = b.op("Floor", [b.op("Mul", [shifted, b.const(1.0 / span, "inverse_span")])])
         return b.op("Sub", [q, b.op("Mul", [turns, b.const(span, "span")])], "wrap")
-    if t.overflow == "SAT_ZERO":
+    if rule == "zero":
         out = b.op(
             "Or", [b.op("Less", [q, b.const(lo, "min")]), b.op("Greater", [q, b.const(hi, "max")])]
         )
         return b.op("Where", [out, b.const(0.0, "zero"), q], "sat_zero")
-    low = -hi if t.overflow == "SAT_SYM" and t.signed and t.width > 1 else lo
-    return b.op("Clip", [q, b.const(low, "min"), b.const(hi, "max")], "sat")
+    low, high = (float(c) for c in t.clamp_range())
+    return b.op("Clip", [q, b.const(low, "min"), b.const(high, "max")], "sat")
 
 
 def _align(b: Builder, raw: str, frac: int, target: int) -> str:
