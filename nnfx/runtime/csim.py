@@ -24,7 +24,7 @@ from string import Template
 
 import numpy as np
 
-from nnfx.compiler.ir import INTEGER, Graph
+from nnfx.compiler.ir import Graph
 from nnfx.errors import BuildError
 
 ENGINES = {"csim": "ac", "csim-ap": "ap"}
@@ -33,68 +33,6 @@ LIBRARY = "libnnfx_csim.so"
 RECORD = "library.json"  # size and sha256 of LIBRARY, written after a successful build
 STALE_SECONDS = 3600  # a staging folder this old, or whose builder died, is removed
 
-BRIDGE = Template(r"""// nnfx C-simulation bridge: N samples through ${top}, split over threads.
-// Every buffer lives on a worker thread's stack, sized from the model's tensors: the
-// firmware is run exactly as written (tensors on the stack), without overflowing it.
-#include <pthread.h>
-#include <cstddef>
-#include <vector>
-#include "firmware/${top}.h"
-
-namespace {
-
-struct nnfx_work {
-    const double* const* in;
-    double* const* out;
-    long first, last;
-};
-
-void* nnfx_run_range(void* arg) {
-    const nnfx_work* work = static_cast<const nnfx_work*>(arg);
-    const double* const* in = work->in;
-    double* const* out = work->out;
-${declare}
-    for (long sample = work->first; sample < work->last; sample++) {
-${read}
-        ${top}(${call});
-${write}
-    }
-    return nullptr;
-}
-
-// Every tensor of one sample, bridge buffers included (an upper bound of the frame).
-const size_t nnfx_tensor_bytes = ${tensor_bytes};
-
-}  // namespace
-
-extern "C" int nnfx_run(const double* const* in, double* const* out, long n, int threads) {
-    if (threads < 1) threads = 1;
-    if (n < 64 * threads) threads = 1;
-    pthread_attr_t attributes;
-    if (pthread_attr_init(&attributes) != 0) return 1;
-    const size_t stack = 2 * nnfx_tensor_bytes + ((size_t)16 << 20);
-    if (pthread_attr_setstacksize(&attributes, stack) != 0) return 2;
-    std::vector<nnfx_work> work(threads);
-    std::vector<pthread_t> ids(threads);
-    std::vector<bool> created(threads, false);
-    int status = 0;
-    const long step = (n + threads - 1) / threads;
-    for (int k = 0; k < threads; k++) {
-        const long first = k * step, last = first + step < n ? first + step : n;
-        if (first >= last) continue;
-        work[k] = nnfx_work{in, out, first, last};
-        if (pthread_create(&ids[k], &attributes, nnfx_run_range, &work[k]) != 0) {
-            status = 3;
-            break;
-        }
-        created[k] = true;
-    }
-    for (int k = 0; k < threads; k++)
-        if (created[k]) pthread_join(ids[k], nullptr);
-    pthread_attr_destroy(&attributes);
-    return status;
-}
-""")
 
 RUN_ERRORS = {
     1: "could not set up its worker threads",
@@ -116,35 +54,23 @@ def type_headers(number: str) -> Path:
 
 
 def bridge_source(graph: Graph, writer) -> str:
-    """The bridge for a rendered :class:`HlsWriter` (its names, top and sizes)."""
+    """The bridge for a rendered :class:`HlsWriter` (its names, top and sizes): the template
+    beside the testbench's, filled by the same :meth:`HlsWriter.harness`."""
+    parts = writer.harness(
+        declare="    {type} {var}[{size}];",
+        read="        for (long i = 0; i < {size}; i++) {var}[i] = in[{k}][sample * {size} + i];",
+        write="        for (long i = 0; i < {size}; i++) out[{k}][sample * {size} + i] = {value};",
+    )
     names = writer.names
-    declare, read, call, write = [], [], [], []
-    for k, name in enumerate(graph.inputs):
-        v, t, n = names.tensor(name), names.tensor_type(name), writer.size(name)
-        declare.append(f"    {t} {v}[{n}];")
-        read.append(f"        for (long i = 0; i < {n}; i++) {v}[i] = in[{k}][sample * {n} + i];")
-        call.append(v)
-    for k, name in enumerate(graph.outputs):
-        v, t, n = names.tensor(name), names.tensor_type(name), writer.size(name)
-        declare.append(f"    {t} {v}[{n}];")
-        value = f"(double){v}[i]" if graph.tensors[name].dtype == INTEGER else f"{v}[i].to_double()"
-        write.append(
-            f"        for (long i = 0; i < {n}; i++) out[{k}][sample * {n} + i] = {value};"
-        )
-        call.append(v)
     terms = [
         f"sizeof({names.tensor_type(name)}) * {writer.size(name)}"
         for name in graph.tensors
         if names.tensor_type(name) in writer.types.defs  # tensors the project uses
     ]
-    return BRIDGE.substitute(
-        top=writer.top,
-        declare="\n".join(declare),
-        read="\n".join(read),
-        call=", ".join(call),
-        write="\n".join(write),
-        tensor_bytes=" +\n    ".join(terms) or "0",
-    )
+    from nnfx.backends.hls.writer import TEMPLATES
+
+    template = Template((TEMPLATES / "csim_bridge.cpp.in").read_text())
+    return template.substitute(top=writer.top, tensor_bytes=" +\n    ".join(terms) or "0", **parts)
 
 
 def _file_digest(path: Path) -> str:

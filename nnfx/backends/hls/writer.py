@@ -237,26 +237,41 @@ class HlsWriter:
         out[f"tb/{top}_tb.cpp"] = self._testbench()
         return out
 
-    def _testbench(self) -> str:
+    def harness(self, declare: str, read: str, write: str) -> dict[str, str]:
+        """What a program driving the top function substitutes into its template (the
+        testbench here, the C-simulation bridge in :mod:`nnfx.runtime.csim`): ``declare``
+        and ``read`` are line formats for each input, ``declare`` and ``write`` for each
+        output, with the fields ``var``, ``type``, ``size``, ``k`` (the index among the inputs
+        or the outputs) and ``value`` (element ``i`` of the array as a double); ``call`` is
+        the argument list in the top function's order."""
+        lines: dict[str, list[str]] = {"declare": [], "read": [], "write": []}
+        call = []
         g = self.graph
-        declare, read, call, write = [], [], [], []
-        for n in g.inputs:
-            v, t, size = self.var[n], self.names.tensor_type(n), self.size(n)
-            declare.append(f"    static {t} {v}[{size}];")
-            read.append(f"        if (!nnfx_read_values(in, {v}, {size})) break;")
-            call.append(v)
-        for n in g.outputs:
-            v, t, size = self.var[n], self.names.tensor_type(n), self.size(n)
-            declare.append(f"    static {t} {v}[{size}];")
-            write.append(f"        mismatches += nnfx_write_values(out, expected, {v}, {size});")
-            call.append(v)
-        return Template((TEMPLATES / "tb.cpp.in").read_text()).substitute(
-            top=self.top,
-            declare="\n".join(declare),
-            read="\n".join(read),
-            call=", ".join(call),
-            write="\n".join(write),
+        for role, names in (("read", g.inputs), ("write", g.outputs)):
+            for k, name in enumerate(names):
+                v = self.var[name]
+                value = (
+                    f"(double){v}[i]" if g.tensors[name].dtype == INTEGER else f"{v}[i].to_double()"
+                )
+                fields = {
+                    "var": v,
+                    "type": self.names.tensor_type(name),
+                    "size": self.size(name),
+                    "k": k,
+                    "value": value,
+                }
+                lines["declare"].append(declare.format(**fields))
+                lines[role].append((read if role == "read" else write).format(**fields))
+                call.append(v)
+        return {**{key: "\n".join(text) for key, text in lines.items()}, "call": ", ".join(call)}
+
+    def _testbench(self) -> str:
+        parts = self.harness(
+            declare="    static {type} {var}[{size}];",
+            read="        if (!nnfx_read_values(in, {var}, {size})) break;",
+            write="        mismatches += nnfx_write_values(out, expected, {var}, {size});",
         )
+        return Template((TEMPLATES / "tb.cpp.in").read_text()).substitute(top=self.top, **parts)
 
 
 # Bytes of generated C++ per constant value (a round-tripping double literal and ", ") and
