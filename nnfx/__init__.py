@@ -8,8 +8,13 @@ __version__ = "0.1.0"
 
 # Where each public name lives. Imported on first use (PEP 562), so that `import nnfx` and the
 # CLI's start-up stay fast and an early Ctrl-C meets the CLI's handler, not an import.
+# `nnfx.report` is the module nnfx.report itself, which is callable: `nnfx.report(model, X, y)`
+# calls nnfx.report.report, and `import nnfx.report` gives the same object.
 _PUBLIC = {
+    "nnfx.backends.hls.options": ("HlsOptions",),
     "nnfx.compiled": ("CompiledModel", "compile", "load_compiled"),
+    "nnfx.compiler.estimate": ("estimate",),
+    "nnfx.compiler.precision": ("PrecisionConfig",),
     "nnfx.errors": (
         "BuildError",
         "ConfigError",
@@ -20,7 +25,8 @@ _PUBLIC = {
         "UnsupportedOpError",
     ),
     "nnfx.model": ("Model", "load"),
-    "nnfx.report": ("Report", "report"),
+    "nnfx.report": ("Report",),
+    "nnfx.search": ("search_precision",),
     "nnfx.simulation": ("simulate", "Simulation"),
     "nnfx.trainer": (
         "AvgPool2D",
@@ -39,18 +45,23 @@ _PUBLIC = {
 _HOME = {name: module for module, names in _PUBLIC.items() for name in names}
 
 
+_MODULES = ("report",)  # public names that are modules of their own
+
+
 def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module 'nnfx' has no attribute {name!r}")
     import importlib
 
+    if name in _MODULES:  # importing it binds it here, as any submodule import does
+        return importlib.import_module(f"nnfx.{name}")
+    if name not in _HOME:
+        raise AttributeError(f"module 'nnfx' has no attribute {name!r}")
     value = getattr(importlib.import_module(_HOME[name]), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOME})
+    return sorted({*globals(), *_HOME, *_MODULES})
 
 
 __all__ = [
@@ -65,18 +76,22 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "Flatten",
+    "HlsOptions",
     "MaxPool2D",
     "Model",
     "ModelError",
     "NnfxError",
+    "PrecisionConfig",
     "PrecisionError",
     "Sequential",
     "UnsupportedOpError",
     "__version__",
     "compile",
+    "estimate",
     "load",
     "load_compiled",
     "report",
+    "search_precision",
     "simulate",
     "Simulation",
     "Report",

@@ -178,6 +178,12 @@ def test_demo_writes_its_artifacts(tmp_path, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
     again = nnfx.load_compiled(target / "build")  # the demo's compiled model reloads
     assert again.options["precision"] == "auto" and again.options["width"] == 10
+    timing = json.loads((target / "report" / "report.json").read_text())["timing"]
+    assert all(r["samples_timed"] >= r["batch"] > 0 for r in timing if r["batch"] is not None)
+    assert main(["demo", "-o", str(target), "-q"]) == 0  # again, into its own folder, quiet
+    quiet = capsys.readouterr().out
+    assert "HLS C-simulation" in quiet and "test accuracy" in quiet
+    assert "epoch" not in quiet and "dense_1" not in quiet and "report.html" not in quiet
 
 
 def test_inspect_prints_the_ir_and_saves_it(tmp_path, capsys):
@@ -187,10 +193,17 @@ def test_inspect_prints_the_ir_and_saves_it(tmp_path, capsys):
         [Conv2D(4, 3, activation="relu"), MaxPool2D(2), Flatten(), Dense(3)], input_shape=(1, 8, 8)
     )
     model.export_onnx(tmp_path / "cnn.onnx")
-    assert main(["inspect", str(tmp_path / "cnn.onnx"), "--save-ir", str(tmp_path / "ir")]) == 0
+    assert main(["inspect", str(tmp_path / "cnn.onnx"), "-o", str(tmp_path / "ir")]) == 0
     out = capsys.readouterr().out
     assert "inputs input (batch, 1, 8, 8)" in out and "Conv2D" in out and "Dense" in out
-    assert (tmp_path / "ir" / "model.json").exists()
+    assert (tmp_path / "ir" / "model.json").exists() and "IR written to" in out
+    # the old spelling still works; --quiet keeps the IR, drops the status line
+    assert (
+        main(["inspect", str(tmp_path / "cnn.onnx"), "--save-ir", str(tmp_path / "ir2"), "-q"]) == 0
+    )
+    quiet = capsys.readouterr().out
+    assert (tmp_path / "ir2" / "model.json").exists() and "IR written to" not in quiet
+    assert "Conv2D" in quiet and "inputs input (batch, 1, 8, 8)" in quiet
 
 
 @pytest.mark.parametrize(
@@ -246,7 +259,7 @@ def test_compile_then_simulate(trained_model, tmp_path, capsys, args):
     rows = {
         cells[0]: cells
         for line in out.splitlines()
-        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6
+        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 7
     }
     assert rows["reference"][2] == "yes" and rows["ort"][2] == "yes" and "accuracy %" in out
     assert "reference.output" in np.load(tmp_path / "o.npz").files
@@ -345,7 +358,7 @@ def test_compile_with_the_hls_backend_and_simulate_every_engine(trained_model, t
     rows = {
         cells[0]: cells
         for line in out.splitlines()
-        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6
+        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 7
     }
     assert all(rows[e][2] == "yes" for e in ("reference", "ort", "csim", "csim-ap"))
 
@@ -409,7 +422,7 @@ def _table_rows(out: str) -> dict[str, list[str]]:
     return {
         cells[0]: cells
         for line in out.splitlines()
-        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 6
+        if (cells := [c.strip() for c in line.strip("│").split("│")]) and len(cells) == 7
     }
 
 
@@ -472,3 +485,48 @@ def test_report_runs_the_engines_it_is_given(trained_model, tmp_path, capsys):
     assert "accuracy: " in quiet and "report.html" in loud and "report.html" not in quiet
     assert main([*fast, "-o", str(tmp_path / "bad"), "--engines", "reference,fpga"]) == 2
     assert "unknown engine(s) fpga" in capsys.readouterr().err
+
+
+def test_train_quiet_prints_the_test_metrics_only(tmp_path, capsys):
+    quick = ["train", "--epochs", "2", "--hidden", "8"]
+    assert main([*quick, "-o", str(tmp_path / "a.onnx")]) == 0
+    loud = capsys.readouterr().out
+    assert main([*quick, "-o", str(tmp_path / "b.onnx"), "--quiet"]) == 0
+    quiet = capsys.readouterr().out
+    assert "2/2" in loud and "dense_1" in loud and "history.json" in loud
+    assert "accuracy" in quiet and "test set" in quiet
+    assert "2/2" not in quiet and "dense_1" not in quiet and "history.json" not in quiet
+
+
+def test_simulate_writes_with_output_and_still_the_old_save(trained_model, tmp_path, capsys):
+    build = tmp_path / "build"
+    assert main(["compile", str(trained_model / "model.onnx"), "-o", str(build), "-q"]) == 0
+    data = str(trained_model / "test_data.npz")
+    for name in ("-o", "--output", "--save"):
+        out = tmp_path / f"{name.strip('-')}.npz"
+        assert main(["simulate", str(build), "--data", data, name, str(out), "-q"]) == 0
+        assert "reference.output" in np.load(out).files
+    capsys.readouterr()
+    assert main(["simulate", str(build), "--data", data]) == 0
+    loud = capsys.readouterr().out
+    rows = _table_rows(loud)
+    assert rows["float"][4] != "-" and int(rows["reference"][5].replace(",", "")) >= 1
+    assert "repeated to the batch shown" in loud
+
+
+@pytest.mark.parametrize(
+    "command,hidden",
+    [
+        ("train", ()),
+        ("demo", ()),
+        ("inspect", ("--save-ir",)),
+        ("compile", ()),
+        ("simulate", ("--save", "--input")),
+        ("report", ()),
+    ],
+)
+def test_every_command_has_quiet_and_one_output_option(command, hidden, capsys):
+    assert main([command, "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "-q, --quiet" in shown and "-o, --output" in shown
+    assert not [name for name in hidden if name in shown]

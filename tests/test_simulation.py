@@ -1,4 +1,5 @@
-"""nnfx.simulate: every engine on the batch, compared bit for bit with the first, timed."""
+"""nnfx.simulate: every engine on the data, compared bit for bit with the first; timed apart,
+on the data repeated to a large batch."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from onnx import helper
 
 import nnfx
+from nnfx import simulation
 from nnfx.search import accuracy
 from tests.helpers import make_model
 
@@ -45,8 +47,33 @@ def test_reference_and_ort_agree_bit_for_bit(compiled_and_data):
     np.testing.assert_array_equal(ort.values, compiled.predict(X, "ort"))
     assert ort.accuracy == accuracy(compiled.predict(X), y)
     assert result.float_accuracy == accuracy(compiled.float_model.predict(X), y)
-    assert ort.seconds > 0 and ort.samples_per_second == pytest.approx(40 / ort.seconds)
-    assert result.float_seconds > 0
+    assert ort.seconds > 0 and result.float_seconds > 0
+
+
+def test_timing_runs_a_large_batch_for_the_budget(compiled_and_data):
+    compiled, X, y = compiled_and_data
+    result = nnfx.simulate(compiled, X, y, engines=("reference", "ort"), timing=0.05)
+    for timing in (result["reference"].timing, result["ort"].timing, result.float_timing):
+        # the 40 samples repeated: a batch far larger than the data, run for the budget
+        assert 40 < timing.batch <= simulation.TIMING_BATCH
+        assert timing.samples % timing.batch == 0 and timing.seconds >= 0.05
+        assert timing.samples_per_second == pytest.approx(timing.samples / timing.seconds)
+        assert 0 < timing.latency_s < timing.seconds
+    ort = result["ort"]
+    assert ort.samples_per_second == ort.timing.samples_per_second
+    assert result.float_samples_per_second == result.float_timing.samples_per_second
+    assert ort.samples == 40 and ort.raw["y"].shape[0] == 40  # accuracy: the data alone
+
+
+def test_timing_can_be_left_out_and_is_bounded_by_memory(compiled_and_data, monkeypatch):
+    compiled, X, y = compiled_and_data
+    result = nnfx.simulate(compiled, X, y, engines="ort", timing=None)
+    assert result["ort"].timing is None and result.float_timing is None
+    assert result["ort"].samples_per_second == pytest.approx(40 / result["ort"].seconds)
+    largest = max(t.size for t in compiled.graph.tensors.values())
+    monkeypatch.setattr(simulation, "MEMORY_BUDGET", 3 * 8 * largest * 50)  # 50 samples
+    result = nnfx.simulate(compiled, X, y, engines="ort", timing=0.01)
+    assert result["ort"].timing.batch <= 50 and result.float_timing.batch <= 50
 
 
 def test_a_planted_mismatch_is_counted(compiled_and_data, monkeypatch):
@@ -62,7 +89,7 @@ def test_a_planted_mismatch_is_counted(compiled_and_data, monkeypatch):
         return raw
 
     monkeypatch.setattr(compiled, "predict_raw", one_code_off)
-    result = nnfx.simulate(compiled, X, engines=["reference", "ort"])
+    result = nnfx.simulate(compiled, X, engines=["reference", "ort"], timing=None)
     assert not result.agree
     assert result["reference"].bit_exact and result["ort"].mismatches == 2
     assert result["ort"].accuracy is None and result.float_accuracy is None

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import click
 
-from nnfx.cli.options import force_option
+from nnfx.cli.options import HiddenAliases, force_option, quiet_option
 
 
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option(
+    "-o",
+    "--output",
     "--save-ir",
+    "output",
+    cls=HiddenAliases,
     type=click.Path(file_okay=False),
     default=None,
     help="Also write the optimized IR (model.json + weights.npz) to this directory.",
 )
 @force_option
-def inspect(model: str, save_ir: str | None, force: bool) -> None:
+@quiet_option
+def inspect(model: str, output: str | None, force: bool, quiet: bool) -> None:
     """Read an ONNX MODEL into the IR and print it, one line per node.
 
     The IR is what the compiler works on: Gemm/MatMul+Add become Dense, BatchNorm is folded
@@ -34,9 +39,10 @@ def inspect(model: str, save_ir: str | None, force: bool) -> None:
         + ", ".join(f"{plain(n)} {_model_shape(graph, n)}" for n in graph.outputs)
     )
     console.print(plain(loaded.summary(), newlines=True), soft_wrap=True)
-    if save_ir:
-        graph.save(save_ir, force=force, inputs=[model])
-        console.print(f"IR written to {plain(save_ir)}/ (model.json, weights.npz)")
+    if output:
+        graph.save(output, force=force, inputs=[model])
+        if not quiet:
+            console.print(f"IR written to {plain(output)}/ (model.json, weights.npz)")
 
 
 def _model_shape(graph, name: str) -> str:

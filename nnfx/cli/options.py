@@ -74,12 +74,13 @@ def engine_list(ctx, param, value: str) -> tuple[str, ...]:
 
 
 class HiddenAliases(click.Option):
-    """An option whose first long name is the one ``--help`` shows; the later names are old
-    spellings that still work (``--data`` shown, ``--input`` accepted)."""
+    """An option whose short name and first long name are the ones ``--help`` shows; the later
+    long names are old spellings that still work (``--data`` shown, ``--input`` accepted)."""
 
     def get_help_record(self, ctx):
         names = self.opts
-        self.opts = names[:1]
+        short = [n for n in names if not n.startswith("--")]
+        self.opts = short + [n for n in names if n.startswith("--")][:1]
         try:
             return super().get_help_record(ctx)
         finally:

@@ -4,10 +4,12 @@ the overflow table."""
 from __future__ import annotations
 
 
-def print_model_and_metrics(result) -> None:
+def print_model_and_metrics(result, summary: bool = True) -> None:
+    """The model's summary (with ``summary``) and its test metrics."""
     from nnfx.ui import console, table
 
-    console.print(result.model.summary())
+    if summary:
+        console.print(result.model.summary())
     if result.test_metrics:
         rows = [(name, value) for name, value in result.test_metrics.items()]
         console.print(table(f"test set ({len(result.test[0])} samples)", ["metric", "value"], rows))

@@ -21,21 +21,26 @@ from nnfx.cli.output import print_overflows
 )
 @engines_option(default="reference")
 @click.option(
+    "-o",
+    "--output",
     "--save",
-    "save_path",
+    "output",
+    cls=HiddenAliases,
     default=None,
     type=click.Path(dir_okay=False),
     help="Write each engine's outputs to this .npz.",
 )
 @quiet_option
-def simulate(build, data_path, engines, save_path, quiet) -> None:
+def simulate(build, data_path, engines, output, quiet) -> None:
     """Run a compiled model (from `nnfx compile`) on data and compare the engines.
 
     Prints, per engine: accuracy (when y is given), agreement with the first engine
-    (bit-exact or not, mismatching elements), time and samples/s; and the float model's
-    accuracy for comparison. Exits with status 1 when engines disagree.
+    (bit-exact or not, mismatching elements), throughput on a large batch (the data
+    repeated) and batch-1 latency; and the float model's, for comparison (accuracy from the
+    NumPy float reference, timing on onnxruntime). Exits with status 1 when engines disagree.
     """
     import nnfx
+    from nnfx.simulation import LATENCY_CALLS, TIMING_BUDGET_S
     from nnfx.ui import console, table
 
     compiled = nnfx.load_compiled(build)
@@ -46,36 +51,45 @@ def simulate(build, data_path, engines, save_path, quiet) -> None:
     def accuracy(value):
         return "-" if value is None else f"{100 * value:.2f}"
 
-    rows = [
-        [
-            "float",
-            accuracy(result.float_accuracy),
-            "-",
-            "-",
-            f"{result.float_seconds:.3f}",
-            f"{result.float_samples_per_second:,.0f}",
-        ]
-    ]
+    def timing(t):
+        if t is None:
+            return ["-", "-", "-"]
+        return [f"{t.samples_per_second:,.0f}", f"{t.batch:,}", f"{t.latency_us:.3g}"]
+
+    rows = [["float", accuracy(result.float_accuracy), "-", "-", *timing(result.float_timing)]]
     rows += [
         [
             run.engine,
             accuracy(run.accuracy),
             "yes" if run.bit_exact else "no",
             str(run.mismatches),
-            f"{run.seconds:.3f}",
-            f"{run.samples_per_second:,.0f}",
+            *timing(run.timing),
         ]
         for run in result.runs
     ]
     console.print(
         table(
             f"{result.samples} samples",
-            ["engine", "accuracy %", "bit-exact", "mismatches", "seconds", "samples/s"],
+            [
+                "engine",
+                "accuracy %",
+                "bit-exact",
+                "mismatches",
+                "samples/s",
+                "batch",
+                "batch-1 latency (us)",
+            ],
             rows,
         )
     )
+    if not quiet:
+        console.print(
+            f"samples/s: the data repeated to the batch shown, for {TIMING_BUDGET_S:g} s or "
+            f"more; latency: median of up to {LATENCY_CALLS} one-sample calls; float timed on "
+            "onnxruntime"
+        )
     print_overflows(compiled, X, "the input data")
-    if save_path:
-        result.save(save_path)
+    if output:
+        result.save(output)
     if not result.agree:
         raise SystemExit(1)

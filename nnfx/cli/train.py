@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nnfx.cli.options import check_writable_dir, force_option, train_options
+from nnfx.cli.options import check_writable_dir, force_option, quiet_option, train_options
 from nnfx.cli.output import print_files, print_model_and_metrics
 
 
@@ -28,14 +28,14 @@ def _config(**kw):
     help="ONNX file to write; history.json and test_data.npz go beside it.",
 )
 @force_option
-@click.option("-q", "--quiet", is_flag=True, help="No per-epoch output.")
+@quiet_option
 def train(output: str, force: bool, quiet: bool, **kw) -> None:
     """Train an MLP classifier with the NumPy trainer and export it to ONNX.
 
     The data set is split 70/15/15 (stratified) and standardized with the training statistics.
-    Prints one line per epoch and the test metrics; writes the ONNX model, history.json (the
-    per-epoch history, the configuration and the standardization) and test_data.npz (the
-    standardized test split, for `nnfx compile` and `nnfx simulate`).
+    Prints one line per epoch and the test metrics (only these with --quiet); writes the ONNX
+    model, history.json (the per-epoch history, the configuration and the standardization) and
+    test_data.npz (the standardized test split, for `nnfx compile` and `nnfx simulate`).
     """
     from nnfx.runtime.ort import run as run_onnx
     from nnfx.trainer import recipe
@@ -45,6 +45,7 @@ def train(output: str, force: bool, quiet: bool, **kw) -> None:
     config = _config(**kw)
     recipe.check_outputs(output_path, config, force)  # before the long work
     result = recipe.train(config, verbose=0 if quiet else 1)
-    print_model_and_metrics(result)
+    print_model_and_metrics(result, summary=not quiet)
     files = recipe.save(result, output_path, config, force=force, run_onnx=run_onnx)
-    print_files(result, files)
+    if not quiet:
+        print_files(result, files)

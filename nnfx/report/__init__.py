@@ -1,7 +1,8 @@
 """The accuracy/latency comparison report: what a user decides bit widths and reuse factors from.
 
-``nnfx.report(model, X, y, "report/")`` writes ``report.html`` (one self-contained file, plots
-embedded), ``report.md`` (plots beside it as PNG) and ``report.json``:
+``nnfx.report(model, X, y, "report/")`` (the module is callable: it calls :func:`report`)
+writes ``report.html`` (one self-contained file, plots embedded), ``report.md`` (plots beside
+it as PNG) and ``report.json``:
 
 - accuracy of every engine (float on onnxruntime, fixed reference, C-simulation, fixed ONNX)
   with their bit-exact agreement;
@@ -11,13 +12,16 @@ embedded), ``report.md`` (plots beside it as PNG) and ``report.json``:
 - per layer (the quantization of each input first, as ``input '<name>'``): the float values'
   range against the layer's type range, overflow counts, and the relative RMS error against
   float;
-- latency and throughput: onnxruntime float (batch 1 and large batch), fixed ONNX on
-  onnxruntime, the C-simulation, and the estimated FPGA latency and II at the clock;
+- latency and throughput (from ``nnfx.simulate``: batch-1 latency, and throughput on the data
+  repeated to a large batch): onnxruntime float, every engine, and the estimated FPGA latency
+  and II at the clock;
 - the resource estimate per layer and in total, against the part's capacity.
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,3 +88,14 @@ def report(
         data = collect.collect(model, X, y, options)
         files = render.write(staging, data, plots.figures(data))
     return Report(folder, data, {k: folder / v.name for k, v in files.items()})
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable: ``nnfx.report(...)`` is ``nnfx.report.report(...)``, while
+    ``import nnfx.report`` still gives the module."""
+
+    def __call__(self, *args, **kwargs) -> Report:
+        return report(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

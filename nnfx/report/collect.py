@@ -1,10 +1,8 @@
-"""The report's numbers, gathered in steps: compile, run every engine, sweep the widths, profile
-each layer, time the engines and estimate the FPGA design."""
+"""The report's numbers, gathered in steps: compile, run and time every engine (nnfx.simulate),
+sweep the widths, profile each layer and estimate the FPGA design."""
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -12,7 +10,6 @@ import numpy as np
 
 from nnfx.report.options import ReportOptions
 
-LARGE_BATCH = 20_000
 TIMING_LABELS = {
     "reference": "fixed reference (NumPy)",
     "ort": "fixed ONNX (ORT CPU)",
@@ -38,15 +35,14 @@ def collect(model, X, y, options: ReportOptions) -> dict:
             reuse_factor=options.reuse_factor,
         )
         step("compiled")
-        engines = _engine_rows(compiled, X, y, float_acc, options.engines)
-        step("engines")
+        engines, timing = _engine_rows(compiled, X, y, float_acc, options.engines)
+        step("engines, timed")
         sweep = _accuracy_sweep(model, X, y, calibration, options.precisions, step)
         layers = _layer_rows(model, compiled, X, float_values)
         step("layers")
-        timing = _timing(model, compiled, X, options.engines)
         estimate = _estimate(compiled, options)
         timing.append(_fpga_timing(estimate, options.clock_period_ns))
-        step("timing")
+        step("estimate")
     return {
         "model": compiled.graph.name,
         "samples": int(len(y)),
@@ -99,23 +95,38 @@ def _float_ort(model, X):
     return outputs[0] if len(outputs) == 1 else named
 
 
-def _engine_rows(compiled, X, y, float_acc: float, engines) -> list[dict]:
-    """Each engine's accuracy and whether its codes equal the reference's, float first."""
+def _engine_rows(compiled, X, y, float_acc: float, engines) -> tuple[list[dict], list[dict]]:
+    """Each engine's accuracy and whether its codes equal the reference's, float first; and
+    the timing rows, float on onnxruntime first (both from ``nnfx.simulate``)."""
+    import nnfx
+    from nnfx.simulation import count_mismatches
+
+    sim = nnfx.simulate(compiled, X, y, engines=engines)
+    ref_raw = sim["reference"].raw if "reference" in engines else compiled.predict_raw(X)
     rows = [{"engine": "float", "accuracy": float_acc, "bit_exact": None}]
-    ref_raw = compiled.predict_raw(X)
-    for engine in engines:
-        raw = ref_raw if engine == "reference" else compiled.predict_raw(X, engine)
-        exact = all(np.array_equal(raw[k], ref_raw[k]) for k in ref_raw)
-        values = {k: compiled._values(k, v) for k, v in raw.items()}
-        out = next(iter(values.values())) if len(values) == 1 else values
-        rows.append(
-            {
-                "engine": engine,
-                "accuracy": _accuracy(out, y),
-                "bit_exact": None if engine == "reference" else exact,
-            }
-        )
-    return rows
+    rows += [
+        {
+            "engine": run.engine,
+            "accuracy": run.accuracy,
+            "bit_exact": None
+            if run.engine == "reference"
+            else count_mismatches(run.raw, ref_raw) == 0,
+        }
+        for run in sim.runs
+    ]
+    timed = [("float (ORT CPU)", sim.float_timing)]
+    timed += [(TIMING_LABELS[run.engine], run.timing) for run in sim.runs]
+    return rows, [_timing_row(label, t) for label, t in timed if t is not None]
+
+
+def _timing_row(engine: str, timing) -> dict:
+    return {
+        "engine": engine,
+        "batch1_latency_us": timing.latency_us,
+        "samples_per_s": timing.samples_per_second,
+        "batch": timing.batch,
+        "samples_timed": timing.samples,
+    }
 
 
 def _accuracy_sweep(model, X, y, calibration, precisions, step) -> list[dict]:
@@ -229,54 +240,6 @@ def _fpga_timing(estimate, clock_period_ns: float) -> dict:
         "engine": f"FPGA estimate at {clock_period_ns:g} ns",
         "batch1_latency_us": total["latency_ns"] / 1000.0,
         "samples_per_s": 1e9 / total["ii_ns"],
+        "batch": None,
+        "samples_timed": None,
     }
-
-
-def _timed(fn, repeats: int = 3) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _timing(model, compiled, X, engines) -> list[dict]:
-    """Latency at batch 1 and throughput at a large batch: float on onnxruntime, then each
-    fixed-point engine."""
-    from nnfx.backends.onnx import to_float_onnx
-    from nnfx.runtime.ort import session
-
-    inputs = model.model_inputs(X)
-    big = {
-        k: np.resize(v, (LARGE_BATCH, *v.shape[1:])).astype(np.float32) for k, v in inputs.items()
-    }
-    one = {k: v[:1] for k, v in big.items()}
-    sess = session(to_float_onnx(model.graph))
-    names = [i.name for i in sess.get_inputs()]
-    feeds_big = dict(zip(names, big.values(), strict=True))
-    feeds_one = dict(zip(names, one.values(), strict=True))
-    sess.run(None, feeds_one)
-    rows = [
-        {
-            "engine": "float (ORT CPU)",
-            "batch1_latency_us": 1e6 * _timed(lambda: sess.run(None, feeds_one), 50),
-            "samples_per_s": LARGE_BATCH / _timed(lambda: sess.run(None, feeds_big)),
-        }
-    ]
-    for engine in engines:
-        X_one = {k: v[:1] for k, v in inputs.items()}
-        X_big = {k: np.resize(v, (LARGE_BATCH, *v.shape[1:])) for k, v in inputs.items()}
-        single = X_one if len(X_one) > 1 else next(iter(X_one.values()))
-        batch = X_big if len(X_big) > 1 else next(iter(X_big.values()))
-        compiled.predict_raw(single, engine)
-        rows.append(
-            {
-                "engine": TIMING_LABELS[engine],
-                "batch1_latency_us": 1e6
-                * _timed(lambda s=single, e=engine: compiled.predict_raw(s, e), 20),
-                "samples_per_s": LARGE_BATCH
-                / _timed(lambda b=batch, e=engine: compiled.predict_raw(b, e), 1),
-            }
-        )
-    return rows

@@ -145,11 +145,23 @@ def _layer_table(data: dict, text) -> Table:
 
 
 def _timing_table(data: dict) -> Table:
+    from nnfx.simulation import LATENCY_CALLS, TIMING_BUDGET_S
+
+    def count(n):
+        return "-" if n is None else f"{n:,}"
+
     return (
-        "Latency and throughput",
-        ["engine", "batch-1 latency (us)", "samples/s"],
+        f"Latency and throughput — latency: median of up to {LATENCY_CALLS} one-sample calls; "
+        f"samples/s: the data repeated to the batch shown, for {TIMING_BUDGET_S:g} s or more",
+        ["engine", "batch-1 latency (us)", "samples/s", "batch", "samples timed"],
         [
-            [r["engine"], f"{r['batch1_latency_us']:.3g}", f"{r['samples_per_s']:,.0f}"]
+            [
+                r["engine"],
+                f"{r['batch1_latency_us']:.3g}",
+                f"{r['samples_per_s']:,.0f}",
+                count(r.get("batch")),
+                count(r.get("samples_timed")),
+            ]
             for r in data["timing"]
         ],
     )
@@ -242,13 +254,5 @@ figure { margin: 1em 0; } img { max-width: 100%; }
 </style></head>
 <body>
 {body}
-<script>
-// Marks the page once every image has decoded (used by the rendering test).
-window.addEventListener("load", function () {
-  var images = Array.prototype.slice.call(document.images);
-  var ok = images.every(function (i) { return i.complete && i.naturalWidth > 0; });
-  document.body.setAttribute("data-images-loaded", ok ? images.length : -1);
-});
-</script>
 </body></html>
 """
