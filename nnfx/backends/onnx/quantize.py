@@ -38,12 +38,11 @@ def _round(b: Builder, q: str, mode: str) -> str:
         return floor
     if rule.tie == "odd":  # ties to even: onnx's Round is exactly this rule, in one op
         return b.op("Round", [q], mode.lower())
-    zero = b.const(0.0, "zero")
     when = {
         "always": None,
         "never": None,
-        "negative": lambda: b.op("Less", [q, zero]),
-        "positive": lambda: b.op("Greater", [q, zero]),
+        "negative": lambda: b.op("Less", [q, b.const(0.0, "zero")]),
+        "positive": lambda: b.op("Greater", [q, b.const(0.0, "zero")]),
     }[rule.tie]
     if rule.nearest:
         rest = b.op("Sub", [q, floor], "rest")
