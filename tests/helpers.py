@@ -74,6 +74,11 @@ def assert_matches_ort(model, X, **load_kwargs) -> nnfx.Model:
     return loaded
 
 
+def raw_equal(a: dict, b: dict) -> bool:
+    """Two engines' raw outputs (name -> integer codes) are the same tensors, bit for bit."""
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
 def ops(model: nnfx.Model) -> list[str]:
     return [n.op.value for n in model.graph.nodes]
 
@@ -111,6 +116,37 @@ def export_torch_digits_cnn(folder):
         dynamic_axes={"x": {0: "N"}},
     )
     return folder / "cnn.onnx", X, digits.target
+
+
+def train_mlp_onnx(name, tmp_path_factory, hidden=(64, 32), last="softmax"):
+    """An MLP on a built-in dataset trained as `nnfx train` trains it (Adam 0.001, batch 32,
+    30 epochs) and exported to ONNX: (onnx path, X, y, X_test, y_test), standardized."""
+    from nnfx.trainer import (
+        Adam,
+        Dense,
+        Sequential,
+        Standardizer,
+        load_dataset,
+        train_val_test_split,
+    )
+
+    data = load_dataset(name)
+    (X, y), _, (Xt, yt) = train_val_test_split(data.X, data.y, seed=0)
+    scaler = Standardizer().fit(X)
+    X, Xt = scaler.transform(X).astype(np.float32), scaler.transform(Xt).astype(np.float32)
+    layers = [Dense(h, activation="relu", kernel_initializer="he_uniform") for h in hidden]
+    if last == "sigmoid":
+        layers.append(Dense(1, activation="sigmoid"))
+        loss = "binary_crossentropy"
+    else:
+        layers.append(Dense(data.n_classes, activation="softmax"))
+        loss = "categorical_crossentropy"
+    model = Sequential(layers, input_shape=(X.shape[1],), seed=0)
+    model.compile(Adam(0.001), loss)
+    model.fit(X, y, epochs=30, verbose=0)
+    path = tmp_path_factory.mktemp(name) / "model.onnx"
+    model.export_onnx(path)
+    return path, X, y, Xt, yt
 
 
 __all__ = ["make_model", "ort_outputs", "assert_matches_ort", "ops", "rand", "onnx"]

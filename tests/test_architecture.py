@@ -261,3 +261,71 @@ def test_no_module_passes_450_lines():
     assert not long, f"modules under nnfx/ over {MAX_LINES} lines (split them by idea): " + (
         ", ".join(f"nnfx/{p} ({n})" for p, n in sorted(long.items()))
     )
+
+
+# -- the tests' own shape ------------------------------------------------------------------
+TESTS = Path(__file__).resolve().parent
+# What the shared oracles may not use: nnfx's own rounding and arithmetic, which they check.
+ORACLE_MODULE, ORACLE_FORBIDDEN = "tests.oracles", ("nnfx.runtime", "nnfx.backends")
+ORACLE_FORBIDDEN_NAMES = {"quantize", "quantize_raw", "requantize", "to_raw"}
+
+
+def _test_imports() -> list[tuple[str, str, int, set[str]]]:
+    """(importer, imported module, line, names taken) for every import in tests/, at any
+    level; relative imports resolved, ``from pkg import mod`` counted as an import of mod."""
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        parts = list(path.relative_to(TESTS.parent).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_package else parts)
+        package = module if is_package else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found += [(module, a.name, node.lineno, set()) for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                names = {a.name for a in node.names}
+                found.append((module, base, node.lineno, names))
+                found += [(module, f"{base}.{n}", node.lineno, set()) for n in names]
+    return found
+
+
+TEST_IMPORTS = _test_imports()
+
+
+def _is_test_module(name: str) -> bool:
+    return name.startswith("tests.") and name.rpartition(".")[2].startswith("test_")
+
+
+def test_no_test_module_imports_another():
+    """Shared code lives in helper modules (tests/helpers.py, tests/oracles.py, ...): a test
+    module importing another would run the other's tests' setup and tie their files together."""
+    assert any(m == "tests.helpers" for _, m, *_ in TEST_IMPORTS), "the walk sees no import"
+    bad = sorted(
+        f"  {importer} imports {imported} (line {line})"
+        for importer, imported, line, _ in TEST_IMPORTS
+        if _is_test_module(imported) and imported != importer
+    )
+    assert not bad, "test modules importing test modules (move the shared code out):\n" + (
+        "\n".join(bad)
+    )
+
+
+def test_the_oracles_do_not_use_the_code_they_check():
+    uses = [
+        f"  line {line}: {imported} {sorted(names) or ''}".rstrip()
+        for importer, imported, line, names in TEST_IMPORTS
+        if importer == ORACLE_MODULE
+        and (
+            imported.startswith(ORACLE_FORBIDDEN)
+            or names & ORACLE_FORBIDDEN_NAMES
+            or imported.rpartition(".")[2] in ORACLE_FORBIDDEN_NAMES
+        )
+    ]
+    assert any(i == ORACLE_MODULE for i, *_ in TEST_IMPORTS), "tests/oracles.py is missing"
+    assert not uses, "tests/oracles.py must stay independent of nnfx's arithmetic:\n" + (
+        "\n".join(uses)
+    )

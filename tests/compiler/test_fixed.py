@@ -4,8 +4,10 @@ against an independent slow oracle in exact rational arithmetic."""
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from nnfx.compiler.fixed import (
     to_raw,
 )
 from nnfx.errors import PrecisionError
+from tests.oracles import oracle
 
 # -- parsing ------------------------------------------------------------------------------
 
@@ -70,42 +73,7 @@ def test_range_and_step():
     assert (u.min, u.max, u.step) == (0.0, 1020.0, 4.0)
 
 
-# -- the exact rational oracle ------------------------------------------------------------
-
-
-def oracle(value: Fraction, t: FixedType) -> int:
-    """ap_fixed's rules written out in exact rational arithmetic, one value at a time."""
-    q = value * Fraction(2) ** t.frac
-    floor = math.floor(q)
-    rest = q - floor
-    half = Fraction(1, 2)
-    up = floor + 1
-    if t.rounding == "TRN":
-        r = floor
-    elif t.rounding == "TRN_ZERO":
-        r = floor if q >= 0 else math.ceil(q)
-    elif rest != half:
-        r = up if rest > half else floor
-    else:
-        r = {
-            "RND": up,
-            "RND_ZERO": floor if q > 0 else up,
-            "RND_MIN_INF": floor,
-            "RND_INF": up if q > 0 else floor,
-            "RND_CONV": floor if floor % 2 == 0 else up,
-        }[t.rounding]
-    lo, hi = t.raw_min, t.raw_max
-    if t.overflow == "WRAP":
-        span = 2**t.width
-        r %= span
-        return r - span if t.signed and r > hi else r
-    if t.overflow == "SAT":
-        return min(max(r, lo), hi)
-    if t.overflow == "SAT_ZERO":
-        return 0 if r < lo or r > hi else r
-    low = -hi if t.signed and t.width > 1 else lo  # ap_fixed: min | 1
-    return min(max(r, low), hi)
-
+# -- against the exact rational oracle (tests/oracles.py) ---------------------------------
 
 types = st.builds(
     FixedType,
@@ -197,18 +165,14 @@ def values_for(t: FixedType, rng: np.random.Generator) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def ap_oracle(request, tmp_path_factory):
+def ap_oracle():
+    """Built once into $NNFX_CACHE_DIR (tests/conftest.py sets it), not pytest's cache plugin,
+    so a warm run with ``-p no:cacheprovider`` reuses it too."""
     if shutil.which("g++") is None:
         pytest.skip("g++ is not installed: the ap_fixed oracle needs it")
     from tests.apfixed_oracle import ApFixedOracle
 
-    cache_plugin = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
-    cache = (
-        cache_plugin.mkdir("nnfx-ap-fixed-oracle")
-        if cache_plugin is not None
-        else tmp_path_factory.mktemp("nnfx-ap-fixed-oracle")
-    )
-    return ApFixedOracle(AP_TYPES, cache)
+    return ApFixedOracle(AP_TYPES, Path(os.environ["NNFX_CACHE_DIR"]) / "ap-fixed-oracle")
 
 
 def test_quantize_is_bit_exact_with_ap_fixed(ap_oracle):

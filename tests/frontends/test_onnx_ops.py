@@ -58,9 +58,7 @@ ARITHMETIC = [
     (op, shape, first)
     for op in ("Add", "Sub", "Mul", "Div")
     for shape, first in [((), False), ((3, 1, 1), False), ((3, 4, 4), True), ((1, 3, 1, 1), False)]
-    if not (
-        op == "Div" and first
-    )  # constant / data is refused (tests/frontends/test_onnx_errors.py)
+    if not (op == "Div" and first)  # constant / data is refused (tests/frontends/test_onnx.py)
 ]
 
 

@@ -3,10 +3,10 @@
 Each model keeps its inputs and outputs at most 53 bits wide (the C-simulation exchanges
 doubles) and puts the wide types on internal layers: products of two 50-bit codes, sums of
 codes aligned 50 bits apart, leaky_relu's alpha multiply, BatchNorm, tables indexed by 62-bit
-codes. The reference is checked against the exact rational oracle of
-tests/runtime/test_reference_fixed.py, and the C-simulations (ac_fixed and ap_fixed) and the
-fixed-point ONNX model (where its float64 exactness bound accepts the types; otherwise it must
-refuse with a sentence naming the layer) against the reference, with ``np.array_equal``.
+codes. The reference is checked against the exact rational oracle of tests/oracles.py, and
+the C-simulations (ac_fixed and ap_fixed) and the fixed-point ONNX model (where its float64
+exactness bound accepts the types; otherwise it must refuse with a sentence naming the layer)
+against the reference, with ``np.array_equal``.
 The rounding and overflow modes are drawn per tensor; together the cases sample every pair's
 members. At the end: a leaky_relu fused into Dense/Conv in the float and fixed ONNX writers.
 """
@@ -26,9 +26,9 @@ from nnfx.compiler.fixed import OVERFLOW, ROUNDING, FixedType, quantize_raw, req
 from nnfx.compiler.ir import INTEGER
 from nnfx.errors import NnfxError, PrecisionError
 from nnfx.runtime.reference_fixed import run_fixed
-from tests.compiler.test_fixed import oracle as quantize_code
 from tests.helpers import make_model
-from tests.runtime.test_reference_fixed import run_oracle
+from tests.oracles import oracle as quantize_code
+from tests.oracles import run_oracle
 
 HAVE_GXX = shutil.which("g++") is not None
 HUGE = np.float32(3e38)  # Clip bounds that saturate to the type's extremes: Clip = Q(x)

@@ -7,6 +7,8 @@ The repros: an ELU table into ``fixed<7,1,RND_CONV,SAT_SYM>`` held ``-64`` (quan
 a code the type never holds, so the reference gave -64 and both C-simulations -63; a clip
 bound likewise; and a softmax with ``table_width: 62`` summed its exp codes and multiplied
 them by ``1/sum`` in int64 in the reference, which overflowed.
+
+At the end: a table's index spec for a range (``spec_for_range``).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from onnx import helper
 import nnfx
 from nnfx.compiler import tables
 from nnfx.compiler.fixed import OVERFLOW, FixedType, quantize, to_raw
-from nnfx.errors import NnfxError
+from nnfx.compiler.tables import spec_for_range
+from nnfx.errors import NnfxError, PrecisionError
 from tests.helpers import make_model
-from tests.runtime.test_reference_fixed import run_oracle
+from tests.oracles import run_oracle
 
 HAVE_GXX = shutil.which("g++") is not None
 ENGINES = ["reference", "ort", "csim", "csim-ap"]
@@ -156,3 +159,12 @@ def test_softmax_at_table_width_62_is_exact_in_every_engine():
     scale = Fraction(2) ** compiled.graph.tensors["y"].dtype.frac
     want = np.vectorize(lambda v: int(v * scale), otypes=[object])(expected).astype(np.int64)
     assert np.array_equal(y, want)
+
+
+def test_table_specs():
+    spec = spec_for_range(-8.0, 8.0, 1024)
+    assert (spec.shift, spec.start, spec.low, spec.high) == (6, -512, -8.0, 8.0)
+    odd = spec_for_range(-3.0, 5.0, 100 * 0 + 128)  # step 1/16
+    assert odd.low <= -3.0 and odd.high >= 5.0
+    with pytest.raises(PrecisionError, match="power of two"):
+        spec_for_range(0, 1, 1000)

@@ -1,20 +1,11 @@
-"""Data helpers, metrics (against scikit-learn) and initializers."""
+"""Data helpers (nnfx/trainer/data.py): built-in and .npz datasets, the split, one-hot and
+the standardizer."""
 
 import numpy as np
 import pytest
-from sklearn import metrics as skm
 
-from nnfx.errors import ConfigError, DataError
+from nnfx.errors import DataError
 from nnfx.trainer import DATASETS, Standardizer, load_dataset, one_hot, train_val_test_split
-from nnfx.trainer.initializers import INITIALIZERS, get_initializer
-from nnfx.trainer.metrics import (
-    accuracy,
-    f1,
-    mean_absolute_error,
-    mean_squared_error,
-    precision,
-    recall,
-)
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -75,44 +66,3 @@ def test_one_hot_and_standardizer():
     s = Standardizer().fit(X)
     np.testing.assert_allclose(s.transform(X), [[-1, 0], [1, 0]])  # constant column: centred
     np.testing.assert_allclose(s.inverse_transform(s.transform(X)), X)
-
-
-def test_metrics_match_scikit_learn(rng):
-    y_true, y_pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
-    assert accuracy(y_true, y_pred) == skm.accuracy_score(y_true, y_pred)
-    for ours, theirs in [
-        (precision, skm.precision_score),
-        (recall, skm.recall_score),
-        (f1, skm.f1_score),
-    ]:
-        assert np.isclose(ours(y_true, y_pred), theirs(y_true, y_pred, average="macro"))
-        b_true, b_pred = y_true % 2, y_pred % 2
-        assert np.isclose(ours(b_true, b_pred, "binary"), theirs(b_true, b_pred))
-    a, b = rng.standard_normal(50), rng.standard_normal(50)
-    assert np.isclose(mean_absolute_error(a, b), skm.mean_absolute_error(a, b))
-    assert np.isclose(mean_squared_error(a, b), skm.mean_squared_error(a, b))
-
-
-@pytest.mark.parametrize(
-    "name,expected_var",
-    [
-        ("glorot_uniform", 2 / 600),
-        ("glorot_normal", 2 / 600),
-        ("he_uniform", 2 / 400),
-        ("he_normal", 2 / 400),
-    ],
-)
-def test_initializer_variances(name, expected_var):
-    w = get_initializer(name)((400, 200), 400, 200, np.random.default_rng(0))
-    assert abs(w.var() / expected_var - 1) < 0.03
-    assert abs(w.mean()) < 0.01
-    again = get_initializer(name)((400, 200), 400, 200, np.random.default_rng(0))
-    np.testing.assert_array_equal(w, again)
-
-
-def test_uniform_initializer_limits_and_zeros():
-    w = INITIALIZERS["he_uniform"]((1000, 10), 6, 10, np.random.default_rng(0))
-    assert np.abs(w).max() <= 1.0 and np.abs(w).max() > 0.99  # sqrt(6 / 6) = 1
-    assert not INITIALIZERS["zeros"]((3, 3), 3, 3, None).any()
-    with pytest.raises(ConfigError, match="unknown initializer"):
-        get_initializer("orthogonal")

@@ -1,6 +1,7 @@
-"""The ONNX backend: the fixed-point ONNX model on onnxruntime is bit-exact with the fixed
-reference (every op, every rounding and overflow mode, random precisions, whole models); the
-float export equals the float reference."""
+"""The fixed-point ONNX export (nnfx/backends/onnx/fixed_graph.py): on onnxruntime it is
+bit-exact with the fixed reference (every op, every rounding and overflow mode, random
+precisions, a scikit-learn classifier's label); it is standard ONNX, and refuses what it
+cannot export exactly. Trained whole models: tests/e2e/test_ort.py."""
 
 from __future__ import annotations
 
@@ -9,20 +10,11 @@ import onnx
 import pytest
 
 import nnfx
-from nnfx.backends.onnx import to_fixed_onnx, to_float_onnx
+from nnfx.backends.onnx import to_fixed_onnx
 from nnfx.compiler.fixed import OVERFLOW, ROUNDING, FixedType
 from nnfx.errors import UnsupportedOpError
-from nnfx.runtime.ort import session
-from tests.runtime.test_reference_fixed import (
-    MODEL_NAMES,
-    model_input_shape,
-    models,
-    random_compile,
-)
-
-
-def raw_equal(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+from tests.helpers import raw_equal
+from tests.op_models import MODEL_NAMES, model_input_shape, models, random_compile
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -44,26 +36,6 @@ def test_every_rounding_and_overflow_mode(rounding, overflow, rng):
     assert compiled.graph.tensors["y"].dtype == t
     X = np.round(rng.standard_normal((40, 2, 5, 5)) * 64) / 16  # ties and overflows
     assert raw_equal(compiled.predict_raw(X, "ort"), compiled.predict_raw(X, "reference"))
-
-
-@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn"])
-def test_whole_models(name, rng, tmp_path):
-    from nnfx.trainer import Conv2D, Dense, Flatten, MaxPool2D, Sequential, load_dataset
-
-    data = load_dataset("digits", images=name == "digits_cnn")
-    X = (data.X / 16.0).astype(np.float32)
-    layers = (
-        [Conv2D(4, 3, padding="same", activation="relu"), MaxPool2D(2), Flatten()]
-        if name == "digits_cnn"
-        else [Dense(32, activation="relu")]
-    )
-    model = Sequential([*layers, Dense(10, activation="softmax")], input_shape=X.shape[1:], seed=0)
-    model.compile("adam", "categorical_crossentropy")
-    model.fit(X[:600], data.y[:600], epochs=3, verbose=0)
-    model.export_onnx(tmp_path / "m.onnx")
-    for precision in ("fixed<16,6>", "auto"):
-        compiled = nnfx.compile(tmp_path / "m.onnx", precision, calibration=X[:300], width=9)
-        assert raw_equal(compiled.predict_raw(X, "ort"), compiled.predict_raw(X))
 
 
 def test_sklearn_classifier_label_output(rng):
@@ -104,19 +76,3 @@ def test_exactness_bound_is_enforced(rng):
     compiled = nnfx.compile(model, "fixed<30,8>")  # accumulator of 54..62 bits
     with pytest.raises(nnfx.PrecisionError, match="more than the 53"):
         to_fixed_onnx(compiled.graph)
-
-
-@pytest.mark.parametrize("name", MODEL_NAMES)
-def test_float_export_equals_the_float_reference(name, rng, tmp_path):
-    model = dict(models(rng))[name]
-    loaded = nnfx.load(model)
-    X = (rng.standard_normal((16, *model_input_shape(loaded)))).astype(np.float32)
-    sess = session(to_float_onnx(loaded.graph))
-    got = sess.run(None, {i.name: X for i in sess.get_inputs()})
-    want = loaded.predict(X)
-    want = list(want.values()) if isinstance(want, dict) else [want]
-    for a, b in zip(got, want, strict=True):
-        if np.issubdtype(a.dtype, np.integer):
-            assert np.array_equal(a, b)
-        else:
-            assert np.max(np.abs(a - b)) <= 1e-5 * max(np.max(np.abs(b)), 1e-6)

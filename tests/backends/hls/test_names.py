@@ -19,16 +19,12 @@ import nnfx
 from nnfx.backends.hls import names
 from nnfx.backends.hls.writer import HlsWriter
 from nnfx.runtime.csim import type_headers
-from tests.helpers import make_model, run_strict_testbench
+from tests.helpers import make_model, raw_equal, run_strict_testbench
 
 needs_gxx = pytest.mark.skipif(
     shutil.which("g++") is None, reason="g++ is not installed: the C-simulation needs it"
 )
 ENGINES = ["csim", "csim-ap"]
-
-
-def raw_equal(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 # -- the construction ------------------------------------------------------------------------
@@ -64,7 +60,7 @@ def generated_name_problems(graph) -> list[str]:
 def test_no_fixed_name_of_the_kernels_templates_or_bridge_takes_a_model_name():
     """Every op's project, rendered: kernel members (weight_t...), locals, helpers, macros and
     guards never start with a role prefix; only role + stem does."""
-    from tests.runtime.test_reference_fixed import MODEL_NAMES, random_compile
+    from tests.op_models import MODEL_NAMES, random_compile
 
     for name in MODEL_NAMES:
         compiled, _ = random_compile(np.random.default_rng(9), name)

@@ -1,0 +1,187 @@
+"""Small ONNX models, one or a few per op, and ``random_compile``: each compiled with random
+types for every layer (every rounding and overflow mode), random table sizes and, when asked,
+narrow accumulators. Every engine's bit-exactness tests draw their cases from here."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper
+
+import nnfx
+from nnfx.compiler.fixed import OVERFLOW, ROUNDING, FixedType
+from nnfx.compiler.ops import Op
+from tests.helpers import make_model
+
+
+def random_type(rng, signed=True, width=None) -> FixedType:
+    w = int(width or rng.integers(4, 17))
+    return FixedType(
+        w,
+        int(rng.integers(-1, w // 2 + 3)),
+        signed,
+        str(rng.choice(ROUNDING)),
+        str(rng.choice(OVERFLOW)),
+    )
+
+
+def node(op, inputs, outputs, **attrs):
+    return helper.make_node(op, inputs, outputs, name=outputs[0], **attrs)
+
+
+def models(rng):
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    image = [("x", ["N", 2, 5, 5])]
+    vector = [("x", ["N", 6])]
+    bn = {"s": f(2), "b": f(2), "m": f(2), "v": np.abs(f(2)) + 0.5}
+    yield (
+        "dense",
+        make_model(
+            [node("Gemm", ["x", "W", "B"], ["y"])], vector, [("y", None)], {"W": f(6, 4), "B": f(4)}
+        ),
+    )
+    yield (
+        "conv",
+        make_model(
+            [
+                node(
+                    "Conv",
+                    ["x", "W", "B"],
+                    ["y"],
+                    pads=[1, 0, 1, 1],
+                    strides=[2, 1],
+                    dilations=[1, 2],
+                )
+            ],
+            image,
+            [("y", None)],
+            {"W": f(3, 2, 3, 2), "B": f(3)},
+        ),
+    )
+    yield (
+        "pools",
+        make_model(
+            [
+                node(
+                    "MaxPool", ["x"], ["m"], kernel_shape=[2, 2], strides=[1, 2], pads=[1, 1, 0, 0]
+                ),
+                node("AveragePool", ["m"], ["a"], kernel_shape=[2, 2], pads=[1, 1, 1, 1]),
+                node("AveragePool", ["a"], ["y"], kernel_shape=[2, 2], count_include_pad=1),
+            ],
+            image,
+            [("y", None)],
+        ),
+    )
+    yield (
+        "global_pools",
+        make_model(
+            [
+                node("GlobalAveragePool", ["x"], ["a"]),
+                node("GlobalMaxPool", ["x"], ["b"]),
+                node("Flatten", ["a"], ["fa"]),
+                node("Flatten", ["b"], ["fb"]),
+                node("Concat", ["fa", "fb"], ["y"], axis=1),
+            ],
+            image,
+            [("y", None)],
+        ),
+    )
+    yield (
+        "batchnorm_add_transpose",
+        make_model(
+            [
+                node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"]),
+                node("Mul", ["x", "k"], ["k2"]),
+                node("Add", ["n", "k2"], ["sum"]),
+                node("Transpose", ["sum"], ["t"], perm=[0, 2, 1, 3]),
+                node("Flatten", ["t"], ["y"]),
+            ],
+            image,
+            [("y", None)],
+            {**bn, "k": f(2, 5, 5)},
+        ),
+    )
+    for kind, attrs in [
+        ("Relu", {}),
+        ("LeakyRelu", {"alpha": 0.15}),
+        ("Sigmoid", {}),
+        ("Tanh", {}),
+        ("Elu", {"alpha": 0.8}),
+        ("HardSigmoid", {"alpha": 0.3, "beta": 0.45}),
+    ]:
+        yield kind.lower(), make_model([node(kind, ["x"], ["y"], **attrs)], vector, [("y", None)])
+    yield (
+        "sub_mul",
+        make_model(
+            [
+                node("Tanh", ["x"], ["t"]),
+                node("Sigmoid", ["x"], ["s"]),
+                node("Sub", ["x", "t"], ["d"]),
+                node("Mul", ["d", "s"], ["y"]),
+            ],
+            vector,
+            [("y", None)],
+        ),
+    )
+    yield (
+        "clip",
+        make_model(
+            [node("Clip", ["x", "lo", "hi"], ["y"])],
+            vector,
+            [("y", None)],
+            {"lo": np.float32(-0.7), "hi": np.float32(1.3)},
+        ),
+    )
+    yield "softmax", make_model([node("Softmax", ["x"], ["y"])], vector, [("y", None)])
+    yield "logsoftmax", make_model([node("LogSoftmax", ["x"], ["y"])], vector, [("y", None)])
+    argmax = make_model(
+        [node("Gemm", ["x", "W"], ["h"]), node("ArgMax", ["h"], ["y"], axis=1, keepdims=0)],
+        vector,
+        [("y", ["N"])],
+        {"W": f(6, 3)},
+    )
+    argmax.graph.output[0].type.tensor_type.elem_type = onnx.TensorProto.INT64
+    yield "argmax", argmax
+
+
+MODEL_NAMES = [name for name, _ in models(np.random.default_rng(0))]
+
+
+def random_compile(rng, name: str, narrow_accumulators: bool = False, max_table_log2: int = 8):
+    """One of the op models compiled with a random type for every layer's result, weights and
+    biases (every rounding and overflow mode), random table sizes and, when asked, narrow
+    user-chosen accumulators. Returns (compiled, loaded float model)."""
+    loaded = nnfx.load(dict(models(rng))[name])
+    layers = {}
+    for n in loaded.graph.nodes:
+        spec = {
+            "result": str(random_type(rng)),
+            "weight": str(random_type(rng)),
+            "bias": str(random_type(rng)),
+        }
+        if n.op in (Op.DENSE, Op.CONV) and narrow_accumulators:
+            spec["accum"] = str(random_type(rng, width=int(rng.integers(8, 20))))
+        if n.op is Op.ACTIVATION and n.attrs.kind in ("sigmoid", "tanh", "elu"):
+            spec["table_size"] = int(2 ** rng.integers(3, max_table_log2))
+        layers[n.name] = spec
+    tensors = {loaded.graph.inputs[0]: str(random_type(rng))}
+    precision = {"default": "fixed<12,4>", "layers": layers, "tensors": tensors}
+    return nnfx.compile(loaded, precision=precision), loaded
+
+
+def model_input_shape(loaded):
+    from nnfx.frontends.onnx import inverse
+
+    t = loaded.graph.tensors[loaded.graph.inputs[0]]
+    return tuple(t.shape[i] for i in inverse(t.onnx_perm))
+
+
+def compile_for(name: str, seed: int):
+    """``random_compile`` of one op model with 48 inputs of its shape (the first 8 on a coarse
+    grid: ties for every rounding mode), seeded by the model's name and ``seed``; narrow
+    accumulators for seed 1. Returns (compiled, X)."""
+    rng = np.random.default_rng(500 + 1000 * seed + MODEL_NAMES.index(name))
+    compiled, loaded = random_compile(rng, name, narrow_accumulators=seed == 1)
+    X = rng.standard_normal((48, *model_input_shape(loaded))) * 4
+    X[:8] = np.round(X[:8] * 8) / 8
+    return compiled, X
