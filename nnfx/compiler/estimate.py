@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from nnfx.compiler.ir import INTEGER, Graph, Node
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.errors import UnsupportedOpError
 
 # Capacities of common parts (DSP slices, LUTs, flip-flops, BRAM18 blocks).
@@ -176,14 +176,18 @@ def _multiply(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -
 
 
 def _activation(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
-    if node.precision and node.precision.table:
-        est.bram18 = math.ceil(n / 2) * _rom_blocks(node.precision.table, bits)
-        est.lut = n * 8
-        est.latency_cycles = 2
-    elif node.attrs.kind in ("leaky_relu", "hard_sigmoid"):
-        _multiply(graph, node, est, n, bits)
-    else:
+    price = activation_rule(ACTIVATION_ESTIMATORS, node.attrs.kind, "estimator")
+    price(graph, node, est, n, bits)
+
+
+def _lookup(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    """A table activation: a ROM per two values (logic while it has no table yet)."""
+    if not (node.precision and node.precision.table):
         _logic(graph, node, est, n, bits)
+        return
+    est.bram18 = math.ceil(n / 2) * _rom_blocks(node.precision.table, bits)
+    est.lut = n * 8
+    est.latency_cycles = 2
 
 
 def _logic(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
@@ -191,6 +195,18 @@ def _logic(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> N
     est.lut = n * bits * (2 if node.op in (Op.MAX_POOL, Op.AVG_POOL) else 1)
     est.latency_cycles = 1 + (2 if node.op in (Op.AVG_POOL, Op.GLOBAL_AVG_POOL) else 0)
 
+
+# Activation kind -> how it is priced: a table, a constant slope (multipliers) or logic.
+ACTIVATION_ESTIMATORS = {
+    Activation.LINEAR: _logic,
+    Activation.RELU: _logic,
+    Activation.LEAKY_RELU: _multiply,
+    Activation.ELU: _lookup,
+    Activation.SIGMOID: _lookup,
+    Activation.TANH: _lookup,
+    Activation.CLIP: _logic,
+    Activation.HARD_SIGMOID: _multiply,
+}
 
 # Op -> how a layer of it is priced (Dense and Conv by _linear). No op is priced by default:
 # an op without an entry is an error, and the engine-coverage test walks this table.

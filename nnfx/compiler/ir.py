@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nnfx.compiler.fixed import FixedType
-from nnfx.compiler.ops import ATTRS, PARAMS, Op, Shape, infer_shape
+from nnfx.compiler.ops import ATTRS, PARAMS, Activation, Op, Shape, infer_shape
 from nnfx.errors import ModelError
 from nnfx.text import printable
 
@@ -252,8 +252,8 @@ def _op_label(node: Node) -> str:
         label = f"{node.op.value[:-4]}Pool{len(attrs.kernel_shape)}D"
     else:
         label = node.op.value
-    activation = getattr(attrs, "activation", "linear")
-    return label if activation == "linear" else f"{label}+{activation}"
+    activation = getattr(attrs, "activation", Activation.LINEAR)
+    return label if activation is Activation.LINEAR else f"{label}+{activation}"
 
 
 def freeze(constants: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from nnfx.errors import ModelError
+from nnfx.errors import ModelError, UnsupportedOpError
 
 Shape = tuple[int, ...]
 
@@ -40,15 +40,94 @@ class Op(str, Enum):
     ARGMAX = "ArgMax"
 
 
-ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "clip", "hard_sigmoid")
+class Activation(str, Enum):
+    """The kinds of :attr:`Op.ACTIVATION` (and of a Dense/Conv's fused ``activation``). Each
+    member is its string (``str()`` and f-strings give the value, as ``StrEnum`` does, which
+    Python 3.10 lacks), so the IR's JSON and the public API keep the strings. Adding a kind
+    means its row in :data:`ACTIVATION_KINDS` and one entry in each engine's activation
+    table (a test walks :class:`Activation` and checks)."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    LINEAR = "linear"
+    RELU = "relu"
+    LEAKY_RELU = "leaky_relu"
+    ELU = "elu"
+    SIGMOID = "sigmoid"
+    TANH = "tanh"
+    CLIP = "clip"
+    HARD_SIGMOID = "hard_sigmoid"
+
+
+@dataclass(frozen=True)
+class ActivationKind:
+    """The properties of one kind the compiler and the engines decide by.
+
+    ``table_range``: the default input range of its lookup table (None: no table; outside the
+    range the function is flat to within the table's precision). ``fusable``: fuse_activations
+    folds it into the Dense/Conv before it, where it acts on the accumulator. ``non_negative``:
+    every output is >= 0, so its result type is unsigned (clip: when its min is >= 0).
+    ``monotone``: non-decreasing (given ``alpha >= 0``). ``constants``:
+    the constants precision stores for it, by role (``Node.params``)."""
+
+    table_range: tuple[float, float] | None = None
+    fusable: bool = False
+    non_negative: bool = False
+    monotone: bool = True
+    constants: tuple[str, ...] = ()
+
+    @property
+    def table(self) -> bool:
+        return self.table_range is not None
+
+
+ACTIVATION_KINDS: dict[Activation, ActivationKind] = {
+    Activation.LINEAR: ActivationKind(),
+    Activation.RELU: ActivationKind(fusable=True, non_negative=True),
+    Activation.LEAKY_RELU: ActivationKind(fusable=True, constants=("alpha",)),
+    Activation.ELU: ActivationKind(table_range=(-8.0, 0.0), constants=("table",)),
+    Activation.SIGMOID: ActivationKind(
+        table_range=(-8.0, 8.0), non_negative=True, constants=("table",)
+    ),
+    Activation.TANH: ActivationKind(table_range=(-4.0, 4.0), constants=("table",)),
+    Activation.CLIP: ActivationKind(constants=("low", "high")),
+    Activation.HARD_SIGMOID: ActivationKind(non_negative=True, constants=("alpha", "beta")),
+}
+
+ACTIVATIONS = tuple(k.value for k in Activation)
+
+
+def activation_kind(kind) -> Activation:
+    """``kind`` (a member or its string) as an :class:`Activation`; any other value is a
+    ModelError in one sentence naming the supported kinds."""
+    try:
+        return Activation(kind)
+    except ValueError:
+        raise ModelError(
+            f"unknown activation '{kind}'; supported kinds: {', '.join(ACTIVATIONS)}"
+        ) from None
+
+
+def activation_rule(table: dict, kind: Activation, engine: str):
+    """An engine's entry for ``kind`` in its activation table; a kind the engine lacks is an
+    UnsupportedOpError in one sentence (never a KeyError)."""
+    if kind not in table:
+        raise UnsupportedOpError(
+            f"the {engine} has no rule for activation '{kind}'; it has {', '.join(table)}"
+        )
+    return table[kind]
 
 
 @dataclass(frozen=True)
 class DenseAttrs:
     n_in: int
     n_out: int
-    activation: str = "linear"  # set by fuse_activations
+    activation: Activation = Activation.LINEAR  # set by fuse_activations
     activation_alpha: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "activation", activation_kind(self.activation))
 
 
 @dataclass(frozen=True)
@@ -62,8 +141,11 @@ class ConvAttrs:
     strides: tuple[int, ...]
     pads: tuple[int, ...]
     dilations: tuple[int, ...]
-    activation: str = "linear"
+    activation: Activation = Activation.LINEAR
     activation_alpha: float = 0.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "activation", activation_kind(self.activation))
 
 
 @dataclass(frozen=True)
@@ -81,18 +163,18 @@ class NoAttrs:
 
 @dataclass(frozen=True)
 class ActivationAttrs:
-    """``kind`` is one of :data:`ACTIVATIONS`. ``alpha`` is the slope of leaky_relu, the
-    scale of elu and of hard_sigmoid (with ``beta`` its offset); ``clip`` uses min/max."""
+    """``kind`` is an :class:`Activation` (its string is accepted). ``alpha`` is the slope
+    of leaky_relu, the scale of elu and of hard_sigmoid (with ``beta`` its offset); ``clip``
+    uses min/max."""
 
-    kind: str
+    kind: Activation
     alpha: float = 0.0
     beta: float = 0.0
     min: float = -math.inf
     max: float = math.inf
 
     def __post_init__(self):
-        if self.kind not in ACTIVATIONS:
-            raise ModelError(f"unknown activation '{self.kind}'; known: {', '.join(ACTIVATIONS)}")
+        object.__setattr__(self, "kind", activation_kind(self.kind))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,14 +30,12 @@ import numpy as np
 from nnfx.compiler import tables
 from nnfx.compiler.fixed import MAX_WIDTH, FixedType, quantize
 from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freeze, validate
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op, activation_rule
 from nnfx.compiler.passes._rewrite import add_constant
-from nnfx.compiler.passes.fuse import FUSABLE
 from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import PrecisionError
 
 PASS_THROUGH = (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.MAX_POOL, Op.GLOBAL_MAX_POOL)
-NON_NEGATIVE = ("relu", "sigmoid", "hard_sigmoid")
 LAYER_KEYS = ("result", "weight", "bias", "accum", "width", "table_size", "table_range")
 
 
@@ -225,7 +224,8 @@ class _Assigner:
         signed = True
         if node.op is Op.ACTIVATION:
             a = node.attrs
-            signed = not (a.kind in NON_NEGATIVE or (a.kind == "clip" and a.min >= 0))
+            non_negative = ACTIVATION_KINDS[a.kind].non_negative
+            signed = not (non_negative or (a.kind is Activation.CLIP and a.min >= 0))
         elif node.op is Op.SOFTMAX:
             signed = node.attrs.log
         out_type = self.result_type(out, signed, node)
@@ -261,7 +261,8 @@ class _Assigner:
                 f"layer '{node.name}': accumulator {accum} with products of "
                 f"{exact_frac} fractional bits exceeds {MAX_WIDTH} bits"
             )
-        if node.attrs.activation not in ("linear", *FUSABLE):
+        fused = node.attrs.activation
+        if fused is not Activation.LINEAR and not ACTIVATION_KINDS[fused].fusable:
             raise PrecisionError(
                 f"layer '{node.name}': a fused {node.attrs.activation} has no "
                 "fixed-point rule; compile without fuse_activations"
@@ -316,41 +317,48 @@ class _Assigner:
         return self._reciprocal(node, np.array([float(np.prod(shape[:-1]))]))
 
     def _activation(self, node, in_types, out_type):
+        rule = activation_rule(ACTIVATION_RULES, node.attrs.kind, "precision assignment")
+        return rule(self, node, out_type)
+
+    def _act_leaky_relu(self, node, out_type):
+        t = self.internal_type(2, signed=True)
+        return dataclasses.replace(
+            node,
+            params={"alpha": self.store(node, "alpha", np.array([node.attrs.alpha]), t)},
+            precision=LayerPrecision(weight=t),
+        )
+
+    def _act_hard_sigmoid(self, node, out_type):
         a = node.attrs
-        if a.kind == "leaky_relu":
-            t = self.internal_type(2, signed=True)
-            return dataclasses.replace(
-                node,
-                params={"alpha": self.store(node, "alpha", np.array([a.alpha]), t)},
-                precision=LayerPrecision(weight=t),
-            )
-        if a.kind == "hard_sigmoid":
-            wt, bt = self.internal_type(3, signed=True), self.internal_type(3, signed=True)
-            params = {
-                "alpha": self.store(node, "alpha", np.array([a.alpha]), wt),
-                "beta": self.store(node, "beta", np.array([a.beta]), bt),
-            }
-            return dataclasses.replace(
-                node, params=params, precision=LayerPrecision(weight=wt, bias=bt)
-            )
-        if a.kind == "clip":
-            bound = tables.saturating(out_type)  # codes of the type: clamped, +-max if SAT_SYM
-            params = {}
-            if math.isfinite(a.min):
-                params["low"] = self.store(node, "low", np.array([a.min]), bound)
-            if math.isfinite(a.max):
-                params["high"] = self.store(node, "high", np.array([a.max]), bound)
-            return dataclasses.replace(node, params=params)
-        if a.kind in ("sigmoid", "tanh", "elu"):
-            low, high = self.layer(node, "table_range", tables.DEFAULT_RANGES[a.kind])
-            size = self.layer(node, "table_size", self.config.table_size)
-            spec = tables.spec_for_range(float(low), float(high), int(size))
-            values = tables.activation_table(a.kind, spec, out_type, a.alpha)
-            params = {"table": add_constant(self.constants, f"{node.name}.table", values)}
-            return dataclasses.replace(
-                node, params=params, precision=LayerPrecision(table=spec, table_type=out_type)
-            )
-        return node
+        wt, bt = self.internal_type(3, signed=True), self.internal_type(3, signed=True)
+        params = {
+            "alpha": self.store(node, "alpha", np.array([a.alpha]), wt),
+            "beta": self.store(node, "beta", np.array([a.beta]), bt),
+        }
+        return dataclasses.replace(
+            node, params=params, precision=LayerPrecision(weight=wt, bias=bt)
+        )
+
+    def _act_clip(self, node, out_type):
+        a = node.attrs
+        bound = tables.saturating(out_type)  # codes of the type: clamped, +-max if SAT_SYM
+        params = {}
+        if math.isfinite(a.min):
+            params["low"] = self.store(node, "low", np.array([a.min]), bound)
+        if math.isfinite(a.max):
+            params["high"] = self.store(node, "high", np.array([a.max]), bound)
+        return dataclasses.replace(node, params=params)
+
+    def _act_table(self, node, out_type):
+        a = node.attrs
+        low, high = self.layer(node, "table_range", tables.DEFAULT_RANGES[a.kind])
+        size = self.layer(node, "table_size", self.config.table_size)
+        spec = tables.spec_for_range(float(low), float(high), int(size))
+        values = tables.activation_table(a.kind, spec, out_type, a.alpha)
+        params = {"table": add_constant(self.constants, f"{node.name}.table", values)}
+        return dataclasses.replace(
+            node, params=params, precision=LayerPrecision(table=spec, table_type=out_type)
+        )
 
     def _softmax(self, node, in_types, out_type):
         size = self.layer(node, "table_size", self.config.table_size)
@@ -379,6 +387,20 @@ class _Assigner:
             table=exp_spec, table_type=exp_type, inverse_table=sum_spec, inverse_type=inv_type
         )
         return dataclasses.replace(node, params=params, precision=precision)
+
+
+# Activation kind -> how its constants (table, slope, bounds) get types; the engine-coverage
+# test walks this table (tests/compiler/test_activation_kinds.py).
+ACTIVATION_RULES: dict[Activation, Callable[[_Assigner, Node, FixedType], Node]] = {
+    Activation.LINEAR: lambda assigner, node, out_type: node,  # no constants
+    Activation.RELU: lambda assigner, node, out_type: node,
+    Activation.LEAKY_RELU: _Assigner._act_leaky_relu,
+    Activation.ELU: _Assigner._act_table,
+    Activation.SIGMOID: _Assigner._act_table,
+    Activation.TANH: _Assigner._act_table,
+    Activation.CLIP: _Assigner._act_clip,
+    Activation.HARD_SIGMOID: _Assigner._act_hard_sigmoid,
+}
 
 
 def check_calibration(graph: Graph, calibration: dict[str, np.ndarray]) -> None:

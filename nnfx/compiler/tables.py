@@ -8,12 +8,14 @@ Because the step is a power of two, the index is a shift of the input's raw code
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from nnfx import limits
 from nnfx.compiler.fixed import FixedType, quantize
 from nnfx.compiler.ir import TableSpec
+from nnfx.compiler.ops import ACTIVATION_KINDS, Activation
 from nnfx.errors import PrecisionError
 
 
@@ -42,13 +44,16 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-FUNCTIONS = {
-    "sigmoid": _sigmoid,
-    "tanh": np.tanh,
+# The table of each kind that has one (ACTIVATION_KINDS[kind].table): f(x, alpha) in float64.
+FUNCTIONS: dict[Activation, Callable[[np.ndarray, float], np.ndarray]] = {
+    Activation.SIGMOID: lambda x, alpha: _sigmoid(x),
+    Activation.TANH: lambda x, alpha: np.tanh(x),
+    Activation.ELU: lambda x, alpha: alpha * np.expm1(np.minimum(x, 0.0)),  # its x <= 0 half
 }
 
-# Default input ranges: outside them the functions are flat to within the table's precision.
-DEFAULT_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0), "elu": (-8.0, 0.0)}
+# Default input ranges (from ACTIVATION_KINDS): outside them the functions are flat to
+# within the table's precision.
+DEFAULT_RANGES = {k: p.table_range for k, p in ACTIVATION_KINDS.items() if p.table}
 
 
 def saturating(t: FixedType, rounding: str | None = None) -> FixedType:
@@ -62,14 +67,12 @@ def saturating(t: FixedType, rounding: str | None = None) -> FixedType:
     return t.with_(rounding=rounding or t.rounding, overflow=overflow)
 
 
-def activation_table(kind: str, spec: TableSpec, out: FixedType, alpha: float = 1.0):
+def activation_table(kind: Activation, spec: TableSpec, out: FixedType, alpha: float = 1.0):
     """``f`` at the middle of each bin, quantized to the output type (RND, saturating as
     :func:`saturating` says)."""
-    x = bin_midpoints(spec)
-    if kind == "elu":
-        values = alpha * np.expm1(np.minimum(x, 0.0))
-    else:
-        values = FUNCTIONS[kind](x)
+    if kind not in FUNCTIONS:
+        raise PrecisionError(f"activation '{kind}' has no lookup table")
+    values = FUNCTIONS[kind](bin_midpoints(spec), alpha)
     return quantize(values, saturating(out, "RND"))
 
 

@@ -11,7 +11,7 @@ Adding an op is one entry here. Ops of a domain other than ONNX's own are keyed
 
 from __future__ import annotations
 
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import Activation, Op
 from nnfx.frontends import ops_elementwise, ops_heads, ops_linear, ops_shape, ops_spatial
 from nnfx.frontends.context import ConverterFn
 
@@ -26,12 +26,12 @@ CONVERTERS: dict[str, ConverterFn] = {
     "ReduceMean": ops_spatial.reduce(Op.GLOBAL_AVG_POOL),
     "ReduceMax": ops_spatial.reduce(Op.GLOBAL_MAX_POOL),
     "BatchNormalization": ops_elementwise.batchnorm,
-    "Relu": ops_elementwise.activation("relu"),
-    "LeakyRelu": ops_elementwise.activation("leaky_relu", alpha=0.01),
-    "Elu": ops_elementwise.activation("elu", alpha=1.0),
-    "Sigmoid": ops_elementwise.activation("sigmoid"),
-    "Tanh": ops_elementwise.activation("tanh"),
-    "HardSigmoid": ops_elementwise.activation("hard_sigmoid", alpha=0.2, beta=0.5),
+    "Relu": ops_elementwise.activation(Activation.RELU),
+    "LeakyRelu": ops_elementwise.activation(Activation.LEAKY_RELU, alpha=0.01),
+    "Elu": ops_elementwise.activation(Activation.ELU, alpha=1.0),
+    "Sigmoid": ops_elementwise.activation(Activation.SIGMOID),
+    "Tanh": ops_elementwise.activation(Activation.TANH),
+    "HardSigmoid": ops_elementwise.activation(Activation.HARD_SIGMOID, alpha=0.2, beta=0.5),
     "Clip": ops_elementwise.clip,
     "Softmax": ops_heads.softmax(log=False),
     "LogSoftmax": ops_heads.softmax(log=True),

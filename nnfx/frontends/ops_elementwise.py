@@ -8,13 +8,13 @@ import math
 
 import numpy as np
 
-from nnfx.compiler.ops import ActivationAttrs, NoAttrs, Op
+from nnfx.compiler.ops import Activation, ActivationAttrs, NoAttrs, Op
 from nnfx.errors import UnsupportedOpError
 from nnfx.frontends.context import Converter, ConverterFn, Value
 from nnfx.frontends.folding import fold
 
 
-def activation(kind: str, **defaults) -> ConverterFn:
+def activation(kind: Activation, **defaults) -> ConverterFn:
     def convert(c: Converter) -> None:
         x = c.tensor(c.inputs(1)[0])
         values = {k: float(c.attr(k, v, "float")) for k, v in defaults.items()}
@@ -41,8 +41,10 @@ def clip(c: Converter) -> None:
     lo, hi = bounds
     if not lo <= hi:
         raise c.error(f"min {lo} is above max {hi}")
-    kind = "relu" if lo == 0.0 and hi == math.inf else "clip"
-    attrs = ActivationAttrs(kind) if kind == "relu" else ActivationAttrs("clip", min=lo, max=hi)
+    if lo == 0.0 and hi == math.inf:
+        attrs = ActivationAttrs(Activation.RELU)
+    else:
+        attrs = ActivationAttrs(Activation.CLIP, min=lo, max=hi)
     out = c.emit(Op.ACTIVATION, [x.tensor], attrs)
     c.set_output(c.new_value(out, x.perm))
 

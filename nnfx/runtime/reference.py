@@ -13,39 +13,42 @@ from collections.abc import Callable
 import numpy as np
 
 from nnfx.compiler.ir import Graph, Node
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import DataError, ModelError
 
 Kernel = Callable[[Node, list[np.ndarray], Graph], np.ndarray]
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+# Activation kind -> f(x, alpha, beta, lo, hi) in float64.
+FLOAT_ACTIVATIONS: dict[Activation, Callable[..., np.ndarray]] = {
+    Activation.LINEAR: lambda x, alpha, beta, lo, hi: x,
+    Activation.RELU: lambda x, alpha, beta, lo, hi: np.maximum(x, 0.0),
+    Activation.LEAKY_RELU: lambda x, alpha, beta, lo, hi: np.where(x > 0, x, alpha * x),
+    Activation.ELU: lambda x, alpha, beta, lo, hi: np.where(
+        x > 0, x, alpha * np.expm1(np.minimum(x, 0.0))
+    ),
+    Activation.SIGMOID: lambda x, alpha, beta, lo, hi: _sigmoid(x),
+    Activation.TANH: lambda x, alpha, beta, lo, hi: np.tanh(x),
+    Activation.CLIP: lambda x, alpha, beta, lo, hi: np.clip(x, lo, hi),
+    Activation.HARD_SIGMOID: lambda x, alpha, beta, lo, hi: np.clip(alpha * x + beta, 0.0, 1.0),
+}
+
+
 def _activation(
     x: np.ndarray,
-    kind: str,
+    kind: Activation,
     alpha: float = 0.0,
     beta: float = 0.0,
     lo: float = -np.inf,
     hi: float = np.inf,
 ) -> np.ndarray:
-    if kind == "linear":
-        return x
-    if kind == "relu":
-        return np.maximum(x, 0.0)
-    if kind == "leaky_relu":
-        return np.where(x > 0, x, alpha * x)
-    if kind == "elu":
-        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
-    if kind == "sigmoid":
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    if kind == "tanh":
-        return np.tanh(x)
-    if kind == "clip":
-        return np.clip(x, lo, hi)
-    if kind == "hard_sigmoid":
-        return np.clip(alpha * x + beta, 0.0, 1.0)
-    raise ModelError(f"activation '{kind}' has no float kernel")
+    return activation_rule(FLOAT_ACTIVATIONS, kind, "float reference")(x, alpha, beta, lo, hi)
 
 
 def _dense(node, inputs, graph):

@@ -26,7 +26,7 @@ from nnfx.compiler.fixed import (
     to_raw,
 )
 from nnfx.compiler.ir import INTEGER, Graph, Node
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import DataError, ModelError, PrecisionError
 
@@ -98,15 +98,15 @@ def _fused_activation(c: FixedContext, acc: np.ndarray, frac: int) -> np.ndarray
     """A fused ReLU or leaky ReLU acts on the accumulator (``acc``, codes of the
     accumulator type at ``frac``), before the one quantization."""
     activation = c.node.attrs.activation
-    if activation == "relu":
+    if activation is Activation.RELU:
         acc = np.maximum(acc, 0)
-    elif activation == "leaky_relu":  # Q(acc) for acc > 0, else Q(acc * a)
+    elif activation is Activation.LEAKY_RELU:  # Q(acc) for acc > 0, else Q(acc * a)
         fa = ALPHA_TYPE.frac
         bound = magnitude(c.node.precision.accum) + max(fa, magnitude(ALPHA_TYPE))
         (acc,) = exact_ints(bound, acc)
         alpha = fused_alpha_code(c.graph, c.node)
         acc, frac = np.where(acc > 0, acc << fa, acc * alpha), frac + fa
-    elif activation != "linear":  # never drop an activation silently
+    elif activation is not Activation.LINEAR:  # never drop an activation silently
         raise PrecisionError(
             f"node '{c.node.name}': a fused {activation} has no fixed-point rule; "
             "compile without fuse_activations"
@@ -232,47 +232,59 @@ def table_index(raw: np.ndarray, frac: int, spec) -> np.ndarray:
     return np.clip(scaled - spec.start, 0, spec.size - 1).astype(np.int64)
 
 
-def _activation(c: FixedContext, inputs):
-    a = c.node.attrs
-    x, t = inputs[0], c.types[0]
-    kind = a.kind
-    if kind == "linear":
-        return c.quantize(x, t.frac)
-    if kind == "relu":
-        if t == c.out and c.overflows is None:  # max(x, 0) is already a code of the type
-            return np.maximum(x, 0)
-        return c.quantize(np.maximum(x, 0), t.frac)
-    if kind == "leaky_relu":
-        fa = c.node.precision.weight.frac
-        alpha = c.const("alpha", c.node.precision.weight)
-        bound = magnitude(t) + max(fa, magnitude(c.node.precision.weight))
-        x, alpha = exact_ints(bound, x, alpha)
-        return c.quantize(np.where(x > 0, x << fa, x * alpha), t.frac + fa)
-    if kind == "clip":
-        y = c.quantize(x, t.frac)
-        low = c.const("low", c.out) if "low" in c.node.params else None
-        high = c.const("high", c.out) if "high" in c.node.params else None
-        return np.clip(y, low, high) if (low is not None or high is not None) else y
-    if kind == "hard_sigmoid":
-        p = c.node.precision
-        alpha, beta = c.const("alpha", p.weight), c.const("beta", p.bias)
-        frac = t.frac + p.weight.frac
-        target = max(frac, p.bias.frac)
-        bound = 1 + max(
-            magnitude(t) + magnitude(p.weight) + target - frac,
-            magnitude(p.bias) + target - p.bias.frac,
-            target,
-        )
-        x, alpha, beta = exact_ints(bound, x, alpha, beta)
-        v = align(x * alpha, frac, target) + align(beta, p.bias.frac, target)
-        one = 1 << target if bound > WIDE else np.int64(1) << np.int64(target)
-        return c.quantize(np.clip(v, 0, one), target)
+def _relu(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
+    y = np.maximum(x, 0)  # already a code of the type when it is the output type
+    return y if t == c.out and c.overflows is None else c.quantize(y, t.frac)
+
+
+def _leaky_relu(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
+    w = c.node.precision.weight
+    x, alpha = exact_ints(magnitude(t) + max(w.frac, magnitude(w)), x, c.const("alpha", w))
+    return c.quantize(np.where(x > 0, x << w.frac, x * alpha), t.frac + w.frac)
+
+
+def _clip(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
+    y = c.quantize(x, t.frac)
+    low = c.const("low", c.out) if "low" in c.node.params else None
+    high = c.const("high", c.out) if "high" in c.node.params else None
+    return np.clip(y, low, high) if (low is not None or high is not None) else y
+
+
+def _hard_sigmoid(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
     p = c.node.precision
-    table = c.const("table", c.out)
-    looked_up = table[table_index(x, t.frac, p.table)]
-    if kind == "elu":
-        return np.where(x > 0, c.quantize(x, t.frac), looked_up)
-    return looked_up  # sigmoid, tanh
+    alpha, beta = c.const("alpha", p.weight), c.const("beta", p.bias)
+    frac = t.frac + p.weight.frac
+    target = max(frac, p.bias.frac)
+    bound = 1 + max(
+        magnitude(t) + magnitude(p.weight) + target - frac,
+        magnitude(p.bias) + target - p.bias.frac,
+        target,
+    )
+    x, alpha, beta = exact_ints(bound, x, alpha, beta)
+    v = align(x * alpha, frac, target) + align(beta, p.bias.frac, target)
+    one = 1 << target if bound > WIDE else np.int64(1) << np.int64(target)
+    return c.quantize(np.clip(v, 0, one), target)
+
+
+def _lookup(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
+    return c.const("table", c.out)[table_index(x, t.frac, c.node.precision.table)]
+
+
+FIXED_ACTIVATIONS: dict[Activation, Callable[[FixedContext, np.ndarray, FixedType], np.ndarray]] = {
+    Activation.LINEAR: lambda c, x, t: c.quantize(x, t.frac),
+    Activation.RELU: _relu,
+    Activation.LEAKY_RELU: _leaky_relu,
+    Activation.ELU: lambda c, x, t: np.where(x > 0, c.quantize(x, t.frac), _lookup(c, x, t)),
+    Activation.SIGMOID: _lookup,
+    Activation.TANH: _lookup,
+    Activation.CLIP: _clip,
+    Activation.HARD_SIGMOID: _hard_sigmoid,
+}
+
+
+def _activation(c: FixedContext, inputs):
+    kernel = activation_rule(FIXED_ACTIVATIONS, c.node.attrs.kind, "fixed-point reference")
+    return kernel(c, inputs[0], c.types[0])
 
 
 def _softmax(c: FixedContext, inputs):

@@ -23,7 +23,7 @@ from nnfx.backends.hls.render import (
 )
 from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code
 from nnfx.compiler.ir import Node, TableSpec
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op, activation_rule
 from nnfx.errors import PrecisionError, UnsupportedOpError
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def _layer_pragmas(w: HlsWriter, node: Node, arrays: list[str]) -> None:
 def _linear(w: HlsWriter, node: Node, kernel: str, fields: dict, ins, out, in_t, out_t) -> None:
     """Dense and Conv: types, the fused activation, constants, pragmas and the call."""
     p, a = node.precision, node.attrs
-    if a.activation not in ("linear", "relu", "leaky_relu"):
+    if a.activation not in (Activation.LINEAR, Activation.RELU, Activation.LEAKY_RELU):
         raise PrecisionError(
             f"layer '{safe_comment(node.name)}': the HLS writer has no fused "
             f"{safe_comment(a.activation)}"
@@ -57,12 +57,12 @@ def _linear(w: HlsWriter, node: Node, kernel: str, fields: dict, ins, out, in_t,
     fields = {
         **fields,
         "has_bias": "bias" in node.params,
-        "relu": a.activation == "relu",
-        "leaky": a.activation == "leaky_relu",
+        "relu": a.activation is Activation.RELU,
+        "leaky": a.activation is Activation.LEAKY_RELU,
         "reuse_factor": w.options.reuse(node),
     }
     slope = "static int alpha() { return 0; }  // no leaky_relu"
-    if a.activation == "leaky_relu":
+    if a.activation is Activation.LEAKY_RELU:
         alpha_t = w.types.add(w.node_name("alphatype", node), ALPHA_TYPE)
         alpha = literal(fused_alpha_code(w.graph, node) * 2.0**-ALPHA_TYPE.frac)
         slope = f"static {alpha_t} alpha() {{ return {alpha_t}({alpha}); }}"
@@ -247,24 +247,26 @@ def emit_transpose(w: HlsWriter, node, ins, out, in_t, out_t):
     w.body.append(f"    nnfx::permute<{in_t[0]}, {out_t}, {cfg}>({ins[0]}, {out}, {idx});")
 
 
-ACTIVATION_KINDS = {
-    "linear": "LINEAR",
-    "relu": "RELU",
-    "leaky_relu": "LEAKY_RELU",
-    "clip": "CLIP",
-    "hard_sigmoid": "HARD_SIGMOID",
-    "sigmoid": "TABLE",
-    "tanh": "TABLE",
-    "elu": "ELU",
+# Activation kind -> the nnfx::activation_kind its kernel computes (templates/nnfx_kernels.h).
+HLS_ACTIVATIONS = {
+    Activation.LINEAR: "LINEAR",
+    Activation.RELU: "RELU",
+    Activation.LEAKY_RELU: "LEAKY_RELU",
+    Activation.CLIP: "CLIP",
+    Activation.HARD_SIGMOID: "HARD_SIGMOID",
+    Activation.SIGMOID: "TABLE",
+    Activation.TANH: "TABLE",
+    Activation.ELU: "ELU",
 }
 
 
 def emit_activation(w: HlsWriter, node, ins, out, in_t, out_t):
     a, p = node.attrs, node.precision
+    kernel_kind = activation_rule(HLS_ACTIVATIONS, a.kind, "HLS writer")
     param_type = p.weight if p is not None and p.weight is not None else FixedType(18, 3)
     x = w.graph.tensors[node.inputs[0]].dtype
     wide = WideType(2, 2)  # unused but by hard_sigmoid
-    if a.kind == "hard_sigmoid":
+    if a.kind is Activation.HARD_SIGMOID:
         alpha_type, beta_type = p.weight, p.bias or p.weight
         if beta_type != alpha_type:  # one array holds both: a type that holds each exactly
             frac = max(alpha_type.frac, beta_type.frac)
@@ -274,16 +276,16 @@ def emit_activation(w: HlsWriter, node, ins, out, in_t, out_t):
     param_t = w.types.add(w.node_name("ptype", node), param_type)
     params, table = np.zeros(2), np.zeros(2)
     has_low, has_high = "low" in node.params, "high" in node.params
-    if a.kind == "leaky_relu":
+    if a.kind is Activation.LEAKY_RELU:
         params[0] = node.param(w.graph, "alpha")[0]
-    if a.kind == "hard_sigmoid":
+    if a.kind is Activation.HARD_SIGMOID:
         params[:] = [node.param(w.graph, "alpha")[0], node.param(w.graph, "beta")[0]]
-    if a.kind == "clip":
+    if a.kind is Activation.CLIP:
         if has_low:
             table[0] = node.param(w.graph, "low")[0]
         if has_high:
             table[1] = node.param(w.graph, "high")[0]
-    if a.kind in ("sigmoid", "tanh", "elu"):
+    if ACTIVATION_KINDS[a.kind].table:
         table = node.param(w.graph, "table")
         spec = p.table
     else:
@@ -295,7 +297,7 @@ def emit_activation(w: HlsWriter, node, ins, out, in_t, out_t):
         {"param_t": param_t, "wide_t": wide_t},
         [
             *w.table_members(node, "lutscale", spec),
-            f"static const nnfx::activation_kind kind = nnfx::{ACTIVATION_KINDS[a.kind]};",
+            f"static const nnfx::activation_kind kind = nnfx::{kernel_kind};",
             f"static const bool has_low = {str(has_low).lower()};",
             f"static const bool has_high = {str(has_high).lower()};",
         ],

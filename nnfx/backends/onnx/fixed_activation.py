@@ -4,66 +4,97 @@ kinds, Gather on the compiled tables for the rest."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from nnfx.backends.onnx.quantize import _align, _bits, _mag, quantize, table_index
 from nnfx.compiler.fixed import FixedType
+from nnfx.compiler.ops import Activation, activation_rule
 
 
 def _lookup(e, node, role, t: FixedType, index: str, base: str) -> str:
     return e.b.op("Gather", [e.const_raw(node, role, t, base), index], "lookup", axis=0)
 
 
+def _relu(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
+    relu = e.b.op("Max", [x, e.b.const(0.0, "zero")], "relu")
+    return relu if x_type == out else quantize(e.b, relu, x_type.frac, out)  # already a code
+
+
+def _leaky_relu(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
+    b, p = e.b, node.precision
+    fa = p.weight.frac
+    e.check(node, 1 + _mag(x_type) + max(fa, _mag(p.weight)), "x * alpha")
+    positive = b.op("Greater", [x, b.const(0.0, "zero")])
+    v = b.op(
+        "Where",
+        [
+            positive,
+            _align(b, x, 0, fa),
+            b.op("Mul", [x, e.const_raw(node, "alpha", p.weight, "alpha")]),
+        ],
+    )
+    return quantize(b, v, x_type.frac + fa, out)
+
+
+def _clip(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
+    b = e.b
+    y = quantize(b, x, x_type.frac, out)
+    if "low" in node.params:
+        y = b.op("Max", [y, e.const_raw(node, "low", out, "low")], "clip_low")
+    if "high" in node.params:
+        y = b.op("Min", [y, e.const_raw(node, "high", out, "high")], "clip_high")
+    return y
+
+
+def _hard_sigmoid(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
+    b, p = e.b, node.precision
+    frac = x_type.frac + p.weight.frac
+    target = max(frac, p.bias.frac)
+    bound = max(_mag(x_type) + _mag(p.weight) + target - frac, _mag(p.bias) + target - p.bias.frac)
+    e.check(node, bound + 2, "alpha * x + beta")
+    v = b.op(
+        "Add",
+        [
+            _align(
+                b, b.op("Mul", [x, e.const_raw(node, "alpha", p.weight, "alpha")]), frac, target
+            ),
+            _align(b, e.const_raw(node, "beta", p.bias, "beta"), p.bias.frac, target),
+        ],
+    )
+    v = b.op("Clip", [v, b.const(0.0, "zero"), b.const(2.0**target, "one")])
+    return quantize(b, v, target, out)
+
+
+def _table(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
+    """sigmoid, tanh: Gather on the compiled table."""
+    index = table_index(e.b, x, x_type.frac, node.precision.table)
+    return _lookup(e, node, "table", out, index, "table")
+
+
+def _elu(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
+    """The table for x <= 0, x itself above."""
+    b = e.b
+    looked_up = _table(e, node, x, x_type, out)
+    positive = b.op("Greater", [x, b.const(0.0, "zero")])
+    return b.op("Where", [positive, quantize(b, x, x_type.frac, out), looked_up], "elu")
+
+
+# Activation kind -> its fixed-point ONNX writer fn(export, node, x, x_type, out).
+FIXED_ACTIVATIONS: dict[Activation, Callable[..., str]] = {
+    Activation.LINEAR: lambda e, node, x, x_type, out: quantize(e.b, x, x_type.frac, out),
+    Activation.RELU: _relu,
+    Activation.LEAKY_RELU: _leaky_relu,
+    Activation.ELU: _elu,
+    Activation.SIGMOID: _table,
+    Activation.TANH: _table,
+    Activation.CLIP: _clip,
+    Activation.HARD_SIGMOID: _hard_sigmoid,
+}
+
+
 def _activation(e, node, xs):
-    a, b, p = node.attrs, e.b, node.precision
-    x, x_type, out = xs[0], e.type_of(node.inputs[0]), e.type_of(node.outputs[0])
-    if a.kind == "linear":
-        return quantize(b, x, x_type.frac, out)
-    if a.kind == "relu":
-        relu = b.op("Max", [x, b.const(0.0, "zero")], "relu")
-        return relu if x_type == out else quantize(b, relu, x_type.frac, out)  # already a code
-    if a.kind == "leaky_relu":
-        fa = p.weight.frac
-        e.check(node, 1 + _mag(x_type) + max(fa, _mag(p.weight)), "x * alpha")
-        positive = b.op("Greater", [x, b.const(0.0, "zero")])
-        v = b.op(
-            "Where",
-            [
-                positive,
-                _align(b, x, 0, fa),
-                b.op("Mul", [x, e.const_raw(node, "alpha", p.weight, "alpha")]),
-            ],
-        )
-        return quantize(b, v, x_type.frac + fa, out)
-    if a.kind == "clip":
-        y = quantize(b, x, x_type.frac, out)
-        if "low" in node.params:
-            y = b.op("Max", [y, e.const_raw(node, "low", out, "low")], "clip_low")
-        if "high" in node.params:
-            y = b.op("Min", [y, e.const_raw(node, "high", out, "high")], "clip_high")
-        return y
-    if a.kind == "hard_sigmoid":
-        frac = x_type.frac + p.weight.frac
-        target = max(frac, p.bias.frac)
-        bound = max(
-            _mag(x_type) + _mag(p.weight) + target - frac, _mag(p.bias) + target - p.bias.frac
-        )
-        e.check(node, bound + 2, "alpha * x + beta")
-        v = b.op(
-            "Add",
-            [
-                _align(
-                    b, b.op("Mul", [x, e.const_raw(node, "alpha", p.weight, "alpha")]), frac, target
-                ),
-                _align(b, e.const_raw(node, "beta", p.bias, "beta"), p.bias.frac, target),
-            ],
-        )
-        v = b.op("Clip", [v, b.const(0.0, "zero"), b.const(2.0**target, "one")])
-        return quantize(b, v, target, out)
-    looked_up = _lookup(e, node, "table", out, table_index(b, x, x_type.frac, p.table), "table")
-    if a.kind == "elu":
-        positive = b.op("Greater", [x, b.const(0.0, "zero")])
-        return b.op("Where", [positive, quantize(b, x, x_type.frac, out), looked_up], "elu")
-    return looked_up
+    writer = activation_rule(FIXED_ACTIVATIONS, node.attrs.kind, "fixed-point ONNX export")
+    return writer(e, node, xs[0], e.type_of(node.inputs[0]), e.type_of(node.outputs[0]))
 
 
 def _softmax(e, node, xs):

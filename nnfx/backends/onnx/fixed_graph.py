@@ -29,7 +29,7 @@ from nnfx.backends.onnx.fixed_activation import _activation, _softmax
 from nnfx.backends.onnx.quantize import _align, _bits, _mag, _quantize_input, quantize
 from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code, to_raw
 from nnfx.compiler.ir import INTEGER, Graph, Node
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import Activation, Op
 from nnfx.errors import PrecisionError, UnsupportedOpError
 
 EXACT_BITS = 53  # float64 holds every integer below 2**53 exactly
@@ -91,7 +91,8 @@ def _linear(e: FixedExport, node: Node, products: str, x_type: FixedType) -> str
             f"node '{node.name}' ({node.op.value}): a user-chosen accumulator ({p.accum}) has no "
             "fixed-point ONNX export; the export supports the compiler-sized accumulator"
         )
-    if node.attrs.activation not in ("linear", "relu", "leaky_relu"):
+    fused = node.attrs.activation
+    if fused not in (Activation.LINEAR, Activation.RELU, Activation.LEAKY_RELU):
         raise UnsupportedOpError(
             f"node '{node.name}' ({node.op.value}): a fused {node.attrs.activation} has no "
             "fixed-point rule; compile without fuse_activations"
@@ -107,9 +108,9 @@ def _linear(e: FixedExport, node: Node, products: str, x_type: FixedType) -> str
             "add_bias",
         )
         frac = target
-    if node.attrs.activation == "relu":
+    if fused is Activation.RELU:
         products = b.op("Max", [products, b.const(0.0, "zero")], "relu")
-    elif node.attrs.activation == "leaky_relu":  # Q(acc) for acc > 0, else Q(acc * a)
+    elif fused is Activation.LEAKY_RELU:  # Q(acc) for acc > 0, else Q(acc * a)
         fa = ALPHA_TYPE.frac
         e.check(node, 1 + _mag(p.accum) + max(fa, _mag(ALPHA_TYPE)), "acc * alpha")
         alpha = b.const(float(fused_alpha_code(e.graph, node)), "alpha")

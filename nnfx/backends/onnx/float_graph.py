@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -18,7 +19,7 @@ from nnfx.backends.onnx.builder import (
     _transpose,
 )
 from nnfx.compiler.ir import INTEGER, Graph, Node
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.errors import UnsupportedOpError
 
 
@@ -31,11 +32,11 @@ def _f_layout(b: Builder, x: str, rank: int, to_channels_first: bool) -> str:
 def _f_fused(b: Builder, node: Node, y: str) -> str:
     """The activation fuse_activations folded into a Dense or Conv (relu or leaky_relu)."""
     a = node.attrs
-    if a.activation == "relu":
+    if a.activation is Activation.RELU:
         return b.op("Relu", [y], "relu")
-    if a.activation == "leaky_relu":
+    if a.activation is Activation.LEAKY_RELU:
         return b.op("LeakyRelu", [y], "leaky_relu", alpha=float(a.activation_alpha))
-    if a.activation != "linear":
+    if a.activation is not Activation.LINEAR:
         raise UnsupportedOpError(
             f"node '{node.name}' ({node.op.value}): a fused {a.activation} has no float ONNX "
             "export; compile without fuse_activations"
@@ -75,23 +76,28 @@ def _f_spatial(b, g, node, xs, op_type, **attrs):
     return _f_fused(b, node, y) if node.op is Op.CONV else y
 
 
-def _f_activation(b, g, node, xs):
-    a = node.attrs
-    x = xs[0]
-    simple = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
-    if a.kind == "linear":
-        return x
-    if a.kind in simple:
-        return b.op(simple[a.kind], [x])
-    if a.kind == "leaky_relu":
-        return b.op("LeakyRelu", [x], alpha=a.alpha)
-    if a.kind == "elu":
-        return b.op("Elu", [x], alpha=a.alpha)
-    if a.kind == "hard_sigmoid":
-        return b.op("HardSigmoid", [x], alpha=a.alpha, beta=a.beta)
+def _f_clip(b: Builder, a, x: str) -> str:
     lo = b.const(a.min if math.isfinite(a.min) else -3.4e38, "min")
     hi = b.const(a.max if math.isfinite(a.max) else 3.4e38, "max")
     return b.op("Clip", [x, lo, hi])
+
+
+# Activation kind -> its float ONNX writer fn(builder, attrs, x).
+FLOAT_ACTIVATIONS: dict[Activation, Callable[[Builder, object, str], str]] = {
+    Activation.LINEAR: lambda b, a, x: x,
+    Activation.RELU: lambda b, a, x: b.op("Relu", [x]),
+    Activation.LEAKY_RELU: lambda b, a, x: b.op("LeakyRelu", [x], alpha=a.alpha),
+    Activation.ELU: lambda b, a, x: b.op("Elu", [x], alpha=a.alpha),
+    Activation.SIGMOID: lambda b, a, x: b.op("Sigmoid", [x]),
+    Activation.TANH: lambda b, a, x: b.op("Tanh", [x]),
+    Activation.CLIP: _f_clip,
+    Activation.HARD_SIGMOID: lambda b, a, x: b.op("HardSigmoid", [x], alpha=a.alpha, beta=a.beta),
+}
+
+
+def _f_activation(b, g, node, xs):
+    writer = activation_rule(FLOAT_ACTIVATIONS, node.attrs.kind, "float ONNX export")
+    return writer(b, node.attrs, xs[0])
 
 
 def _f_global(op_type):

@@ -12,12 +12,12 @@ import dataclasses
 import numpy as np
 
 from nnfx.compiler.ir import Graph, Node
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import Activation, Op
 from nnfx.compiler.passes._rewrite import add_constant, replace_nodes, sole_consumer, until_fixpoint
 
 
 def _foldable(graph: Graph, producer: Node, affine: Node, bias_only: bool) -> bool:
-    if producer.op not in (Op.DENSE, Op.CONV) or producer.attrs.activation != "linear":
+    if producer.op not in (Op.DENSE, Op.CONV) or producer.attrs.activation is not Activation.LINEAR:
         return False
     channels = graph.tensors[producer.outputs[0]].shape[-1]
     scale, shift = affine.param(graph, "scale"), affine.param(graph, "bias")

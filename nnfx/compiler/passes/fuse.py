@@ -10,20 +10,20 @@ from __future__ import annotations
 import dataclasses
 
 from nnfx.compiler.ir import Graph
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op
 from nnfx.compiler.passes._rewrite import replace_nodes, sole_consumer, until_fixpoint
-
-FUSABLE = ("relu", "leaky_relu")
 
 
 def _fuse_one(graph: Graph) -> Graph | None:
     """One rewrite, or None when there is none."""
     consumers = graph.consumers()
     for layer in graph.nodes:
-        if layer.op not in (Op.DENSE, Op.CONV) or layer.attrs.activation != "linear":
+        if layer.op not in (Op.DENSE, Op.CONV) or layer.attrs.activation is not Activation.LINEAR:
             continue
         act = sole_consumer(graph, layer.outputs[0], consumers)
-        if act is None or act.op is not Op.ACTIVATION or act.attrs.kind not in FUSABLE:
+        if act is None or act.op is not Op.ACTIVATION:
+            continue
+        if not ACTIVATION_KINDS[act.attrs.kind].fusable:
             continue
         attrs = dataclasses.replace(
             layer.attrs, activation=act.attrs.kind, activation_alpha=act.attrs.alpha
