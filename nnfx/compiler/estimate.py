@@ -29,7 +29,7 @@ import numpy as np
 
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.ops import Activation, Op, activation_rule
-from nnfx.errors import UnsupportedOpError
+from nnfx.errors import ConfigError, UnsupportedOpError
 
 # Capacities of common parts (DSP slices, LUTs, flip-flops, BRAM18 blocks).
 PARTS = {
@@ -55,6 +55,8 @@ class LayerEstimate:
     bram18: int = 0
     latency_cycles: int = 1
     ii_cycles: int = 1
+    reuse_factor: int = 1  # the layer's own (HlsOptions.layer_reuse_factor, else the design's)
+    strategy: str = "latency"
 
 
 @dataclass
@@ -121,7 +123,13 @@ def _linear(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimat
     w_bits = p.weight.width if p else 16
     n_out = weights.shape[-1]
     nonzero = weights[weights != 0]
-    est = LayerEstimate(node.name, node.op.value, multiplications=int(nonzero.size))
+    est = LayerEstimate(
+        node.name,
+        node.op.value,
+        multiplications=int(nonzero.size),
+        reuse_factor=reuse,
+        strategy=strategy,
+    )
     est.multipliers = math.ceil(nonzero.size / reuse)
     # cost of the multipliers actually built: the average weight's mapping, scaled
     dsp = lut = in_luts = 0
@@ -238,8 +246,19 @@ def estimate(
     strategy: str = "latency",
     clock_period_ns: float = 5.0,
     part: str = "xcvu13p-flga2577-2-e",
+    *,
+    layer_reuse_factor: dict[str, int] | None = None,
+    layer_strategy: dict[str, str] | None = None,
 ) -> Estimate:
-    """Per-layer estimates for a compiled graph (see the module docstring for the model)."""
+    """Per-layer estimates for a compiled graph (see the module docstring for the model).
+    ``layer_reuse_factor`` and ``layer_strategy`` (by IR node name) override the design's
+    reuse factor and strategy for those layers, as the HLS writer's options of the same
+    names do."""
+    layer_reuse_factor = layer_reuse_factor or {}
+    layer_strategy = layer_strategy or {}
+    for name in (*layer_reuse_factor, *layer_strategy):
+        if name not in {node.name for node in graph.nodes}:
+            raise ConfigError(f"the estimate's per-layer options name no layer '{name}'")
     layers = []
     for node in graph.nodes:
         rule = ESTIMATORS.get(node.op)
@@ -250,12 +269,14 @@ def estimate(
                 f"prices {supported}"
             )
         if rule is _linear:
-            layers.append(_linear(graph, node, reuse_factor, strategy))
+            reuse = int(layer_reuse_factor.get(node.name, reuse_factor))
+            layer = _linear(graph, node, reuse, layer_strategy.get(node.name, strategy))
+            layers.append(layer)
             continue
         out = graph.tensors[node.outputs[0]]
         n = int(np.prod(out.shape)) if out.shape else 1
         bits = _bits(out.dtype)
-        est = LayerEstimate(node.name, node.op.value)
+        est = LayerEstimate(node.name, node.op.value, strategy=strategy)
         rule(graph, node, est, n, bits)
         est.ff = n * bits
         est.ii_cycles = 1

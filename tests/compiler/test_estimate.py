@@ -64,3 +64,45 @@ def test_an_op_without_a_rule_is_refused_not_priced(monkeypatch):
     monkeypatch.delitem(module.ESTIMATORS, Op.DENSE)
     with pytest.raises(nnfx.UnsupportedOpError, match="no rule for op 'Dense'"):
         estimate(compiled.graph)
+
+
+def two_layer_model():
+    w1, w2 = np.full((8, 6), 0.3, np.float32), np.full((6, 4), 0.3, np.float32)
+    return make_model(
+        [
+            helper.make_node("MatMul", ["x", "W1"], ["h"], name="fc1"),
+            helper.make_node("MatMul", ["h", "W2"], ["y"], name="fc2"),
+        ],
+        [("x", ["N", 8])],
+        [("y", ["N", 4])],
+        {"W1": w1, "W2": w2},
+    )
+
+
+def test_a_layers_own_reuse_factor_and_strategy_price_that_layer_only():
+    compiled = nnfx.compile(two_layer_model(), "fixed<16,6>")
+    names = [n.name for n in compiled.graph.nodes]
+    est = estimate(
+        compiled.graph,
+        reuse_factor=2,
+        layer_reuse_factor={names[1]: 3},
+        layer_strategy={names[1]: "resource"},
+    )
+    first, second = est.layers
+    assert (first.reuse_factor, first.multipliers, first.ii_cycles) == (2, 24, 2)  # 48 / 2
+    assert (second.reuse_factor, second.multipliers, second.ii_cycles) == (3, 8, 3)  # 24 / 3
+    assert (first.strategy, first.bram18, second.strategy) == ("latency", 0, "resource")
+    assert second.bram18 >= 1 and est.total()["ii_cycles"] == 3
+    with pytest.raises(nnfx.ConfigError, match="no layer 'nope'"):
+        estimate(compiled.graph, layer_reuse_factor={"nope": 2})
+
+
+def test_the_hls_options_estimate_the_design_they_write():
+    compiled = nnfx.compile(two_layer_model(), "fixed<16,6>")
+    second = compiled.graph.nodes[1].name
+    options = nnfx.HlsOptions(
+        reuse_factor=2, layer_reuse_factor={second: 4}, part="xc7z020clg400-1"
+    )
+    est = options.estimate(compiled.graph)
+    assert [layer.reuse_factor for layer in est.layers] == [2, 4] and est.part == options.part
+    assert options.initiation_interval(compiled.graph) == 4

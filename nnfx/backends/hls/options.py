@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from nnfx.backends.hls.names import top_problem
 from nnfx.compiler.ir import Graph, Node
+from nnfx.compiler.ops import Op
 from nnfx.errors import ConfigError
 
 STRATEGIES = ("latency", "resource")
@@ -69,3 +70,25 @@ class HlsOptions:
 
     def strategy_of(self, node: Node) -> str:
         return self.layer_strategy.get(node.name, self.strategy)
+
+    def initiation_interval(self, graph: Graph) -> int:
+        """Cycles between inputs of the latency strategy's pipelined top: the largest reuse
+        factor of a layer that shares multipliers (Dense and Conv)."""
+        shared = [self.reuse(n) for n in graph.nodes if n.op in (Op.DENSE, Op.CONV)]
+        return max(shared, default=self.reuse_factor)
+
+    def estimate(self, graph: Graph):
+        """The resource and latency estimate of the design these options write, with every
+        layer's own reuse factor and strategy (:func:`nnfx.compiler.estimate.estimate`)."""
+        from nnfx.compiler.estimate import estimate
+
+        self.check(graph)
+        return estimate(
+            graph,
+            self.reuse_factor,
+            self.strategy,
+            self.clock_period_ns,
+            self.part,
+            layer_reuse_factor=self.layer_reuse_factor,
+            layer_strategy=self.layer_strategy,
+        )

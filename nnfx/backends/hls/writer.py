@@ -196,7 +196,7 @@ class HlsWriter:
         ]
         signature = f"void {top}({', '.join(args)})"
         pipeline = (
-            f"#pragma HLS PIPELINE II={self.options.reuse_factor}"
+            f"#pragma HLS PIPELINE II={self.options.initiation_interval(g)}"
             if self.options.strategy == "latency"
             else "#pragma HLS DATAFLOW"
         )

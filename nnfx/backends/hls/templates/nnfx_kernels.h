@@ -57,6 +57,11 @@ void dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
            const typename CONFIG_T::weight_t weights[CONFIG_T::n_in * CONFIG_T::n_out],
            const typename CONFIG_T::bias_t biases[CONFIG_T::n_out]) {
     typedef typename CONFIG_T::accum_t accum_t;
+    // Each multiplier serves reuse_factor products: ceil(n_in * n_out / reuse_factor) of them.
+    static const int multiplier_limit =
+        (CONFIG_T::n_in * CONFIG_T::n_out + CONFIG_T::reuse_factor - 1) / CONFIG_T::reuse_factor;
+#pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
+    (void)multiplier_limit;  // read by the pragma only (Vitis); g++ ignores HLS pragmas
     const accum_t accum_zero = 0.0;
     const res_T zero = 0.0;
     for (int j = 0; j < CONFIG_T::n_out; j++) {
@@ -80,6 +85,13 @@ void conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_
                         CONFIG_T::n_filt],
             const typename CONFIG_T::bias_t biases[CONFIG_T::n_filt]) {
     typedef typename CONFIG_T::accum_t accum_t;
+    // One window at a time; each multiplier serves reuse_factor of its products.
+    static const int multiplier_limit =
+        (CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan * CONFIG_T::n_filt +
+         CONFIG_T::reuse_factor - 1) /
+        CONFIG_T::reuse_factor;
+#pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
+    (void)multiplier_limit;  // read by the pragma only (Vitis); g++ ignores HLS pragmas
     const accum_t accum_zero = 0.0;
     const res_T zero = 0.0;
     for (int oh = 0; oh < CONFIG_T::out_height; oh++) {
