@@ -23,6 +23,7 @@ The model, for a layer with reuse factor R:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -118,9 +119,9 @@ def _multiplier_cost(a: int, b: int, weight: float) -> tuple[int, int]:
 
 def _linear(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimate:
     p = node.precision
-    weights = node.param(graph, "weight")
+    weights = node.constant(graph, "weight")
     x_bits = _bits(graph.tensors[node.inputs[0]].dtype)
-    w_bits = p.weight.width if p else 16
+    w_bits = p.weight.width if p and p.weight else 16
     n_out = weights.shape[-1]
     nonzero = weights[weights != 0]
     est = LayerEstimate(
@@ -165,12 +166,15 @@ def _wiring(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> 
 
 
 def _softmax(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
-    p = node.precision
+    p = node.layer_precision
+    table_bits, inverse_bits = p.type_of("table_type").width, p.type_of("inverse_type").width
     axis = graph.tensors[node.inputs[0]].shape[node.attrs.axis]
     est.multipliers = n
-    est.dsp = n * _multiplier_cost(p.table_type.width, p.inverse_type.width, 3.0)[0]
-    est.lut = n * (bits + p.table_type.width) * 2
-    est.bram18 = math.ceil(n / 2) * _rom_blocks(p.table) + _rom_blocks(p.inverse_table)
+    est.dsp = n * _multiplier_cost(table_bits, inverse_bits, 3.0)[0]
+    est.lut = n * (bits + table_bits) * 2
+    est.bram18 = math.ceil(n / 2) * _rom_blocks(p.spec("table")) + _rom_blocks(
+        p.spec("inverse_table")
+    )
     est.latency_cycles = 5 + math.ceil(math.log2(max(axis, 2)))
 
 
@@ -205,7 +209,7 @@ def _logic(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> N
 
 
 # Activation kind -> how it is priced: a table, a constant slope (multipliers) or logic.
-ACTIVATION_ESTIMATORS = {
+ACTIVATION_ESTIMATORS: dict[Activation, Callable[..., None]] = {
     Activation.LINEAR: _logic,
     Activation.RELU: _logic,
     Activation.LEAKY_RELU: _multiply,
@@ -218,7 +222,7 @@ ACTIVATION_ESTIMATORS = {
 
 # Op -> how a layer of it is priced (Dense and Conv by _linear). No op is priced by default:
 # an op without an entry is an error, and the engine-coverage test walks this table.
-ESTIMATORS = {
+ESTIMATORS: dict[Op, Callable[..., object]] = {
     Op.DENSE: _linear,
     Op.CONV: _linear,
     Op.MAX_POOL: _logic,

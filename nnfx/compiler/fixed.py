@@ -176,7 +176,7 @@ class FixedType:
         return f"{name}<{self.width},{self.integer}{modes}>"
 
     @staticmethod
-    def parse(text: str) -> FixedType:
+    def parse(text: str | FixedType) -> FixedType:
         """``fixed<16,6>``, ``ufixed<8,0>``, ``fixed<16,6,RND,SAT>``,
         ``ap_fixed<16,6,AP_RND_CONV,AP_SAT_SYM>``, ``int<8>``, ``uint<4>``."""
         if isinstance(text, FixedType):

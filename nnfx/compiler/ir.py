@@ -18,12 +18,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
 from nnfx.compiler.fixed import FixedType
 from nnfx.compiler.ops import ATTRS, PARAMS, Activation, Op, Shape, infer_shape
-from nnfx.errors import ModelError
+from nnfx.errors import ModelError, PrecisionError
 from nnfx.text import printable
 
 # A rich markup tag ("[bold]", "[/]") that no backslash escapes yet.
@@ -100,6 +101,10 @@ class TableSpec:
         return (self.start + self.size) * 2.0**-self.shift
 
 
+# The fields of LayerPrecision that hold a FixedType (LayerPrecision.type_of).
+TypeRole = Literal["weight", "bias", "accum", "table_type", "inverse_type"]
+
+
 @dataclass(frozen=True)
 class LayerPrecision:
     """The fixed-point choices of one node beyond its output type: the types of its
@@ -114,8 +119,22 @@ class LayerPrecision:
     inverse_table: TableSpec | None = None  # softmax's 1 / sum (or log of the sum)
     inverse_type: FixedType | None = None
 
+    def type_of(self, role: TypeRole) -> FixedType:
+        """The type of ``role`` (a field above); a PrecisionError when it is not set."""
+        t = getattr(self, role)
+        if not isinstance(t, FixedType):
+            raise PrecisionError(f"the layer's precision has no {role} type")
+        return t
+
+    def spec(self, role: Literal["table", "inverse_table"]) -> TableSpec:
+        """The lookup table ``role``; a PrecisionError when it is not set."""
+        spec = getattr(self, role)
+        if not isinstance(spec, TableSpec):
+            raise PrecisionError(f"the layer's precision has no {role}")
+        return spec
+
     def to_json(self) -> dict:
-        out = {}
+        out: dict[str, object] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if isinstance(v, FixedType):
@@ -128,7 +147,7 @@ class LayerPrecision:
 
     @staticmethod
     def from_json(data: dict) -> LayerPrecision:
-        values = {}
+        values: dict[str, Any] = {}  # keyword arguments of LayerPrecision
         for f in dataclasses.fields(LayerPrecision):
             if f.name not in data:
                 continue
@@ -151,6 +170,15 @@ class Tensor:
     def size(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def fixed(self) -> FixedType:
+        """The dtype as a FixedType; a PrecisionError when the tensor is float or integer."""
+        if not isinstance(self.dtype, FixedType):
+            raise PrecisionError(
+                f"tensor '{for_message(self.name)}' is {self.dtype}, not fixed point"
+            )
+        return self.dtype
+
 
 @dataclass(frozen=True)
 class Node:
@@ -158,13 +186,29 @@ class Node:
     op: Op
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    attrs: object
+    # Any: the op decides the attrs class (ops.ATTRS) and validate() checks it, so code that
+    # reads node.attrs.kernel_shape knows the class from node.op, which mypy cannot follow.
+    attrs: Any
     params: dict[str, str] = field(default_factory=dict)  # role -> constant name
     precision: LayerPrecision | None = None  # set by the precision assignment
 
     def param(self, graph: Graph, role: str) -> np.ndarray | None:
         name = self.params.get(role)
         return None if name is None else graph.constants[name]
+
+    def constant(self, graph: Graph, role: str) -> np.ndarray:
+        """:meth:`param` for a constant the op requires; a ModelError when it is missing."""
+        value = self.param(graph, role)
+        if value is None:
+            raise ModelError(f"node '{for_message(self.name)}' has no {role} constant")
+        return value
+
+    @property
+    def layer_precision(self) -> LayerPrecision:
+        """The precision the assignment set; a PrecisionError before it ran."""
+        if self.precision is None:
+            raise PrecisionError(f"node '{for_message(self.name)}' has no fixed-point precision")
+        return self.precision
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from nnfx.errors import ModelError, UnsupportedOpError
 
@@ -47,8 +48,11 @@ class Activation(str, Enum):
     means its row in :data:`ACTIVATION_KINDS` and one entry in each engine's activation
     table (a test walks :class:`Activation` and checks)."""
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
     LINEAR = "linear"
     RELU = "relu"
@@ -337,7 +341,8 @@ def _argmax_shape(shapes, a: ArgMaxAttrs):
     return shape[:axis] + ((1,) if a.keepdims else ()) + shape[axis + 1 :]
 
 
-SHAPE_RULES: dict[Op, Callable[[list[Shape], object], Shape]] = {
+# Each rule takes the attrs class ATTRS gives its op (Any here: the op picks the class).
+SHAPE_RULES: dict[Op, Callable[[list[Shape], Any], Shape]] = {
     Op.DENSE: _dense_shape,
     Op.CONV: _conv_shape,
     Op.MAX_POOL: _pool_shape,

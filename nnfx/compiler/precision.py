@@ -24,10 +24,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from nnfx.compiler import tables
+from nnfx.compiler import ir, tables
 from nnfx.compiler.fixed import MAX_WIDTH, FixedType, quantize
 from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freeze, validate
 from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op, activation_rule
@@ -133,7 +134,7 @@ def fit_type(
 class _Assigner:
     def __init__(self, graph: Graph, config: PrecisionConfig, ranges: dict | None):
         self.graph, self.config, self.ranges = graph, config, ranges or {}
-        self.types: dict[str, object] = {}
+        self.types: dict[str, ir.DType] = {}
         self.constants = dict(graph.constants)
         self.nodes: list[Node] = []
         names = {n.name for n in graph.nodes}
@@ -151,19 +152,23 @@ class _Assigner:
             )
 
     # -- helpers -------------------------------------------------------------------------
-    def layer(self, node: Node, key: str, default=None):
-        value = self.config.layers.get(node.name, {}).get(key, default)
-        if key in ("result", "weight", "bias", "accum") and value is not None:
-            return FixedType.parse(value)
-        return value
+    def layer(self, node: Node, key: str, default: Any = None) -> Any:
+        """The layer's setting ``key`` as the config gives it (a number, a pair)."""
+        return self.config.layers.get(node.name, {}).get(key, default)
+
+    def layer_type(self, node: Node, key: str) -> FixedType | None:
+        """The layer's type ``key`` (result, weight, bias, accum), None when not set."""
+        value = self.layer(node, key)
+        return None if value is None else FixedType.parse(value)
 
     def result_type(self, tensor: str, signed: bool, node: Node | None = None) -> FixedType:
         if tensor in self.config.tensors:
             return FixedType.parse(self.config.tensors[tensor])
-        if node is not None and self.layer(node, "result") is not None:
-            return self.layer(node, "result")
+        given = None if node is None else self.layer_type(node, "result")
+        if given is not None:
+            return given
         if not self.config.auto:
-            return self.config.default
+            return FixedType.parse(self.config.default)
         if tensor not in self.ranges:
             raise PrecisionError(
                 f"auto precision needs calibration data (tensor '{tensor}' has no observed range)"
@@ -173,13 +178,20 @@ class _Assigner:
         return fit_type(max(abs(low), abs(high)), int(width), signed, self.config.margin_bits)
 
     def constant_type(self, node: Node, key: str, values: np.ndarray) -> FixedType:
-        given = self.layer(node, key)
+        given = self.layer_type(node, key)
         if given is not None:
             return given
         if not self.config.auto:
-            return self.config.default
+            return FixedType.parse(self.config.default)
         width = int(self.layer(node, "width", self.config.width))
         return fit_type(float(np.max(np.abs(values))) if values.size else 0.0, width, True)
+
+    def fixed(self, tensor: str) -> FixedType:
+        """The fixed-point type assigned to ``tensor``; a PrecisionError when it has none."""
+        t = self.types[tensor]
+        if not isinstance(t, FixedType):
+            raise PrecisionError(f"tensor '{tensor}' is {t}, not fixed point")
+        return t
 
     def store(self, node: Node, role: str, values: np.ndarray, t: FixedType) -> str:
         return add_constant(self.constants, f"{node.name}.{role}_q", quantize(values, t))
@@ -216,8 +228,9 @@ class _Assigner:
             self.types[out] = in_types[0]
             return node
         if node.op is Op.CONCAT:  # a type that holds every input exactly (unless overridden)
-            integer = max(t.integer + (0 if t.signed else 1) for t in in_types)
-            frac = max(t.frac for t in in_types)
+            fixed = [self.fixed(name) for name in node.inputs]
+            integer = max(t.integer + (0 if t.signed else 1) for t in fixed)
+            frac = max(t.frac for t in fixed)
             exact = FixedType(min(integer + frac, MAX_WIDTH), integer)
             self.types[out] = FixedType.parse(self.config.tensors.get(out, exact))
             return node
@@ -235,7 +248,7 @@ class _Assigner:
 
     def _weights(self, node: Node, in_type: FixedType, reduce_axes) -> Node:
         g = self.graph
-        w = node.param(g, "weight")
+        w = node.constant(g, "weight")
         w_type = self.constant_type(node, "weight", w)
         params = {"weight": self.store(node, "weight", w, w_type)}
         w_q = quantize(w, w_type)
@@ -246,7 +259,7 @@ class _Assigner:
             b_type = self.constant_type(node, "bias", b)
             params["bias"] = self.store(node, "bias", b, b_type)
             bound = bound + np.abs(quantize(b, b_type))
-        accum = self.layer(node, "accum")
+        accum = self.layer_type(node, "accum")
         exact_frac = in_type.frac + w_type.frac
         if b_type is not None:
             exact_frac = max(exact_frac, b_type.frac)

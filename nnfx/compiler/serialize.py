@@ -74,7 +74,8 @@ def write(graph: Graph, folder: Path) -> None:
         ],
     }
     (folder / "model.json").write_text(json.dumps(document, indent=1) + "\n")
-    np.savez(folder / "weights.npz", **graph.constants)
+    # the stubs type **kwds as if a constant could be named allow_pickle
+    np.savez(folder / "weights.npz", **graph.constants)  # type: ignore[arg-type]
 
 
 def load(folder: str | Path) -> Graph:

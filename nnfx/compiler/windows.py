@@ -25,14 +25,16 @@ def windows(x: np.ndarray, attrs, pad_value) -> np.ndarray:
             dtype=x.dtype,
         )
         inner = tuple(slice(pads[i], pads[i] + x.shape[i + 1]) for i in range(rank))
-        padded[(slice(None), *inner, slice(None))] = x
+        index = (slice(None), *inner, slice(None))  # not in the brackets: 3.11 syntax there
+        padded[index] = x
         x = padded
     dilations = getattr(attrs, "dilations", (1,) * rank)
     extent = tuple(d * (k - 1) + 1 for k, d in zip(attrs.kernel_shape, dilations, strict=True))
     view = sliding_window_view(x, extent, axis=tuple(range(1, rank + 1)))
     spatial = tuple(slice(None, None, s) for s in attrs.strides)
     taps = tuple(slice(None, None, d) for d in dilations)
-    return view[(slice(None), *spatial, slice(None), *taps)]
+    index = (slice(None), *spatial, slice(None), *taps)
+    return view[index]
 
 
 def kernel_axes(attrs) -> tuple[int, ...]:

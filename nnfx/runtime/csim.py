@@ -125,9 +125,10 @@ def _prepare_cache(root: Path) -> None:
     """Create the cache folder or refuse with one sentence."""
     try:
         root.mkdir(parents=True, exist_ok=True)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError) as e:  # ValueError (a NUL in the path) has no strerror
+        reason = getattr(e, "strerror", None) or e
         raise BuildError(
-            f"cannot use the C-simulation cache folder '{root}' ({e.strerror or e}); "
+            f"cannot use the C-simulation cache folder '{root}' ({reason}); "
             "set NNFX_CACHE_DIR to a writable folder"
         ) from None
     if not root.is_dir() or not os.access(root, os.W_OK | os.X_OK):
@@ -206,7 +207,7 @@ class CSimulation:
         except OSError as e:
             raise BuildError(
                 f"cannot write the {self.engine} C-simulation build into '{root}' "
-                f"({e.strerror or e}); set NNFX_CACHE_DIR to a writable folder"
+                f"({getattr(e, 'strerror', None) or e}); set NNFX_CACHE_DIR to a writable folder"
             ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from nnfx.compiler.fixed import (
     requantize,
     to_raw,
 )
-from nnfx.compiler.ir import INTEGER, Graph, Node
+from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node
 from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import DataError, ModelError, PrecisionError
@@ -62,8 +63,12 @@ class FixedContext:
     overflows: dict[str, int] | None = None
     _wide_cache: dict = field(default_factory=dict)
 
+    @property
+    def p(self) -> LayerPrecision:
+        return self.node.layer_precision
+
     def const(self, role: str, t: FixedType) -> np.ndarray:
-        return to_raw(self.node.param(self.graph, role), t.frac)
+        return to_raw(self.node.constant(self.graph, role), t.frac)
 
     def quantize(self, raw: np.ndarray, frac: int, t: FixedType | None = None) -> np.ndarray:
         """Exact codes ``raw * 2**-frac`` into ``t`` (default: the output type), counting
@@ -83,13 +88,12 @@ def align(raw: np.ndarray, frac: int, target: int) -> np.ndarray:
 
 def _linear_layer(c: FixedContext, products: np.ndarray, x_type: FixedType) -> np.ndarray:
     """Add the bias to exact products, apply a fused activation, quantize once."""
-    p = c.node.precision
-    frac = x_type.frac + p.weight.frac
+    frac = x_type.frac + c.p.type_of("weight").frac
     bias = c.node.param(c.graph, "bias")
     if bias is not None:
-        b = to_raw(bias, p.bias.frac)
-        target = max(frac, p.bias.frac)
-        products = align(products, frac, target) + align(b, p.bias.frac, target)
+        fb = c.p.type_of("bias").frac
+        target = max(frac, fb)
+        products = align(products, frac, target) + align(to_raw(bias, fb), fb, target)
         frac = target
     return _fused_activation(c, products, frac)
 
@@ -102,7 +106,7 @@ def _fused_activation(c: FixedContext, acc: np.ndarray, frac: int) -> np.ndarray
         acc = np.maximum(acc, 0)
     elif activation is Activation.LEAKY_RELU:  # Q(acc) for acc > 0, else Q(acc * a)
         fa = ALPHA_TYPE.frac
-        bound = magnitude(c.node.precision.accum) + max(fa, magnitude(ALPHA_TYPE))
+        bound = magnitude(c.p.type_of("accum")) + max(fa, magnitude(ALPHA_TYPE))
         (acc,) = exact_ints(bound, acc)
         alpha = fused_alpha_code(c.graph, c.node)
         acc, frac = np.where(acc > 0, acc << fa, acc * alpha), frac + fa
@@ -119,16 +123,16 @@ def _accumulate(c: FixedContext, x: np.ndarray, w: np.ndarray, x_type: FixedType
     compiler sized it): start from the bias, add one product at a time, each step
     quantized to the accumulator type (ap_fixed's ``acc += x * w`` in a loop). ``x`` is
     (N, ..., K), ``w`` (K, M)."""
-    p = c.node.precision
-    acc_t = p.accum
-    frac = x_type.frac + p.weight.frac
+    acc_t, w_t = c.p.type_of("accum"), c.p.type_of("weight")
+    frac = x_type.frac + w_t.frac
     bias = c.node.param(c.graph, "bias")
     shape = (*x.shape[:-1], w.shape[1])
     acc = np.zeros(shape, np.int64)
     if bias is not None:
-        acc = acc + c.quantize(to_raw(bias, p.bias.frac), p.bias.frac, acc_t)
+        fb = c.p.type_of("bias").frac
+        acc = acc + c.quantize(to_raw(bias, fb), fb, acc_t)
     # each product exact (Python ints past 2**61); acc + product: two acc_t codes, < 2**62
-    x, w = exact_ints(magnitude(x_type) + magnitude(p.weight), x, w)
+    x, w = exact_ints(magnitude(x_type) + magnitude(w_t), x, w)
     for k in range(x.shape[-1]):
         product = c.quantize(x[..., k : k + 1] * w[k], frac, acc_t)
         acc = c.quantize(acc + product, acc_t.frac, acc_t)
@@ -146,37 +150,37 @@ def exact_matmul(x: np.ndarray, w: np.ndarray, accum_width: int) -> np.ndarray:
 
 def _dense(c: FixedContext, inputs):
     (x,) = inputs
-    w = c.const("weight", c.node.precision.weight)
-    if not c.node.precision.accum_sized:
+    w = c.const("weight", c.p.type_of("weight"))
+    if not c.p.accum_sized:
         return _accumulate(c, x, w, c.types[0])
-    return _linear_layer(c, exact_matmul(x, w, c.node.precision.accum.width), c.types[0])
+    return _linear_layer(c, exact_matmul(x, w, c.p.type_of("accum").width), c.types[0])
 
 
 def _conv(c: FixedContext, inputs):
     a = c.node.attrs
     rank = len(a.kernel_shape)
     view = windows(inputs[0], a, 0)  # (N, *out, Cin, *k)
-    w = c.const("weight", c.node.precision.weight)  # (*k, Cin, Cout)
+    w = c.const("weight", c.p.type_of("weight"))  # (*k, Cin, Cout)
     # patches as (N, *out, K) with K ordered (Cin, *k), weights as (K, Cout) in the same order
     patches = view.reshape(*view.shape[: rank + 1], -1)
     w_flat = np.moveaxis(w, rank, 0).reshape(-1, w.shape[-1])
-    if not c.node.precision.accum_sized:
+    if not c.p.accum_sized:
         return _accumulate(c, patches, w_flat, c.types[0])
-    products = exact_matmul(patches, w_flat, c.node.precision.accum.width)
+    products = exact_matmul(patches, w_flat, c.p.type_of("accum").width)
     return _linear_layer(c, products, c.types[0])
 
 
 def _batch_norm(c: FixedContext, inputs):
-    p = c.node.precision
-    scale, bias = c.const("scale", p.weight), c.const("bias", p.bias)
-    frac = c.types[0].frac + p.weight.frac
-    target = max(frac, p.bias.frac)
+    w_t, b_t = c.p.type_of("weight"), c.p.type_of("bias")
+    scale, bias = c.const("scale", w_t), c.const("bias", b_t)
+    frac = c.types[0].frac + w_t.frac
+    target = max(frac, b_t.frac)
     bound = 1 + max(
-        magnitude(c.types[0]) + magnitude(p.weight) + target - frac,
-        magnitude(p.bias) + target - p.bias.frac,
+        magnitude(c.types[0]) + magnitude(w_t) + target - frac,
+        magnitude(b_t) + target - b_t.frac,
     )
     x, scale, bias = exact_ints(bound, inputs[0], scale, bias)
-    acc = align(x * scale, frac, target) + align(bias, p.bias.frac, target)
+    acc = align(x * scale, frac, target) + align(bias, b_t.frac, target)
     return c.quantize(acc, target)
 
 
@@ -191,15 +195,15 @@ def _avg_pool(c: FixedContext, inputs):
     return _scale_by_reciprocal(c, total)
 
 
-def _summable(c: FixedContext, x: np.ndarray, count: int) -> tuple[np.ndarray]:
+def _summable(c: FixedContext, x: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
     """``x`` ready for a sum of ``count`` codes times the reciprocal, exact in any case."""
-    bound = magnitude(c.types[0]) + _log2_ceil(count) + magnitude(c.node.precision.weight)
+    bound = magnitude(c.types[0]) + _log2_ceil(count) + magnitude(c.p.type_of("weight"))
     return exact_ints(bound, x)
 
 
 def _scale_by_reciprocal(c: FixedContext, total: np.ndarray) -> np.ndarray:
     """sum * (1/count): the reciprocal constant broadcasts over (*spatial) or is one value."""
-    t = c.node.precision.weight
+    t = c.p.type_of("weight")
     r = c.const("reciprocal", t)
     if r.ndim > 1 or r.size > 1:
         r = r.reshape(r.shape + (1,))  # per output position, shared by the channels
@@ -238,7 +242,7 @@ def _relu(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
 
 
 def _leaky_relu(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
-    w = c.node.precision.weight
+    w = c.p.type_of("weight")
     x, alpha = exact_ints(magnitude(t) + max(w.frac, magnitude(w)), x, c.const("alpha", w))
     return c.quantize(np.where(x > 0, x << w.frac, x * alpha), t.frac + w.frac)
 
@@ -251,23 +255,23 @@ def _clip(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
 
 
 def _hard_sigmoid(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
-    p = c.node.precision
-    alpha, beta = c.const("alpha", p.weight), c.const("beta", p.bias)
-    frac = t.frac + p.weight.frac
-    target = max(frac, p.bias.frac)
+    w_t, b_t = c.p.type_of("weight"), c.p.type_of("bias")
+    alpha, beta = c.const("alpha", w_t), c.const("beta", b_t)
+    frac = t.frac + w_t.frac
+    target = max(frac, b_t.frac)
     bound = 1 + max(
-        magnitude(t) + magnitude(p.weight) + target - frac,
-        magnitude(p.bias) + target - p.bias.frac,
+        magnitude(t) + magnitude(w_t) + target - frac,
+        magnitude(b_t) + target - b_t.frac,
         target,
     )
     x, alpha, beta = exact_ints(bound, x, alpha, beta)
-    v = align(x * alpha, frac, target) + align(beta, p.bias.frac, target)
+    v = align(x * alpha, frac, target) + align(beta, b_t.frac, target)
     one = 1 << target if bound > WIDE else np.int64(1) << np.int64(target)
     return c.quantize(np.clip(v, 0, one), target)
 
 
 def _lookup(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
-    return c.const("table", c.out)[table_index(x, t.frac, c.node.precision.table)]
+    return c.const("table", c.out)[table_index(x, t.frac, c.p.spec("table"))]
 
 
 FIXED_ACTIVATIONS: dict[Activation, Callable[[FixedContext, np.ndarray, FixedType], np.ndarray]] = {
@@ -288,30 +292,25 @@ def _activation(c: FixedContext, inputs):
 
 
 def _softmax(c: FixedContext, inputs):
-    a, p = c.node.attrs, c.node.precision
+    a, p = c.node.attrs, c.p
+    e_t, r_t = p.type_of("table_type"), p.type_of("inverse_type")  # exp, 1/sum (or log)
     x = np.moveaxis(inputs[0], a.axis % (inputs[0].ndim - 1) + 1, -1)
     t = c.types[0]
     d = x - x.max(axis=-1, keepdims=True)  # <= 0, exact
-    e = c.const("table", p.table_type)[table_index(-d, t.frac, p.table)]
+    e = c.const("table", e_t)[table_index(-d, t.frac, p.spec("table"))]
     # the sum of n exp codes: |s| <= 2**(m_E + ceil(log2 n)); Python ints past 2**61
-    (e,) = exact_ints(magnitude(p.table_type) + _log2_ceil(x.shape[-1]), e)
+    (e,) = exact_ints(magnitude(e_t) + _log2_ceil(x.shape[-1]), e)
     total = e.sum(axis=-1, keepdims=True)  # exact, frac of the exp type
-    looked_up = c.const("inverse_table", p.inverse_type)[
-        table_index(total, p.table_type.frac, p.inverse_table)
-    ]
+    looked_up = c.const("inverse_table", r_t)[table_index(total, e_t.frac, p.spec("inverse_table"))]
     if a.log:  # d - log(sum)
-        target = max(t.frac, p.inverse_type.frac)
-        bound = 1 + max(
-            magnitude(t) + 1 + target - t.frac,
-            magnitude(p.inverse_type) + target - p.inverse_type.frac,
-        )
+        target = max(t.frac, r_t.frac)
+        bound = 1 + max(magnitude(t) + 1 + target - t.frac, magnitude(r_t) + target - r_t.frac)
         d, looked_up = exact_ints(bound, d, looked_up)
-        y = align(d, t.frac, target) - align(looked_up, p.inverse_type.frac, target)
+        y = align(d, t.frac, target) - align(looked_up, r_t.frac, target)
         y = c.quantize(y, target)
     else:  # e * R[k(s)]: |product| <= 2**(m_E + m_R)
-        bound = magnitude(p.table_type) + magnitude(p.inverse_type)
-        e, looked_up = exact_ints(bound, e, looked_up)
-        y = c.quantize(e * looked_up, p.table_type.frac + p.inverse_type.frac)
+        e, looked_up = exact_ints(magnitude(e_t) + magnitude(r_t), e, looked_up)
+        y = c.quantize(e * looked_up, e_t.frac + r_t.frac)
     return np.moveaxis(y, -1, a.axis % (inputs[0].ndim - 1) + 1)
 
 
@@ -394,10 +393,12 @@ def run_fixed(
     return {name: np.concatenate([b[name] for b in blocks]) for name in graph.outputs}
 
 
-def _run_block(graph, raw_inputs, intermediate, overflows):
+def _run_block(
+    graph: Graph, raw: dict[str, np.ndarray], intermediate: bool, overflows: dict[str, int] | None
+) -> dict[str, np.ndarray]:
     values: dict[str, np.ndarray] = {}
     for name in graph.inputs:
-        x = np.asarray(raw_inputs[name])
+        x = np.asarray(raw[name])
         if x.shape[1:] != graph.tensors[name].shape:
             raise DataError(
                 f"input '{name}' has shape {x.shape}; expected (batch, "
@@ -405,14 +406,11 @@ def _run_block(graph, raw_inputs, intermediate, overflows):
             )
         values[name] = x.astype(np.int64)
     for node in graph.nodes:
-        out_type = graph.tensors[node.outputs[0]].dtype
-        context = FixedContext(
-            graph,
-            node,
-            [graph.tensors[i].dtype for i in node.inputs],
-            out_type if out_type != INTEGER else None,
-            overflows,
-        )
+        # casts: an integer (ArgMax's output; out None) only reaches kernels that ignore its type
+        types = cast(list[FixedType], [graph.tensors[i].dtype for i in node.inputs])
+        out = graph.tensors[node.outputs[0]].dtype
+        out_type = cast(FixedType, out if out != INTEGER else None)
+        context = FixedContext(graph, node, types, out_type, overflows)
         try:
             values[node.outputs[0]] = FIXED_KERNELS[node.op](
                 context, [values[i] for i in node.inputs]

@@ -20,7 +20,7 @@ def _foldable(graph: Graph, producer: Node, affine: Node, bias_only: bool) -> bo
     if producer.op not in (Op.DENSE, Op.CONV) or producer.attrs.activation is not Activation.LINEAR:
         return False
     channels = graph.tensors[producer.outputs[0]].shape[-1]
-    scale, shift = affine.param(graph, "scale"), affine.param(graph, "bias")
+    scale, shift = affine.constant(graph, "scale"), affine.constant(graph, "bias")
     if scale.shape != (channels,) or shift.shape != (channels,):
         return False  # not per channel (e.g. a full-shape constant)
     return not bias_only or bool(np.all(scale == 1.0))
@@ -38,8 +38,8 @@ def _fold_one(graph: Graph, bias_only: bool = False) -> Graph | None:
             continue
         if not _foldable(graph, producer, affine, bias_only):
             continue
-        scale, shift = affine.param(graph, "scale"), affine.param(graph, "bias")
-        weight = producer.param(graph, "weight") * scale  # scales the output channel axis
+        scale, shift = affine.constant(graph, "scale"), affine.constant(graph, "bias")
+        weight = producer.constant(graph, "weight") * scale  # scales the output channel axis
         bias = producer.param(graph, "bias")
         bias = shift if bias is None else bias * scale + shift
         constants = dict(graph.constants)
