@@ -14,7 +14,7 @@ _PUBLIC = {
     "nnfx.backends.hls.options": ("HlsOptions",),
     "nnfx.compiled": ("CompiledModel", "compile", "load_compiled"),
     "nnfx.compiler.estimate": ("estimate",),
-    "nnfx.compiler.precision": ("PrecisionConfig",),
+    "nnfx.compiler.precision_config": ("PrecisionConfig",),
     "nnfx.errors": (
         "BuildError",
         "ConfigError",

@@ -13,7 +13,8 @@ import onnx
 from nnfx.compiler import serialize
 from nnfx.compiler.fixed import FixedType, quantize_raw, to_float
 from nnfx.compiler.ir import INTEGER, Graph
-from nnfx.compiler.precision import PrecisionConfig, assign_precision, check_calibration
+from nnfx.compiler.precision import assign_precision, check_calibration
+from nnfx.compiler.precision_config import PrecisionConfig
 from nnfx.errors import ConfigError, DataError, ModelError, PrecisionError
 from nnfx.model import Model, load
 

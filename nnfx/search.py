@@ -13,7 +13,8 @@ import numpy as np
 
 from nnfx.compiler.ir import INTEGER
 from nnfx.compiler.ops import Op
-from nnfx.compiler.precision import PrecisionConfig, check_calibration
+from nnfx.compiler.precision import check_calibration
+from nnfx.compiler.precision_config import PrecisionConfig
 from nnfx.errors import DataError, PrecisionError
 
 # Nodes whose precision the search tunes (the others inherit their input's type).

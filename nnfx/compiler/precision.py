@@ -19,95 +19,31 @@ narrower accumulator may be chosen per layer; docs/semantics.md says what it com
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nnfx.compiler import ir, tables
-from nnfx.compiler.fixed import MAX_WIDTH, FixedType, quantize
+from nnfx.compiler.fixed import ALPHA_TYPE, MAX_WIDTH, FixedType, quantize
 from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freeze, validate
 from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op, activation_rule
 from nnfx.compiler.passes._rewrite import add_constant
+from nnfx.compiler.precision_config import PrecisionConfig
 from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import PrecisionError
 
+# The rules for the constant types precision makes up itself: all ``table_width`` bits wide,
+# rounded to nearest and saturated (docs/semantics.md, "Precision assignment"). Integer bits:
+UNIT_INTEGER_BITS = 1  # unsigned values in [0, 1]: window-count reciprocals, exp(-d), 1/sum
+SLOPE_INTEGER_BITS = ALPHA_TYPE.integer  # a leaky_relu slope, signed: |alpha| < 2 (as fused)
+HARD_SIGMOID_INTEGER_BITS = 3  # hard_sigmoid's alpha and beta, signed: |value| < 4
+# The inputs d = max(x) - x that softmax's exp table covers; exp(-16) < 2**-23, below the
+# table type's step at the default width, so the table is flat (0) beyond it.
+SOFTMAX_EXP_RANGE = (0.0, 16.0)
+
 PASS_THROUGH = (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.MAX_POOL, Op.GLOBAL_MAX_POOL)
-LAYER_KEYS = ("result", "weight", "bias", "accum", "width", "table_size", "table_range")
-
-
-@dataclass
-class PrecisionConfig:
-    """Everything the assignment needs to know (see the module docstring)."""
-
-    default: FixedType | str = "fixed<16,6>"  # a type, or "auto"
-    width: int = 16  # total width for auto
-    margin_bits: int = 1  # extra integer bits over the calibrated range (auto)
-    table_size: int = 1024
-    table_width: int = 18  # width of softmax's internal tables and other constant types
-    layers: dict[str, dict] = field(default_factory=dict)
-    tensors: dict[str, FixedType | str] = field(default_factory=dict)
-
-    @property
-    def auto(self) -> bool:
-        return self.default == "auto"
-
-    @staticmethod
-    def from_dict(data: dict, source: str = "precision config") -> PrecisionConfig:
-        known = {f.name for f in dataclasses.fields(PrecisionConfig)}
-        unknown = set(data) - known
-        if unknown:
-            raise PrecisionError(
-                f"{source}: unknown key(s) {', '.join(sorted(unknown))}; "
-                f"expected {', '.join(sorted(known))}"
-            )
-        config = PrecisionConfig(**data)
-        if not config.auto:
-            config.default = FixedType.parse(config.default)
-        for name, spec in config.layers.items():
-            if not isinstance(spec, dict):
-                raise PrecisionError(
-                    f"{source}: layer '{name}' must map to a dict of {', '.join(LAYER_KEYS)}"
-                )
-            bad = set(spec) - set(LAYER_KEYS)
-            if bad:
-                raise PrecisionError(
-                    f"{source}: layer '{name}' has unknown key(s) "
-                    f"{', '.join(sorted(bad))}; expected {', '.join(LAYER_KEYS)}"
-                )
-        if not isinstance(config.width, int) or not 2 <= config.width <= 32:
-            raise PrecisionError(
-                f"{source}: width must be an integer from 2 to 32, got {config.width}"
-            )
-        return config
-
-    @staticmethod
-    def load(path: str | Path) -> PrecisionConfig:
-        """A YAML or JSON file (docs/precision.md)."""
-        path = Path(path)
-        if not path.is_file():
-            raise PrecisionError(f"precision config '{path}' does not exist")
-        text = path.read_text()
-        try:
-            if path.suffix in (".yaml", ".yml"):
-                import yaml
-
-                data = yaml.safe_load(text)
-            else:
-                data = json.loads(text)
-        except Exception as e:
-            raise PrecisionError(
-                f"precision config '{path}' is not valid "
-                f"{'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'} "
-                f"({str(e).splitlines()[0]})"
-            ) from None
-        if not isinstance(data, dict):
-            raise PrecisionError(f"precision config '{path}' must hold a mapping")
-        return PrecisionConfig.from_dict(data, f"precision config '{path}'")
 
 
 def integer_bits(max_abs: float, signed: bool) -> int:
@@ -310,7 +246,7 @@ class _Assigner:
         )
 
     def _reciprocal(self, node, counts: np.ndarray) -> Node:
-        t = self.internal_type(1)
+        t = self.internal_type(UNIT_INTEGER_BITS)
         params = {"reciprocal": self.store(node, "reciprocal", 1.0 / counts, t)}
         return dataclasses.replace(node, params=params, precision=LayerPrecision(weight=t))
 
@@ -334,7 +270,7 @@ class _Assigner:
         return rule(self, node, out_type)
 
     def _act_leaky_relu(self, node, out_type):
-        t = self.internal_type(2, signed=True)
+        t = self.internal_type(SLOPE_INTEGER_BITS, signed=True)
         return dataclasses.replace(
             node,
             params={"alpha": self.store(node, "alpha", np.array([node.attrs.alpha]), t)},
@@ -343,7 +279,7 @@ class _Assigner:
 
     def _act_hard_sigmoid(self, node, out_type):
         a = node.attrs
-        wt, bt = self.internal_type(3, signed=True), self.internal_type(3, signed=True)
+        wt = bt = self.internal_type(HARD_SIGMOID_INTEGER_BITS, signed=True)
         params = {
             "alpha": self.store(node, "alpha", np.array([a.alpha]), wt),
             "beta": self.store(node, "beta", np.array([a.beta]), bt),
@@ -375,9 +311,9 @@ class _Assigner:
 
     def _softmax(self, node, in_types, out_type):
         size = self.layer(node, "table_size", self.config.table_size)
-        low, high = self.layer(node, "table_range", (0.0, 16.0))
+        low, high = self.layer(node, "table_range", SOFTMAX_EXP_RANGE)
         exp_spec = tables.spec_for_range(float(low), float(high), int(size))
-        exp_type = self.internal_type(1)
+        exp_type = self.internal_type(UNIT_INTEGER_BITS)
         n = self.graph.tensors[node.inputs[0]].shape[node.attrs.axis]
         top = 2.0 ** math.ceil(math.log2(n + 1))
         sum_spec = tables.spec_for_range(0.0, top, int(size))
@@ -385,7 +321,7 @@ class _Assigner:
             inv_type = self.internal_type(integer_bits(math.log(top), True))
             inv_type = inv_type.with_(signed=True)
         else:
-            inv_type = self.internal_type(1)
+            inv_type = self.internal_type(UNIT_INTEGER_BITS)
         params = {
             "table": add_constant(
                 self.constants, f"{node.name}.exp_table", tables.exp_table(exp_spec, exp_type)
