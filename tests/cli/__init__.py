@@ -1,0 +1,1 @@
+"""Tests of the `nnfx` command, one module per command module in nnfx/cli/."""

@@ -1,0 +1,168 @@
+"""`nnfx train`: accuracy and the ONNX model's agreement, optimizers, regularization, npz data
+sets, bad data files, the files it writes and --quiet."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nnfx.cli import main
+from nnfx.runtime.ort import run
+
+ISSUE_COMMAND = (
+    "train --dataset digits --hidden 64,32 --activation relu --optimizer adam --lr 0.001 "
+    "--epochs 30 --batch-size 32 --seed 0"
+).split()
+
+
+def test_train_reaches_95_percent_and_onnx_agrees(tmp_path, capsys):
+    out = tmp_path / "model.onnx"
+    assert main([*ISSUE_COMMAND, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "   30/30" in printed and "val_accuracy" in printed
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["test_metrics"]["accuracy"] >= 0.95
+    assert len(record["history"]["loss"]) == 30 and "val_accuracy" in record["history"]
+    data = np.load(tmp_path / "test_data.npz")
+    probabilities = run(out, data["X"])
+    assert np.mean(probabilities.argmax(1) == data["y"]) == pytest.approx(
+        record["test_metrics"]["accuracy"]
+    )
+    assert record["onnx_test_agreement"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adamw"]
+)
+def test_train_with_every_optimizer(tmp_path, optimizer):
+    args = [
+        "train",
+        "--dataset",
+        "iris",
+        "--optimizer",
+        optimizer,
+        "--lr",
+        "0.05",
+        "--epochs",
+        "40",
+        "--hidden",
+        "8",
+        "--schedule",
+        "cosine",
+        "-q",
+        "-o",
+        str(tmp_path / "m.onnx"),
+    ]
+    assert main(args) == 0
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["test_metrics"]["accuracy"] >= 0.8, optimizer
+
+
+def test_train_with_regularization_options(tmp_path):
+    args = [
+        "train",
+        "--dataset",
+        "wine",
+        "--hidden",
+        "16,8",
+        "--dropout",
+        "0.2",
+        "--batchnorm",
+        "--l2",
+        "1e-4",
+        "--patience",
+        "3",
+        "--clip-norm",
+        "1.0",
+        "--batch-size",
+        "0",
+        "--epochs",
+        "60",
+        "--lr",
+        "0.01",
+        "-q",
+        "-o",
+        str(tmp_path / "sub" / "m.onnx"),
+    ]
+    assert main(args) == 0
+    record = json.loads((tmp_path / "sub" / "history.json").read_text())
+    assert record["config"]["batch_size"] is None and record["config"]["batchnorm"] is True
+
+
+def test_train_on_an_npz_file(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(tmp_path / "d.npz"),
+                "--epochs",
+                "20",
+                "-q",
+                "-o",
+                str(tmp_path / "m.onnx"),
+            ]
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ({"X": np.ones((10, 3)), "y": np.zeros(9)}, "y has 9 labels but X has 10 samples"),
+        ({"X": np.array([[np.nan, 1.0], [1.0, 1.0]]), "y": np.array([0, 1])}, "NaN"),
+    ],
+)
+def test_bad_data_files_are_one_sentence_and_exit_2(arrays, message, tmp_path, capsys):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    out = tmp_path / "out" / "m.onnx"
+    assert main(["train", "--dataset", str(tmp_path / "bad.npz"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0
+    assert not out.exists()
+
+
+def test_train_writes_only_files_nnfx_wrote(tmp_path, capsys):
+    quick = ["train", "--epochs", "1", "-q", "--hidden", "8"]
+    out = tmp_path / "out"
+    (out / "model.onnx").mkdir(parents=True)
+    assert main([*quick, "-o", str(out / "model.onnx")]) == 2
+    assert "is not a file" in capsys.readouterr().err
+    (out / "model.onnx").rmdir()
+    (out / "model.onnx").write_text("my own model")
+    assert main([*quick, "-o", str(out / "model.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "nnfx did not write it" in err and "--force" in err and err.count("\n") == 1
+    assert (out / "model.onnx").read_text() == "my own model"
+    assert main([*quick, "-o", str(out / "model.onnx"), "--force"]) == 0
+    record = json.loads((out / "history.json").read_text())
+    assert record["nnfx_format"] == "nnfx-train-history"
+    assert main([*quick, "-o", str(out / "model.onnx")]) == 0  # its own files: replaced
+    (out / "history.json").write_text("{}")
+    assert main([*quick, "-o", str(out / "model.onnx")]) == 2
+    assert "history.json' exists and nnfx did not write it" in capsys.readouterr().err
+    assert (out / "history.json").read_text() == "{}"
+    assert main([*quick, "-o", str(out / "history.json"), "--force"]) == 2
+    assert "the name of a file train writes" in capsys.readouterr().err
+    data = out / "test_data.npz"
+    for target in (data, out / "model.onnx"):  # the data set is never overwritten
+        args = [*quick, "--dataset", str(data), "-o", str(target), "--force"]
+        assert main(args) == 2
+        assert "is the data file" in capsys.readouterr().err
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+def test_train_quiet_prints_the_test_metrics_only(tmp_path, capsys):
+    quick = ["train", "--epochs", "2", "--hidden", "8"]
+    assert main([*quick, "-o", str(tmp_path / "a.onnx")]) == 0
+    loud = capsys.readouterr().out
+    assert main([*quick, "-o", str(tmp_path / "b.onnx"), "--quiet"]) == 0
+    quiet = capsys.readouterr().out
+    assert "2/2" in loud and "dense_1" in loud and "history.json" in loud
+    assert "accuracy" in quiet and "test set" in quiet
+    assert "2/2" not in quiet and "dense_1" not in quiet and "history.json" not in quiet
