@@ -13,6 +13,7 @@ import onnx
 from nnfx.compiler import serialize
 from nnfx.compiler.fixed import FixedType, quantize_raw, to_float
 from nnfx.compiler.ir import INTEGER, Graph
+from nnfx.compiler.layout import to_ir
 from nnfx.compiler.precision import assign_precision, check_calibration
 from nnfx.compiler.precision_config import PrecisionConfig
 from nnfx.errors import ConfigError, DataError, ModelError, PrecisionError
@@ -156,7 +157,7 @@ class CompiledModel:
         raw = {}
         for name, values in zip(self.graph.outputs, results, strict=True):
             t = self.graph.tensors[name]
-            ir = values.transpose(0, *(p + 1 for p in t.onnx_perm))
+            ir = to_ir(values, t.onnx_perm)
             raw[name] = ir.astype(np.int64) if t.dtype == INTEGER else to_raw(ir, t.dtype.frac)
         return raw
 

@@ -8,9 +8,10 @@ import numpy as np
 import onnx
 
 from nnfx.compiler.ir import INTEGER, Graph, for_message
+from nnfx.compiler.layout import onnx_shape, to_ir, to_onnx
 from nnfx.compiler.passes import PIPELINE, Pass, run_passes
 from nnfx.errors import DataError, ModelError
-from nnfx.frontends.onnx import convert, inverse
+from nnfx.frontends.onnx import convert
 from nnfx.runtime import reference
 
 
@@ -33,7 +34,7 @@ class Model:
     def to_ir_inputs(self, X) -> dict[str, np.ndarray]:
         """Model-layout arrays (one array, or a dict by input name) to IR-layout arrays."""
         return {
-            name: x.transpose(0, *(p + 1 for p in self.graph.tensors[name].onnx_perm))
+            name: to_ir(x, self.graph.tensors[name].onnx_perm)
             for name, x in self.model_inputs(X).items()
         }
 
@@ -59,8 +60,7 @@ class Model:
             x = np.asarray(X[name])
             if not np.issubdtype(x.dtype, np.number):
                 raise DataError(f"input '{shown}' has dtype {x.dtype}; expected numbers")
-            perm = tensor.onnx_perm
-            expected = tuple(tensor.shape[i] for i in inverse(perm))
+            expected = onnx_shape(tensor.shape, tensor.onnx_perm)
             if x.ndim != len(expected) + 1 or x.shape[1:] != expected:
                 raise DataError(
                     f"input '{shown}' has shape {x.shape}; the model expects (batch, "
@@ -70,8 +70,7 @@ class Model:
         return arrays
 
     def from_ir_output(self, name: str, y: np.ndarray) -> np.ndarray:
-        perm = self.graph.tensors[name].onnx_perm
-        y = y.transpose(0, *(p + 1 for p in inverse(perm)))
+        y = to_onnx(y, self.graph.tensors[name].onnx_perm)
         return y.astype(np.int64) if self.graph.tensors[name].dtype == INTEGER else y
 
     def predict(self, X) -> np.ndarray | dict[str, np.ndarray]:

@@ -32,7 +32,7 @@ from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op, activation_rule
 from nnfx.compiler.passes._rewrite import add_constant
 from nnfx.compiler.precision_config import PrecisionConfig
 from nnfx.compiler.windows import kernel_axes, windows
-from nnfx.errors import PrecisionError
+from nnfx.errors import PrecisionError, UnsupportedOpError
 
 # The rules for the constant types precision makes up itself: all ``table_width`` bits wide,
 # rounded to nearest and saturated (docs/semantics.md, "Precision assignment"). Integer bits:
@@ -42,8 +42,6 @@ HARD_SIGMOID_INTEGER_BITS = 3  # hard_sigmoid's alpha and beta, signed: |value| 
 # The inputs d = max(x) - x that softmax's exp table covers; exp(-16) < 2**-23, below the
 # table type's step at the default width, so the table is flat (0) beyond it.
 SOFTMAX_EXP_RANGE = (0.0, 16.0)
-
-PASS_THROUGH = (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.MAX_POOL, Op.GLOBAL_MAX_POOL)
 
 
 def integer_bits(max_abs: float, signed: bool) -> int:
@@ -155,21 +153,36 @@ class _Assigner:
         return graph
 
     def assign(self, node: Node) -> Node:
-        in_types = [self.types[i] for i in node.inputs]
+        rule = PRECISION_RULES.get(node.op)
+        if rule is None:
+            raise UnsupportedOpError(
+                f"precision assignment has no rule for op '{node.op.value}' (node "
+                f"'{node.name}'); it has {', '.join(op.value for op in PRECISION_RULES)}"
+            )
+        return rule(self, node, [self.types[i] for i in node.inputs])
+
+    # -- rules that type the output themselves ---------------------------------------------
+    def _argmax(self, node: Node, in_types) -> Node:
+        self.types[node.outputs[0]] = INTEGER
+        return node
+
+    def _pass_through(self, node: Node, in_types) -> Node:
+        self.types[node.outputs[0]] = in_types[0]
+        return node
+
+    def _concat(self, node: Node, in_types) -> Node:
+        """A type that holds every input exactly (unless overridden)."""
+        fixed = [self.fixed(name) for name in node.inputs]
+        integer = max(t.integer + (0 if t.signed else 1) for t in fixed)
+        frac = max(t.frac for t in fixed)
+        exact = FixedType(min(integer + frac, MAX_WIDTH), integer)
         out = node.outputs[0]
-        if node.op is Op.ARGMAX:
-            self.types[out] = INTEGER
-            return node
-        if node.op in PASS_THROUGH:
-            self.types[out] = in_types[0]
-            return node
-        if node.op is Op.CONCAT:  # a type that holds every input exactly (unless overridden)
-            fixed = [self.fixed(name) for name in node.inputs]
-            integer = max(t.integer + (0 if t.signed else 1) for t in fixed)
-            frac = max(t.frac for t in fixed)
-            exact = FixedType(min(integer + frac, MAX_WIDTH), integer)
-            self.types[out] = FixedType.parse(self.config.tensors.get(out, exact))
-            return node
+        self.types[out] = FixedType.parse(self.config.tensors.get(out, exact))
+        return node
+
+    def _result(self, node: Node) -> FixedType:
+        """The output's type: its own range (auto), the default or an override; unsigned
+        where the op's output is never negative."""
         signed = True
         if node.op is Op.ACTIVATION:
             a = node.attrs
@@ -177,10 +190,13 @@ class _Assigner:
             signed = not (non_negative or (a.kind is Activation.CLIP and a.min >= 0))
         elif node.op is Op.SOFTMAX:
             signed = node.attrs.log
-        out_type = self.result_type(out, signed, node)
-        self.types[out] = out_type
-        handler = getattr(self, f"_{node.op.name.lower()}", None)
-        return handler(node, in_types, out_type) if handler else node
+        out_type = self.result_type(node.outputs[0], signed, node)
+        self.types[node.outputs[0]] = out_type
+        return out_type
+
+    def _element_wise(self, node: Node, in_types) -> Node:
+        self._result(node)
+        return node
 
     def _weights(self, node: Node, in_type: FixedType, reduce_axes) -> Node:
         g = self.graph
@@ -340,6 +356,33 @@ class _Assigner:
 
 # Activation kind -> how its constants (table, slope, bounds) get types; the engine-coverage
 # test walks this table (tests/compiler/test_activation_kinds.py).
+def _typed(method: Callable[..., Node]) -> Callable[[_Assigner, Node, list], Node]:
+    """A rule that needs its output's type first (:meth:`_Assigner._result`)."""
+    return lambda a, node, in_types: method(a, node, in_types, a._result(node))
+
+
+# Op -> its precision rule; the engine-coverage test walks this table.
+PRECISION_RULES: dict[Op, Callable[[_Assigner, Node, list], Node]] = {
+    Op.DENSE: _typed(_Assigner._dense),
+    Op.CONV: _typed(_Assigner._conv),
+    Op.MAX_POOL: _Assigner._pass_through,
+    Op.AVG_POOL: _typed(_Assigner._avg_pool),
+    Op.GLOBAL_AVG_POOL: _typed(_Assigner._global_avg_pool),
+    Op.GLOBAL_MAX_POOL: _Assigner._pass_through,
+    Op.BATCH_NORM: _typed(_Assigner._batch_norm),
+    Op.ACTIVATION: _typed(_Assigner._activation),
+    Op.SOFTMAX: _typed(_Assigner._softmax),
+    Op.ADD: _Assigner._element_wise,
+    Op.SUB: _Assigner._element_wise,
+    Op.MUL: _Assigner._element_wise,
+    Op.CONCAT: _Assigner._concat,
+    Op.FLATTEN: _Assigner._pass_through,
+    Op.RESHAPE: _Assigner._pass_through,
+    Op.TRANSPOSE: _Assigner._pass_through,
+    Op.IDENTITY: _Assigner._pass_through,
+    Op.ARGMAX: _Assigner._argmax,
+}
+
 ACTIVATION_RULES: dict[Activation, Callable[[_Assigner, Node, FixedType], Node]] = {
     Activation.LINEAR: lambda assigner, node, out_type: node,  # no constants
     Activation.RELU: lambda assigner, node, out_type: node,

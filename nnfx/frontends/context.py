@@ -29,9 +29,9 @@ from nnfx.compiler.ir import (
     short,
     unique_name,
 )
+from nnfx.compiler.layout import compose, inverse
 from nnfx.compiler.ops import Op, TransposeAttrs, infer_shape
 from nnfx.errors import ModelError, UnsupportedOpError
-from nnfx.frontends.layout import compose, inverse
 
 # The most axes (batch included) of a tensor nnfx reads: FPGA models stay far below.
 MAX_RANK = 16

@@ -29,6 +29,7 @@ from nnfx.compiler.ir import (
     unique_name,
     validate,
 )
+from nnfx.compiler.layout import channels_last, compose, inverse
 from nnfx.compiler.ops import NoAttrs, Op
 from nnfx.errors import ModelError, UnsupportedOpError
 from nnfx.frontends.context import (
@@ -40,7 +41,6 @@ from nnfx.frontends.context import (
     tensor_array,
 )
 from nnfx.frontends.converters import CONVERTERS, supported_ops
-from nnfx.frontends.layout import channels_last, compose, inverse
 
 MIN_OPSET, MAX_OPSET = 13, 21
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}

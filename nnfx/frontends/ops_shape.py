@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from nnfx.compiler.ir import FLOAT, for_message, short
+from nnfx.compiler.layout import compose, inverse
 from nnfx.compiler.ops import ConcatAttrs, NoAttrs, Op, ReshapeAttrs
 from nnfx.errors import UnsupportedOpError
 from nnfx.frontends.context import (
@@ -21,7 +22,6 @@ from nnfx.frontends.context import (
     tensor_array,
 )
 from nnfx.frontends.folding import fold
-from nnfx.frontends.layout import compose, inverse
 
 
 def _identity_of(c: Converter, v: Value) -> None:

@@ -7,11 +7,11 @@ import math
 
 from nnfx import limits
 from nnfx.compiler.ir import for_message, short
+from nnfx.compiler.layout import channels_last
 from nnfx.compiler.ops import ConvAttrs, NoAttrs, Op, PoolAttrs, ReshapeAttrs, pooled_length
 from nnfx.errors import UnsupportedOpError
 from nnfx.frontends.context import Converter, ConverterFn, Value
 from nnfx.frontends.folding import fold
-from nnfx.frontends.layout import channels_last
 
 
 def _spatial_attrs(c: Converter, x: Value, kernel_shape) -> tuple:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nnfx.compiler.ir import Graph, Node
+from nnfx.compiler.layout import batched
 from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import DataError, ModelError
@@ -111,7 +112,7 @@ FLOAT_KERNELS: dict[Op, Kernel] = {
     Op.CONCAT: lambda n, i, g: np.concatenate(i, axis=_batch_axis(n.attrs.axis, i[0])),
     Op.FLATTEN: lambda n, i, g: i[0].reshape(len(i[0]), -1),
     Op.RESHAPE: lambda n, i, g: i[0].reshape(len(i[0]), *n.attrs.shape),
-    Op.TRANSPOSE: lambda n, i, g: i[0].transpose(0, *(p + 1 for p in n.attrs.perm)),
+    Op.TRANSPOSE: lambda n, i, g: i[0].transpose(batched(n.attrs.perm)),
     Op.IDENTITY: lambda n, i, g: i[0],
     Op.ARGMAX: lambda n, i, g: _argmax(i[0], n.attrs),
 }

@@ -27,6 +27,7 @@ from nnfx.compiler.fixed import (
     to_raw,
 )
 from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node
+from nnfx.compiler.layout import batched
 from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import DataError, ModelError, PrecisionError
@@ -365,7 +366,7 @@ FIXED_KERNELS: dict[Op, FixedKernel] = {
     Op.CONCAT: _concat,
     Op.FLATTEN: lambda c, i: i[0].reshape(len(i[0]), -1),
     Op.RESHAPE: lambda c, i: i[0].reshape(len(i[0]), *c.node.attrs.shape),
-    Op.TRANSPOSE: lambda c, i: i[0].transpose(0, *(p + 1 for p in c.node.attrs.perm)),
+    Op.TRANSPOSE: lambda c, i: i[0].transpose(batched(c.node.attrs.perm)),
     Op.IDENTITY: lambda c, i: i[0],
     Op.ARGMAX: _argmax,
 }

@@ -12,6 +12,7 @@ from nnfx.backends.onnx import FIXED_WRITERS, FLOAT_WRITERS
 from nnfx.compiler.estimate import ESTIMATORS
 from nnfx.compiler.ir import Graph, validate
 from nnfx.compiler.ops import ATTRS, SHAPE_RULES, DenseAttrs, Op
+from nnfx.compiler.precision import PRECISION_RULES
 from nnfx.errors import ModelError
 from nnfx.runtime.reference import FLOAT_KERNELS
 from nnfx.runtime.reference_fixed import FIXED_KERNELS
@@ -41,6 +42,7 @@ ENGINE_TABLES = [
     (FLOAT_WRITERS, "float ONNX"),
     (EMITTERS, "HLS writer"),
     (ESTIMATORS, "estimator"),
+    (PRECISION_RULES, "precision assignment"),
 ]
 
 
@@ -111,3 +113,12 @@ def test_constants_are_read_only(rng):
     graph = nnfx.load(cnn_model(rng)).graph
     with pytest.raises(ValueError):
         next(iter(graph.constants.values()))[...] = 0
+
+
+def test_an_op_without_a_precision_rule_is_refused_by_name(monkeypatch):
+    from nnfx.compiler import precision
+
+    model = nnfx.load(cnn_model(np.random.default_rng(0)))
+    monkeypatch.delitem(precision.PRECISION_RULES, Op.SOFTMAX)
+    with pytest.raises(nnfx.UnsupportedOpError, match="precision assignment has no rule for op"):
+        nnfx.compile(model, "fixed<16,6>")

@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from nnfx.compiler.layout import onnx_shape
+
 OPSET = 17
 
 
@@ -51,23 +53,15 @@ class Builder:
         return out
 
 
-def _boundary_perm(perm: tuple[int, ...]) -> list[int]:
-    return [0, *(p + 1 for p in perm)]
-
-
-def _transpose(b: Builder, x: str, perm: list[int], base: str) -> str:
+def _transpose(b: Builder, x: str, perm: tuple[int, ...], base: str) -> str:
     """A Transpose node, or nothing when the permutation is the identity."""
-    if perm == sorted(perm):
+    if list(perm) == sorted(perm):
         return x
-    return b.op("Transpose", [x], base, perm=perm)
-
-
-def _inverse(perm) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argsort(perm))
+    return b.op("Transpose", [x], base, perm=list(perm))
 
 
 def _model_shape(t) -> list:
-    return ["N", *(t.shape[i] for i in _inverse(t.onnx_perm))]
+    return ["N", *onnx_shape(t.shape, t.onnx_perm)]
 
 
 def save(model: onnx.ModelProto, path: str | Path) -> Path:

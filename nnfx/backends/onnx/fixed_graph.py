@@ -19,8 +19,6 @@ from onnx import TensorProto, helper
 from nnfx.backends.onnx.builder import (
     OPSET,
     Builder,
-    _boundary_perm,
-    _inverse,
     _model_shape,
     _safe,
     _transpose,
@@ -29,6 +27,7 @@ from nnfx.backends.onnx.fixed_activation import _activation, _softmax
 from nnfx.backends.onnx.quantize import _align, _bits, _mag, _quantize_input, quantize
 from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code, to_raw
 from nnfx.compiler.ir import INTEGER, Graph, Node
+from nnfx.compiler.layout import batched, inverse
 from nnfx.compiler.ops import Activation, Op
 from nnfx.errors import PrecisionError, UnsupportedOpError
 
@@ -273,7 +272,7 @@ def to_fixed_onnx(graph: Graph, name: str = "nnfx_fixed") -> onnx.ModelProto:
             helper.make_tensor_value_info(_safe(tensor_name), TensorProto.DOUBLE, _model_shape(t))
         )
         b.scope = _safe(tensor_name) + "/quantize_input"
-        x = _transpose(b, _safe(tensor_name), _boundary_perm(t.onnx_perm), "to_ir_layout")
+        x = _transpose(b, _safe(tensor_name), batched(t.onnx_perm), "to_ir_layout")
         e.raw[tensor_name] = _quantize_input(b, x, t.dtype)
     for node in graph.nodes:
         writer = FIXED_WRITERS[node.op]
@@ -293,7 +292,7 @@ def to_fixed_onnx(graph: Graph, name: str = "nnfx_fixed") -> onnx.ModelProto:
                 b.op("Mul", [raw, b.const(2.0**-t.dtype.frac, "lsb")], "value"),
                 TensorProto.DOUBLE,
             )
-        final = _transpose(b, value, _boundary_perm(_inverse(t.onnx_perm)), "to_model_layout")
+        final = _transpose(b, value, batched(inverse(t.onnx_perm)), "to_model_layout")
         b.nodes.append(
             helper.make_node(
                 "Identity", [final], [_safe(tensor_name)], name=f"{_safe(tensor_name)}/result"

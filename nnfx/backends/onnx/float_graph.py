@@ -12,13 +12,12 @@ from onnx import TensorProto, helper
 from nnfx.backends.onnx.builder import (
     OPSET,
     Builder,
-    _boundary_perm,
-    _inverse,
     _model_shape,
     _safe,
     _transpose,
 )
 from nnfx.compiler.ir import INTEGER, Graph, Node
+from nnfx.compiler.layout import batched, inverse
 from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.errors import UnsupportedOpError
 
@@ -172,7 +171,7 @@ def to_float_onnx(graph: Graph, name: str = "nnfx_float") -> onnx.ModelProto:
         )
         b.scope = _safe(tensor_name)
         values[tensor_name] = _transpose(
-            b, _safe(tensor_name), _boundary_perm(t.onnx_perm), "to_ir_layout"
+            b, _safe(tensor_name), batched(t.onnx_perm), "to_ir_layout"
         )
     for node in graph.nodes:
         b.scope = _safe(node.name)
@@ -182,9 +181,7 @@ def to_float_onnx(graph: Graph, name: str = "nnfx_float") -> onnx.ModelProto:
     for tensor_name in graph.outputs:
         t = graph.tensors[tensor_name]
         b.scope = _safe(tensor_name) + "/output"
-        final = _transpose(
-            b, values[tensor_name], _boundary_perm(_inverse(t.onnx_perm)), "to_model_layout"
-        )
+        final = _transpose(b, values[tensor_name], batched(inverse(t.onnx_perm)), "to_model_layout")
         b.nodes.append(
             helper.make_node(
                 "Identity", [final], [_safe(tensor_name)], name=f"{_safe(tensor_name)}/result"

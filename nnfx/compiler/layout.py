@@ -1,4 +1,5 @@
-"""Layouts as permutations: how a value's IR array relates to the ONNX array of one sample.
+"""Layouts as permutations: how a value's IR array relates to the ONNX array of one sample
+(one module that the frontend, the ONNX backend and the public classes share).
 
 Every value remembers ``perm``: ``ir = onnx.transpose(perm)``. Convolutions and pooling produce
 channels-last values; element-wise ops keep whatever they get; ops that care about order
@@ -24,3 +25,23 @@ def compose(first: tuple[int, ...], then: tuple[int, ...]) -> tuple[int, ...]:
 
 def inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argsort(perm))
+
+
+def batched(perm: tuple[int, ...]) -> tuple[int, ...]:
+    """``perm`` for a batch of samples: the batch axis stays first."""
+    return (0, *(p + 1 for p in perm))
+
+
+def to_ir(x: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
+    """A batch in the ONNX layout, transposed to the IR's."""
+    return x.transpose(batched(perm))
+
+
+def to_onnx(y: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
+    """A batch in the IR's layout, transposed back to the ONNX layout."""
+    return y.transpose(batched(inverse(perm)))
+
+
+def onnx_shape(shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[int, ...]:
+    """The ONNX shape of one sample whose IR shape is ``shape``."""
+    return tuple(shape[i] for i in inverse(perm))
