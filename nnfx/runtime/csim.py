@@ -12,6 +12,7 @@ it is loaded, so a damaged cache entry is rebuilt instead of crashing the proces
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -71,6 +72,12 @@ def bridge_source(graph: Graph, writer) -> str:
 
     template = Template((TEMPLATES / "csim_bridge.cpp.in").read_text())
     return template.substitute(top=writer.top, tensor_bytes=" +\n    ".join(terms) or "0", **parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _compiler_version() -> str:
+    """``g++ --version`` (part of every build's cache key), asked once per process."""
+    return subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout
 
 
 def _file_digest(path: Path) -> str:
@@ -169,8 +176,7 @@ class CSimulation:
         self._lib.nnfx_run.restype = ctypes.c_int
 
     def _key(self) -> str:
-        compiler = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout
-        digest = hashlib.sha256(compiler.encode() + " ".join(self.flags).encode())
+        digest = hashlib.sha256(_compiler_version().encode() + " ".join(self.flags).encode())
         for name in sorted(self.files):
             digest.update(name.encode() + b"\0" + self.files[name].encode() + b"\0")
         return digest.hexdigest()[:24]
@@ -217,22 +223,42 @@ class CSimulation:
         return library
 
     def _compile(self, staging: Path, progress: bool) -> None:
+        """The bridge and the firmware compiled side by side (two processes: the build is
+        most of a first run's time, and one g++ uses one core), then linked."""
         for rel, text in self.files.items():
             path = staging / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-        command = ["g++", *self.flags, "bridge.cpp", f"firmware/{self.top}.cpp", "-o", LIBRARY]
+        sources = {"bridge.o": "bridge.cpp", "firmware.o": f"firmware/{self.top}.cpp"}
+        compile_flags = [f for f in self.flags if f != "-shared"]
+        commands = [["g++", *compile_flags, "-c", src, "-o", obj] for obj, src in sources.items()]
+        link = ["g++", *self.flags, *sources, "-o", LIBRARY]
+
+        def build() -> str:
+            """Run the commands; the stderr of the first that fails ("" when all succeed)."""
+            running = [
+                subprocess.Popen(c, cwd=staging, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                for c in commands
+            ]
+            errors = [p.communicate()[1].decode(errors="replace") for p in running]
+            for p, err in zip(running, errors, strict=True):
+                if p.returncode != 0:
+                    return err or f"exit status {p.returncode}"
+            done = subprocess.run(link, cwd=staging, capture_output=True, text=True)
+            return "" if done.returncode == 0 else (done.stderr or f"exit status {done.returncode}")
+
         if progress:
             from nnfx.ui import console
 
             with console.status(f"g++: building the {self.engine} C-simulation..."):
-                done = subprocess.run(command, cwd=staging, capture_output=True, text=True)
+                stderr = build()
         else:
-            done = subprocess.run(command, cwd=staging, capture_output=True, text=True)
-        if done.returncode != 0:
-            first = next(
-                (line for line in done.stderr.splitlines() if "error" in line),
-                done.stderr.strip().splitlines()[0] if done.stderr.strip() else "",
+            stderr = build()
+        if stderr:
+            lines = [line for line in stderr.splitlines() if line.strip()]
+            first = next(  # the compiler's or the linker's own line, not collect2's summary
+                (line for line in lines if "error" in line and "collect2" not in line),
+                lines[0] if lines else "",
             )
             raise BuildError(f"g++ failed to build the {self.engine} C-simulation: {first}")
 

@@ -146,3 +146,26 @@ def test_an_empty_batch_gives_empty_outputs(small):
     assert out["y"].shape == (0, 3)
     raw = compiled.predict_raw(X[:0], "csim")
     assert raw["y"].shape == (0, 3) and raw["y"].dtype == np.int64
+
+
+@pytest.mark.parametrize("broken", ["firmware", "link"])
+def test_a_failed_build_is_one_sentence_naming_g_plus_plus(small, tmp_path, monkeypatch, broken):
+    """The bridge and the firmware compile side by side, then link: a failure in either step
+    is one BuildError naming the engine and g++'s first error line, and nothing is cached."""
+    monkeypatch.setenv("NNFX_CACHE_DIR", str(tmp_path / "cache"))
+    if broken == "firmware":
+        original = CSimulation._compile
+
+        def spoiled(self, staging, progress):
+            self.files[f"firmware/{self.top}.cpp"] += "\nthis is not C++;\n"
+            return original(self, staging, progress)
+
+        monkeypatch.setattr(CSimulation, "_compile", spoiled)
+    else:  # an undefined symbol only the link step sees
+        monkeypatch.setattr(csim, "FLAGS", [*csim.FLAGS, "-Wl,--no-undefined", "-lnnfx_no_such"])
+    with pytest.raises(BuildError) as e:
+        CSimulation(small[0].graph, "csim", progress=False)
+    message = str(e.value)
+    assert message.startswith("g++ failed to build the csim C-simulation: ") and "\n" not in message
+    assert "error" in message, message
+    assert not [p for p in (tmp_path / "cache" / "csim").iterdir() if p.name != ".lock"]
