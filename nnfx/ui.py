@@ -53,12 +53,14 @@ def progress_bar(transient: bool = False) -> Progress:
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
     """A rich table: numeric columns right-aligned, text left-aligned, floats to 4 decimals.
-    The title and every cell are text, never markup (a :class:`rich.text.Text` cell is kept)."""
+    The title and every cell are text, never markup (a :class:`rich.text.Text` cell is kept).
+    A cell too wide for a narrow console folds onto more lines, never cut short: two layer
+    names that differ only at their end still read differently."""
     rows = [list(r) for r in rows]
     t = Table(title=None if title is None else plain(title), title_justify="left")
     for i, name in enumerate(columns):
         numeric = bool(rows) and all(_numeric(r[i]) for r in rows)
-        t.add_column(plain(name), justify="right" if numeric else "left")
+        t.add_column(plain(name), justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         t.add_row(*(_cell(v) for v in row))
     return t

@@ -59,3 +59,28 @@ def test_console_does_not_turn_names_into_emoji():
     console.print(plain(":smile:"))
     buffer.write(console.end_capture())
     assert buffer.getvalue() == ":smile:\n"
+
+
+def test_a_narrow_table_folds_long_names_and_keeps_them_distinct():
+    prefix = "sequential/dense_1/MatMul/ReadVariableOp"  # 40 characters all four share
+    names = [prefix + end for end in ("/resource", "/bias_add", ":0", "_1")]
+    types = ["fixed<10,8,RND,SAT>", "fixed<10,2,RND,SAT>", "fixed<23,12> (exact)"]
+    rows = [[name, "Dense", "(16,)", *types, ""] for name in names]
+    columns = ["name", "op", "output", "type", "weight", "accum", "table"]
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80, highlight=False, emoji=False, color_system=None)
+    console.print(table("model in fixed point", columns, rows))
+    shown = buffer.getvalue()
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    cells: list[list[str]] = []  # per row, each line's cells
+    for line in shown.splitlines():
+        if line.startswith("│"):
+            parts = [p.strip() for p in line.strip("│").split("│")]
+            if parts[1]:  # the op column starts a row
+                cells.append([])
+            cells[-1].append(parts)
+    # every column, each row's lines joined: the whole value, never cut short
+    joined = [["".join(part[i] for part in row) for i in range(len(columns))] for row in cells]
+    assert [row[0] for row in joined] == names
+    for row in joined:
+        assert [cell.replace(" ", "") for cell in row[3:6]] == [t.replace(" ", "") for t in types]

@@ -314,3 +314,35 @@ def check_writable_dir(folder: Path) -> None:
         tempfile.TemporaryFile(dir=folder).close()  # a probe that leaves no name behind
     except OSError:
         raise ConfigError(f"output directory '{folder}' is not writable") from None
+
+
+# -- the convolutional model of `nnfx train` ----------------------------------------------------
+def optional_int_list(ctx, param, value: str) -> tuple[int, ...]:
+    """:func:`int_list`, with an empty value meaning none."""
+    return int_list(ctx, param, value) if value.strip() else ()
+
+
+conv_option = click.option(
+    "--conv",
+    default="",
+    callback=optional_int_list,
+    help="Train a CNN: filters of each 3x3 convolution (same padding, then the activation and "
+    "2x2 max pooling while the image allows), comma-separated, e.g. 8,16; Flatten and the "
+    "--hidden layers follow. Needs images: digits (as 1x8x8), or a .npz whose X is "
+    "(N, C, H, W), (N, H, W) or (N, side*side).",
+)
+
+
+def precision_config_option(help: str = "Precision config, YAML or JSON (docs/precision.md)."):
+    """``--config FILE``: a precision config file (per-layer and per-tensor types), as
+    `nnfx compile` and `nnfx report` take it."""
+    return click.option("--config", type=click.Path(dir_okay=False), default=None, help=help)
+
+
+task_option = click.option(
+    "--task",
+    type=click.Choice(["classification", "regression"]),
+    default=None,
+    help="How y is read: class labels (integers or one-hot rows; top-1 accuracy) or "
+    "regression targets (MSE, MAE, max |error|). Default: found from y and the model's outputs.",
+)

@@ -1,4 +1,4 @@
-"""`nnfx train`: train an MLP with the NumPy trainer and export it to ONNX."""
+"""`nnfx train`: train an MLP (or a CNN) with the NumPy trainer and export it to ONNX."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from nnfx.cli.options import check_writable_dir, force_option, quiet_option, train_options
+from nnfx.cli.options import (
+    check_writable_dir,
+    conv_option,
+    force_option,
+    quiet_option,
+    train_options,
+)
 from nnfx.cli.output import print_files, print_model_and_metrics
 
 
@@ -19,23 +25,26 @@ def _config(**kw):
 
 @click.command()
 @train_options
+@conv_option
 @click.option(
     "-o",
     "--output",
     default="model.onnx",
     show_default=True,
     type=click.Path(),
-    help="ONNX file to write; history.json and test_data.npz go beside it.",
+    help="ONNX file to write; history.json, test_data.npz and train_data.npz go beside it.",
 )
 @force_option
 @quiet_option
 def train(output: str, force: bool, quiet: bool, **kw) -> None:
-    """Train an MLP classifier with the NumPy trainer and export it to ONNX.
+    """Train an MLP classifier (a CNN with --conv) with the NumPy trainer and export it to ONNX.
 
     The data set is split 70/15/15 (stratified) and standardized with the training statistics.
     Prints one line per epoch and the test metrics (only these with --quiet); writes the ONNX
-    model, history.json (the per-epoch history, the configuration and the standardization) and
-    test_data.npz (the standardized test split, for `nnfx compile` and `nnfx simulate`).
+    model, history.json (the per-epoch history, the configuration and the standardization),
+    test_data.npz (the standardized test split, for `nnfx simulate` and `nnfx report`) and
+    train_data.npz (the standardized training split, to calibrate `nnfx compile`), both in
+    the model's input layout.
     """
     from nnfx.runtime.ort import run as run_onnx
     from nnfx.trainer import recipe
@@ -43,9 +52,11 @@ def train(output: str, force: bool, quiet: bool, **kw) -> None:
     output_path = Path(output)
     check_writable_dir(output_path.parent)
     config = _config(**kw)
-    recipe.check_outputs(output_path, config, force)  # before the long work
+    recipe.check_outputs(output_path, config, force, train_data=True)  # before the long work
     result = recipe.train(config, verbose=0 if quiet else 1)
     print_model_and_metrics(result, summary=not quiet)
-    files = recipe.save(result, output_path, config, force=force, run_onnx=run_onnx)
+    files = recipe.save(
+        result, output_path, config, force=force, run_onnx=run_onnx, train_data=True
+    )
     if not quiet:
         print_files(result, files)

@@ -1,9 +1,9 @@
 """The standard training recipe behind ``nnfx train`` and ``nnfx demo``.
 
 Load a data set, split it 70/15/15 (stratified), standardize with the training statistics,
-train an MLP classifier with early stopping on the validation loss, evaluate on the test split,
-export ONNX and (with the check the caller passes in, see :func:`save`) that onnxruntime
-agrees with ``predict``.
+train an MLP classifier (or, with ``conv``, a CNN on images) with early stopping on the
+validation loss, evaluate on the test split, export ONNX and (with the check the caller passes
+in, see :func:`save`) that onnxruntime agrees with ``predict``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,17 @@ import numpy as np
 from nnfx.errors import ConfigError
 from nnfx.trainer.activations import get_activation
 from nnfx.trainer.callbacks import EarlyStopping
-from nnfx.trainer.data import Dataset, Standardizer, load_dataset, train_val_test_split
-from nnfx.trainer.layers import Dense, Dropout
+from nnfx.trainer.conv import Conv2D, MaxPool2D
+from nnfx.trainer.data import (
+    DATASETS,
+    Dataset,
+    Standardizer,
+    load_dataset,
+    train_val_test_split,
+)
+from nnfx.trainer.layers import Dense, Dropout, Flatten
 from nnfx.trainer.model import History, Sequential
-from nnfx.trainer.normalization import BatchNorm1D
+from nnfx.trainer.normalization import BatchNorm1D, BatchNorm2D
 from nnfx.trainer.optimizers import get_optimizer
 from nnfx.trainer.regularizers import L2
 from nnfx.trainer.schedules import make_schedule
@@ -50,6 +57,7 @@ class TrainConfig:
     clip_value: float | None = None
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     standardize: bool = True
+    conv: tuple[int, ...] = ()  # filters of the 3x3 conv layers before the dense ones (a CNN)
 
 
 @dataclass
@@ -66,15 +74,55 @@ class TrainResult:
     onnx_max_abs_diff: float | None = None
 
 
+def _initializer(config: TrainConfig) -> str:
+    relu_like = config.activation in ("relu", "leaky_relu", "elu")
+    return "he_uniform" if relu_like else "glorot_uniform"
+
+
 def build_mlp(config: TrainConfig, n_features: int, n_classes: int) -> Sequential:
     """Dense layers of ``config.hidden`` units (+ BatchNorm, dropout), softmax output."""
+    model = Sequential(seed=config.seed, name=f"{Path(config.dataset).stem}_mlp")
+    _dense_head(model, config, n_classes)
+    model.build((n_features,))
+    return model
+
+
+def build_cnn(config: TrainConfig, image_shape: tuple[int, ...], n_classes: int) -> Sequential:
+    """For each of ``config.conv``: a 3x3 ``same`` convolution with that many filters
+    (+ BatchNorm), the activation and 2x2 max pooling while the image is at least 2x2; then
+    Flatten and the dense layers of :func:`build_mlp`. ``image_shape`` is ``(C, H, W)``."""
+    if min(config.conv) < 1:
+        raise ConfigError(f"conv filter counts must be positive integers, got {config.conv}")
+    regularizer = L2(config.l2) if config.l2 else None
+    model = Sequential(seed=config.seed, name=f"{Path(config.dataset).stem}_cnn")
+    height, width = image_shape[1:]
+    for filters in config.conv:
+        model.add(
+            Conv2D(
+                filters,
+                3,
+                padding="same",
+                kernel_initializer=_initializer(config),
+                kernel_regularizer=regularizer,
+            )
+        )
+        if config.batchnorm:
+            model.add(BatchNorm2D())
+        model.add(get_activation(config.activation))
+        if height >= 2 and width >= 2:
+            model.add(MaxPool2D(2))
+            height, width = height // 2, width // 2
+    model.add(Flatten())
+    _dense_head(model, config, n_classes)
+    model.build(tuple(image_shape))
+    return model
+
+
+def _dense_head(model: Sequential, config: TrainConfig, n_classes: int) -> None:
     if not config.hidden or min(config.hidden) < 1:
         raise ConfigError(f"hidden layer sizes must be positive integers, got {config.hidden}")
     regularizer = L2(config.l2) if config.l2 else None
-    initializer = (
-        "he_uniform" if config.activation in ("relu", "leaky_relu", "elu") else "glorot_uniform"
-    )
-    model = Sequential(seed=config.seed, name=f"{Path(config.dataset).stem}_mlp")
+    initializer = _initializer(config)
     for units in config.hidden:
         model.add(Dense(units, kernel_initializer=initializer, kernel_regularizer=regularizer))
         if config.batchnorm:
@@ -83,14 +131,32 @@ def build_mlp(config: TrainConfig, n_features: int, n_classes: int) -> Sequentia
         if config.dropout:
             model.add(Dropout(config.dropout))
     model.add(Dense(n_classes, activation="softmax", kernel_regularizer=regularizer))
-    model.build((n_features,))
-    return model
+
+
+def as_images(X: np.ndarray, dataset: str) -> np.ndarray:
+    """``X`` as ``(N, C, H, W)`` images for a CNN: kept if 4-D, ``(N, H, W)`` gains a channel,
+    and the rows of a .npz file with a square number of features (at least 4) become one
+    square channel; anything else is refused in one sentence."""
+    if X.ndim == 4:
+        return X
+    if X.ndim == 3:
+        return X[:, None]
+    side = int(round(np.sqrt(X.shape[1]))) if X.ndim == 2 else 0
+    if dataset not in DATASETS and side >= 2 and side * side == X.shape[1]:
+        return X.reshape(len(X), 1, side, side)
+    raise ConfigError(
+        f"a convolutional model (--conv) needs images, but dataset '{dataset}' has samples of "
+        f"shape {X.shape[1:]}; use digits or a .npz file whose X is (N, C, H, W), (N, H, W) or "
+        "(N, side*side)"
+    )
 
 
 def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
     """Run the recipe; nothing is written to disk (see :func:`save`)."""
-    data = load_dataset(config.dataset)
-    if data.X.ndim != 2:
+    data = load_dataset(config.dataset, images=bool(config.conv))
+    if config.conv:
+        data.X = as_images(data.X, config.dataset)
+    elif data.X.ndim != 2:
         data.X = data.X.reshape(len(data.X), -1)
     if data.n_classes < 2:
         raise ConfigError(
@@ -103,7 +169,10 @@ def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
     if config.standardize:
         scaler = Standardizer().fit(X_train)
         X_train, X_val, X_test = (scaler.transform(a) for a in (X_train, X_val, X_test))
-    model = build_mlp(config, data.X.shape[1], data.n_classes)
+    if config.conv:
+        model = build_cnn(config, data.X.shape[1:], data.n_classes)
+    else:
+        model = build_mlp(config, data.X.shape[1], data.n_classes)
     optimizer_args = {
         "learning_rate": make_schedule(config.schedule, config.learning_rate, config.epochs),
         "weight_decay": config.weight_decay,
@@ -138,25 +207,33 @@ def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
 
 HISTORY_FORMAT = "nnfx-train-history"  # the marker of history.json ("nnfx_format")
 TEST_DATA_FORMAT = "nnfx-test-data"  # the marker of test_data.npz (array "nnfx_format")
+TRAIN_DATA_FORMAT = "nnfx-train-data"  # the marker of train_data.npz (array "nnfx_format")
 _MARKER_BYTES = 64 * 2**20  # a marked file is small: larger ones are not read to check
+_BESIDE = ("history.json", "test_data.npz", "train_data.npz")  # the names save writes
 
 
-def output_paths(onnx_path: str | Path) -> dict[str, Path]:
-    """The files :func:`save` writes: the ONNX model, history.json and test_data.npz beside it."""
+def output_paths(onnx_path: str | Path, train_data: bool = False) -> dict[str, Path]:
+    """The files :func:`save` writes: the ONNX model, history.json and test_data.npz beside it
+    (and train_data.npz, with ``train_data``)."""
     onnx_path = Path(onnx_path)
-    return {
+    paths = {
         "onnx": onnx_path,
         "history": onnx_path.parent / "history.json",
         "test_data": onnx_path.parent / "test_data.npz",
     }
+    if train_data:
+        paths["train_data"] = onnx_path.parent / "train_data.npz"
+    return paths
 
 
-def check_outputs(onnx_path: str | Path, config: TrainConfig, force: bool = False) -> None:
+def check_outputs(
+    onnx_path: str | Path, config: TrainConfig, force: bool = False, train_data: bool = False
+) -> None:
     """Refuse, in one sentence, paths that :func:`save` may not write: a folder, the data file
     being trained on, or an existing file nnfx did not write (unless ``force``)."""
     data = Path(config.dataset)
     inputs = [data.resolve()] if data.is_file() else []
-    paths = output_paths(onnx_path)
+    paths = output_paths(onnx_path, train_data)
     for role, path in paths.items():
         try:
             resolved = path.resolve()
@@ -174,7 +251,7 @@ def check_outputs(onnx_path: str | Path, config: TrainConfig, force: bool = Fals
                 f"output '{path}' exists and nnfx did not write it; choose another file or "
                 "pass --force (force=True)"
             )
-    if paths["onnx"].name in ("history.json", "test_data.npz"):
+    if paths["onnx"].name in _BESIDE:
         raise ConfigError(
             f"output '{onnx_path}' has the name of a file train writes beside the model; "
             "choose another name, e.g. model.onnx"
@@ -187,8 +264,11 @@ def save(
     config: TrainConfig,
     force: bool = False,
     run_onnx: Callable[[Path, np.ndarray], np.ndarray] | None = None,
+    train_data: bool = False,
 ) -> dict[str, Path]:
-    """Write the ONNX model, ``history.json`` and ``test_data.npz`` beside it. With
+    """Write the ONNX model, ``history.json`` and ``test_data.npz`` beside it (with
+    ``train_data``, also ``train_data.npz``: the standardized training split, for calibration;
+    both splits in the model's input layout, arrays ``X`` and ``y``). With
     ``run_onnx`` (a function of the written model's path and X, e.g. :func:`nnfx.runtime.ort.run`;
     passed in because the trainer sits below the runtime), check the ONNX model against
     ``predict`` on the test split. Every file is written atomically, and replaces only a file
@@ -196,8 +276,8 @@ def save(
     from nnfx.files import atomic_file
     from nnfx.trainer.onnx_export import to_onnx
 
-    check_outputs(onnx_path, config, force)
-    paths = output_paths(onnx_path)
+    check_outputs(onnx_path, config, force, train_data)
+    paths = output_paths(onnx_path, train_data)
     with atomic_file(paths["onnx"]) as f:
         f.write(to_onnx(result.model).SerializeToString())
     X_test, y_test = result.test
@@ -220,6 +300,11 @@ def save(
         f.write((json.dumps(record, indent=2) + "\n").encode())
     with atomic_file(paths["test_data"]) as f:
         np.savez(f, X=X_test.astype(np.float32), y=y_test, nnfx_format=np.array(TEST_DATA_FORMAT))
+    if train_data and result.train is not None:
+        X_train, y_train = result.train
+        with atomic_file(paths["train_data"]) as f:
+            marker = np.array(TRAIN_DATA_FORMAT)
+            np.savez(f, X=X_train.astype(np.float32), y=y_train, nnfx_format=marker)
     result.files = paths
     return result.files
 
@@ -271,16 +356,25 @@ def _history_by_nnfx(path: Path) -> bool:
     return isinstance(record, dict) and record.get("nnfx_format") == HISTORY_FORMAT
 
 
-def _test_data_by_nnfx(path: Path) -> bool:
-    if not _small(path):
+def _data_by_nnfx(path: Path, marker: str, limit: int | None = _MARKER_BYTES) -> bool:
+    """Whether the .npz file carries ``marker``; only a zip archive (``np.load`` then reads
+    its directory and the one small member) up to ``limit`` bytes is opened."""
+    if limit is not None and not _small(path):
         return False
     try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                return False
         with np.load(path, allow_pickle=False) as archive:
-            return "nnfx_format" in archive.files and bool(
-                archive["nnfx_format"] == TEST_DATA_FORMAT
-            )
+            return "nnfx_format" in archive.files and bool(archive["nnfx_format"] == marker)
     except Exception:  # any unreadable file is simply not ours
         return False
 
 
-_OWNED = {"onnx": _onnx_by_nnfx, "history": _history_by_nnfx, "test_data": _test_data_by_nnfx}
+_OWNED = {
+    "onnx": _onnx_by_nnfx,
+    "history": _history_by_nnfx,
+    "test_data": lambda path: _data_by_nnfx(path, TEST_DATA_FORMAT),
+    # the training split may be large: a zip is checked by its small marker member alone
+    "train_data": lambda path: _data_by_nnfx(path, TRAIN_DATA_FORMAT, limit=None),
+}

@@ -1,5 +1,6 @@
 """`nnfx train`: accuracy and the ONNX model's agreement, optimizers, regularization, npz data
-sets, bad data files, the files it writes and --quiet."""
+sets, bad data files, the files it writes (the test and training splits), CNNs (--conv) and
+--quiet."""
 
 import json
 
@@ -29,6 +30,13 @@ def test_train_reaches_95_percent_and_onnx_agrees(tmp_path, capsys):
         record["test_metrics"]["accuracy"]
     )
     assert record["onnx_test_agreement"] == 1.0
+    train = np.load(tmp_path / "train_data.npz")
+    assert len(train["X"]) + len(data["X"]) < 1797 and train["X"].shape[1:] == (64,)
+    assert np.allclose(train["X"].mean(axis=0), 0, atol=1e-5)
+    mean, std = (np.array(record["standardizer"][k]) for k in ("mean", "std"))
+    for split in (train, data):  # both standardized with the training statistics: the
+        pixels = split["X"] * std + mean  # digits' pixels come back as integers 0..16
+        assert np.allclose(pixels, np.round(pixels), atol=1e-4) and pixels.max() <= 16.001
 
 
 @pytest.mark.parametrize(
@@ -155,6 +163,62 @@ def test_train_writes_only_files_nnfx_wrote(tmp_path, capsys):
         assert main(args) == 2
         assert "is the data file" in capsys.readouterr().err
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+def test_train_data_is_overwritten_only_when_nnfx_wrote_it(tmp_path, capsys):
+    quick = ["train", "--epochs", "1", "-q", "--hidden", "8", "-o", str(tmp_path / "m.onnx")]
+    assert main(quick) == 0
+    assert np.load(tmp_path / "train_data.npz")["nnfx_format"] == "nnfx-train-data"
+    assert main(quick) == 0  # its own file: replaced
+    np.savez(tmp_path / "train_data.npz", X=np.ones((2, 64)), y=np.zeros(2))
+    assert main(quick) == 2
+    err = capsys.readouterr().err
+    assert "train_data.npz' exists and nnfx did not write it" in err and err.count("\n") == 1
+    assert "nnfx_format" not in np.load(tmp_path / "train_data.npz")
+    assert main([*quick, "--force"]) == 0
+    assert "nnfx_format" in np.load(tmp_path / "train_data.npz")
+    assert main([*quick[:-1], str(tmp_path / "train_data.npz"), "--force"]) == 2
+    assert "the name of a file train writes" in capsys.readouterr().err
+
+
+def test_train_a_cnn_on_digits_that_compiles_bit_exact(tmp_path, capsys):
+    import nnfx
+
+    args = "train --dataset digits --conv 4 --hidden 16 --epochs 15 --lr 0.003 -q".split()
+    assert main([*args, "-o", str(tmp_path / "cnn.onnx")]) == 0
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["test_metrics"]["accuracy"] >= 0.9 and record["config"]["conv"] == [4]
+    assert record["onnx_test_agreement"] == 1.0
+    train, test = (np.load(tmp_path / f"{split}_data.npz") for split in ("train", "test"))
+    assert train["X"].shape[1:] == test["X"].shape[1:] == (1, 8, 8)  # the model's layout
+    compiled = nnfx.compile(tmp_path / "cnn.onnx", "auto", calibration=train["X"])
+    ops = {row["op"] for row in compiled.layer_table()}
+    assert {"Conv", "MaxPool", "Dense"} <= ops
+    reference = compiled.predict(test["X"])
+    assert np.array_equal(reference, compiled.predict(test["X"], engine="ort"))
+    assert np.mean(reference.argmax(1) == test["y"]) >= 0.85
+
+
+def test_train_a_cnn_on_npz_images(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 5, 5))  # (N, H, W): one channel is added
+    y = (X[:, 2, 2] > 0).astype(int)
+    np.savez(tmp_path / "images.npz", X=X, y=y)
+    args = ["--dataset", str(tmp_path / "images.npz"), "--conv", "2,3", "--hidden", "4"]
+    assert main(["train", *args, "--epochs", "2", "-q", "-o", str(tmp_path / "m.onnx")]) == 0
+    assert np.load(tmp_path / "test_data.npz")["X"].shape[1:] == (1, 5, 5)
+
+
+@pytest.mark.parametrize("dataset", ["iris", "features.npz"])
+def test_conv_on_data_that_are_not_images_is_one_sentence(dataset, tmp_path, capsys):
+    np.savez(tmp_path / "features.npz", X=np.ones((20, 10)), y=np.arange(20) % 2)
+    if dataset.endswith(".npz"):
+        dataset = str(tmp_path / dataset)
+    out = tmp_path / "out" / "m.onnx"
+    assert main(["train", "--dataset", dataset, "--conv", "4", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--conv" in err and "needs images" in err and err.count("\n") == 0
+    assert not out.exists()
 
 
 def test_train_quiet_prints_the_test_metrics_only(tmp_path, capsys):
