@@ -41,8 +41,20 @@ def html_text(text: object) -> str:
 def plot_label(text: object, limit: int = PLOT_LABEL_CHARS) -> str:
     """``text`` as a literal matplotlib label: printable, ``$`` escaped so that it never starts
     mathtext, and shortened to ``limit`` characters so that a long name cannot blow up the
-    figure."""
+    figure — in the middle, keeping the head and the tail (where layer names differ:
+    ``model/dense_1/MatMul`` and ``model/dense_2/MatMul``)."""
     text = printable(text)
     if len(text) > limit:
-        text = text[: limit - 1] + "…"
+        tail = (limit - 1) // 2
+        text = text[: limit - 1 - tail] + "…" + text[len(text) - tail :]
     return text.replace("$", r"\$")
+
+
+def plot_labels(texts, limit: int = PLOT_LABEL_CHARS) -> list[str]:
+    """:func:`plot_label` of each of ``texts``, distinct where the texts are: a label that
+    shortening made equal to another's gets its position appended (``#2``)."""
+    labels = [plot_label(t, limit) for t in texts]
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    return [f"{label} #{k + 1}" if seen[label] > 1 else label for k, label in enumerate(labels)]

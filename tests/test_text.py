@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from nnfx.text import html_text, markdown, plot_label, printable  # noqa: E402
+from nnfx.text import html_text, markdown, plot_label, plot_labels, printable  # noqa: E402
 
 HOSTILE = [
     "\x1b[2J",
@@ -73,5 +73,17 @@ def test_plot_label_renders_literally(text):
 
 def test_plot_label_escapes_dollars_and_shortens():
     assert plot_label("$\\frac$") == "\\$\\frac\\$"
-    assert plot_label("x" * 100) == "x" * 39 + "…"
+    assert plot_label("x" * 60 + "y" * 40) == "x" * 20 + "…" + "y" * 19
     assert plot_label("dense_1") == "dense_1"
+
+
+def test_plot_labels_keep_distinct_names_distinct():
+    keras = [f"sequential_{'a' * 40}/dense_{k}/MatMul" for k in range(4)]
+    labels = plot_labels(keras)
+    assert len(set(labels)) == 4 and all(len(label) <= 40 for label in labels)
+    assert [label[-8:] for label in labels] == [f"{k}/MatMul" for k in range(4)]
+    same_ends = ["p" * 50 + "q" * 20 + "r" * 30, "p" * 50 + "s" * 20 + "r" * 30]
+    assert plot_labels(same_ends) == [
+        plot_label(same_ends[0]) + " #1",
+        plot_label(same_ends[1]) + " #2",
+    ]
