@@ -116,15 +116,37 @@ class CompiledModel:
         }
 
     def write_hls(
-        self, folder: str | Path, *, force: bool = False, inputs: Iterable = (), **options
+        self,
+        folder: str | Path,
+        *,
+        force: bool = False,
+        inputs: Iterable = (),
+        testbench_data=None,
+        **options,
     ) -> Path:
         """Write the Vitis HLS project (options: top, part, clock_period_ns, reuse_factor,
         strategy, layer_reuse_factor, layer_strategy; see HlsOptions). ``force`` and ``inputs``
-        as for :meth:`save`."""
+        as for :meth:`save`. ``testbench_data`` (inputs in the model's layout, as for
+        :meth:`predict`): every sample becomes a line of the testbench's input vectors, on the
+        input types' grids, and the reference's outputs its expected values, which the
+        testbench compares bit for bit (docs/hls.md)."""
         from nnfx.backends.hls.writer import HlsOptions, write_project
 
         options.setdefault("reuse_factor", self.reuse_factor)
-        return write_project(self.graph, folder, HlsOptions(**options), force=force, inputs=inputs)
+        hls_options = HlsOptions(**options)
+        hls_options.check(self.graph)  # refused options before the test vectors are computed
+        testbench = None
+        if testbench_data is not None:
+            try:
+                raw_inputs = self.quantize_inputs(testbench_data)
+            except DataError as e:
+                raise DataError(f"testbench data: {e}") from None
+            if len(next(iter(raw_inputs.values()))) == 0:
+                raise DataError("testbench data holds no samples")
+            testbench = (raw_inputs, self.predict_raw(testbench_data))
+        return write_project(
+            self.graph, folder, hls_options, force=force, inputs=inputs, testbench=testbench
+        )
 
     def export_onnx(self, path: str | Path, fixed: bool = True) -> Path:
         """Write the fixed-point ONNX model (bit-exact with the reference), or with

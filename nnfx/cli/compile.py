@@ -19,6 +19,8 @@ from nnfx.cli.options import (
 )
 from nnfx.cli.output import print_overflows
 
+TESTBENCH_SAMPLES = 100  # the testbench's samples from --data unless --testbench-samples
+
 
 @click.command(name="compile")
 @click.argument("model", type=click.Path(dir_okay=False))
@@ -73,6 +75,21 @@ from nnfx.cli.output import print_overflows
     type=click.Choice(["hls"]),
     help="Also emit a backend project: 'hls' writes the Vitis HLS project to OUTPUT/hls/.",
 )
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="HLS testbench vectors: .npz with array X in the model's input layout; its first "
+    "--testbench-samples samples go to OUTPUT/hls/tb/tb_data/, with the fixed-point "
+    "reference's outputs as the expected values (needs --backend hls).",
+)
+@click.option(
+    "--testbench-samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"How many samples of --data the testbench runs [default: {TESTBENCH_SAMPLES}].",
+)
 @strategy_option(help="HLS strategy.")
 @part_option(help="FPGA part (HLS).")
 @clock_period_option(help="Clock period in ns (HLS).")
@@ -88,6 +105,8 @@ def compile_command(
     max_accuracy_drop,
     reuse_factor,
     backends,
+    data_path,
+    testbench_samples,
     strategy,
     part,
     clock_period,
@@ -97,7 +116,8 @@ def compile_command(
 
     Prints one row per layer: its output type, and the types of its weights, biases,
     accumulator and tables. With labels in the calibration data, also the float and
-    fixed-point accuracy.
+    fixed-point accuracy. With --backend hls, warns (on stderr) when the design's resource
+    estimate exceeds the --part.
     """
     import nnfx
     from nnfx.errors import ConfigError
@@ -106,9 +126,16 @@ def compile_command(
     from nnfx.ui import console, plain, table
 
     out = Path(output)
-    inputs = [model, calibration, config]
+    inputs = [model, calibration, config, data_path]
+    if data_path is not None and "hls" not in backends:
+        raise ConfigError("--data writes the HLS testbench's vectors; it needs --backend hls")
+    if testbench_samples is not None and data_path is None:
+        raise ConfigError("--testbench-samples needs --data data.npz")
     check_output_folder(out, "compiled model", force=force, inputs=inputs)  # before the work
     check_writable_dir(out.parent)
+    X_tb = None
+    if data_path is not None:
+        X_tb = load_npz(data_path, "data")[0][: testbench_samples or TESTBENCH_SAMPLES]
     X = y = None
     if calibration:
         X, y = load_npz(calibration, "calibration", need_y=precision == "search")
@@ -151,6 +178,8 @@ def compile_command(
             "part": part,
             "clock_period_ns": clock_period,
         }
+        if X_tb is not None:
+            hls["testbench_data"] = X_tb
     compiled.save(out, hls=hls, force=force, inputs=inputs)
     rows = [
         [r[k] for k in ("name", "op", "output", "type", "weight", "bias", "accum", "table")]
@@ -172,10 +201,27 @@ def compile_command(
         )
     if X is not None:
         print_overflows(compiled, X, "the calibration data")
+    if hls is not None:
+        warn_if_over_part(compiled, reuse_factor, strategy, part, clock_period)
     if quiet:
         return
     shown = plain(out)
+    vectors = f", testbench vectors of {len(X_tb)} samples" if X_tb is not None else ""
     console.print(
         f"compiled model written to {shown}/"
-        + (f" (Vitis HLS project in {shown}/hls/)" if hls else "")
+        + (f" (Vitis HLS project in {shown}/hls/{vectors})" if hls else "")
     )
+
+
+def warn_if_over_part(compiled, reuse_factor, strategy, part, clock_period) -> None:
+    """One line on stderr when the HLS design's estimate exceeds the part, or when the part's
+    capacity is unknown (Estimate.fit_warning); like the overflow hints, shown under -q too."""
+    from nnfx.backends.hls.options import HlsOptions
+    from nnfx.text import printable
+
+    options = HlsOptions(
+        part=part, clock_period_ns=clock_period, reuse_factor=reuse_factor, strategy=strategy
+    )
+    warning = options.estimate(compiled.graph).fit_warning()
+    if warning is not None:
+        click.echo(f"nnfx: warning: {printable(warning)}", err=True)

@@ -41,6 +41,9 @@ PARTS = {
     "xc7z020clg400-1": {"dsp": 220, "lut": 53200, "ff": 106400, "bram18": 280},
 }
 
+# The resources checked against a part's capacity, and how a count of each is named.
+RESOURCES = {"dsp": "DSPs", "lut": "LUTs", "ff": "FFs", "bram18": "BRAM18s"}
+
 
 @dataclass
 class LayerEstimate:
@@ -88,6 +91,47 @@ class Estimate:
 
     def capacity(self) -> dict[str, int] | None:
         return PARTS.get(self.part)
+
+    def overuse(self) -> dict[str, tuple[int, int]]:
+        """The resources (keys of :data:`RESOURCES`) the design needs beyond the part's
+        capacity, each as (needed, available); empty when it fits or the part is not in
+        :data:`PARTS` (see :meth:`capacity`)."""
+        capacity, total = self.capacity(), self.total()
+        if capacity is None:
+            return {}
+        return {k: (int(total[k]), capacity[k]) for k in RESOURCES if int(total[k]) > capacity[k]}
+
+    def fit_warning(self) -> str | None:
+        """One line when the estimate exceeds the part (naming each resource over it, the
+        ratio and what to try) or when the part's capacity is unknown; None when it fits."""
+        if self.capacity() is None:
+            return (
+                f"the capacity of part {self.part!r} is unknown, so the estimate is not checked "
+                f"against it (known parts: {', '.join(PARTS)})"
+            )
+        over = self.overuse()
+        if not over:
+            return None
+        needs = [  # the percentage rounded up: over capacity never reads "100%"
+            f"{needed:,} {RESOURCES[k]}, {math.ceil(100 * needed / available):,}% of "
+            + (f"{self.part}'s {available:,}" if i == 0 else f"its {available:,}")
+            for i, (k, (needed, available)) in enumerate(over.items())
+        ]
+        tries = ["a larger reuse factor"]
+        if "lut" in over and self.strategy == "latency":
+            tries.append("the resource strategy (weights in block RAM)")
+        tries.append("narrower types")
+        total = self.total()
+        fitting = [
+            part
+            for part, capacity in sorted(PARTS.items(), key=lambda item: item[1]["dsp"])
+            if all(total[k] <= capacity[k] for k in RESOURCES)
+        ]
+        tries.append(f"a larger part ({fitting[0]} fits)" if fitting else "a larger part")
+        return (
+            f"the estimated design does not fit the part: it needs {'; '.join(needs)}; try "
+            f"{', '.join(tries[:-1])} or {tries[-1]}"
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -294,4 +338,4 @@ def _rom_blocks(spec, width: int = 18) -> int:
     return 0 if bits <= 2048 else math.ceil(bits / 18432)
 
 
-__all__ = ["Estimate", "LayerEstimate", "PARTS", "estimate"]
+__all__ = ["Estimate", "LayerEstimate", "PARTS", "RESOURCES", "estimate"]

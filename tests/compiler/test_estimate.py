@@ -106,3 +106,23 @@ def test_the_hls_options_estimate_the_design_they_write():
     est = options.estimate(compiled.graph)
     assert [layer.reuse_factor for layer in est.layers] == [2, 4] and est.part == options.part
     assert options.initiation_interval(compiled.graph) == 4
+
+
+def test_overuse_names_each_resource_over_the_part_and_the_warning_says_what_to_try():
+    compiled = nnfx.compile(dense_model(np.full((64, 64), 0.3)), "fixed<16,6>")
+    est = estimate(compiled.graph, part="xc7z020clg400-1")
+    total = est.total()
+    over = est.overuse()
+    assert over["dsp"] == (4096, 220)  # one 16x16 multiplier per weight, one DSP slice each
+    assert set(over) == {k for k in ("dsp", "lut", "ff", "bram18") if total[k] > PARTS[est.part][k]}
+    warning = est.fit_warning()
+    assert "needs 4,096 DSPs, 1,862% of xc7z020clg400-1's 220" in warning  # ratio rounded up
+    assert "\n" not in warning
+    assert "a larger reuse factor" in warning and "narrower types" in warning
+    assert "a larger part (xcku115-flvb2104-2-i fits)" in warning  # the smallest that fits
+    assert estimate(compiled.graph, reuse_factor=32, part="xc7z020clg400-1").overuse() == {}
+    fits = estimate(compiled.graph, part="xcvu13p-flga2577-2-e")
+    assert fits.overuse() == {} and fits.fit_warning() is None
+    unknown = estimate(compiled.graph, part="xc7a35tcpg236-1")
+    assert unknown.overuse() == {}
+    assert "capacity of part 'xc7a35tcpg236-1' is unknown" in unknown.fit_warning()

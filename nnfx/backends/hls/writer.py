@@ -11,7 +11,7 @@ that puts them together, and re-exports their names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from string import Template
 
@@ -33,6 +33,7 @@ from nnfx.backends.hls.render import (
     safe_comment,
     struct,
 )
+from nnfx.compiler.fixed import to_float
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.errors import PrecisionError
 
@@ -52,6 +53,7 @@ __all__ = [
     "exact_affine_type",
     "exact_sum_type",
     "safe_comment",
+    "testbench_files",
     "write_project",
 ]
 
@@ -268,8 +270,9 @@ class HlsWriter:
     def _testbench(self) -> str:
         parts = self.harness(
             declare="    static {type} {var}[{size}];",
-            read="        if (!nnfx_read_values(in, {var}, {size})) break;",
-            write="        mismatches += nnfx_write_values(out, expected, {var}, {size});",
+            read="        if (!nnfx_read_values(in, {var}, {size})) {{ status = 1; break; }}",
+            write="        nnfx_write_values(out, expected, predictions.is_open(), {var}, "
+            '{size}, "{var}", count, mismatches);',
         )
         return Template((TEMPLATES / "tb.cpp.in").read_text()).substitute(top=self.top, **parts)
 
@@ -290,6 +293,40 @@ def estimate_source_bytes(graph: Graph) -> int:
     return BYTES_FIXED + BYTES_PER_VALUE * values + BYTES_PER_ITEM * items
 
 
+TESTBENCH_INPUTS = "tb/tb_data/tb_input_features.dat"
+TESTBENCH_OUTPUTS = "tb/tb_data/tb_output_predictions.dat"
+
+
+def testbench_files(
+    graph: Graph, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]
+) -> dict[str, str]:
+    """The testbench's vectors (:data:`TESTBENCH_INPUTS`, :data:`TESTBENCH_OUTPUTS`) from raw
+    codes in the IR layout, by tensor name, batch first: the inputs' codes and the outputs'
+    expected codes. One sample per line, each tensor flat (channels-last) in the graph's order,
+    which is how tb.cpp.in reads them; each value ``code * 2^-frac`` (a class label as is),
+    exact in a double (boundary types are at most :data:`BOUNDARY_BITS` wide) and printed by
+    ``repr``, which parses back to the same double. Inputs are codes of their types, so the
+    testbench's conversion to the input type is exact."""
+
+    def lines(raw: dict[str, np.ndarray], names: Sequence[str]) -> str:
+        samples = {len(raw[n]) for n in names}
+        if len(samples) != 1:
+            raise PrecisionError("the testbench's tensors hold different numbers of samples")
+        flat = []
+        for name in names:
+            tensor = graph.tensors[name]
+            codes = np.asarray(raw[name]).reshape(len(raw[name]), -1)
+            integer = tensor.dtype == INTEGER
+            flat.append(codes.astype(np.float64) if integer else to_float(codes, tensor.fixed.frac))
+        rows = np.concatenate(flat, axis=1)
+        return "".join(" ".join(repr(float(v)) for v in row) + "\n" for row in rows)
+
+    return {
+        TESTBENCH_INPUTS: lines(inputs, graph.inputs),
+        TESTBENCH_OUTPUTS: lines(outputs, graph.outputs),
+    }
+
+
 def write_project(
     graph: Graph,
     folder: str | Path,
@@ -297,13 +334,18 @@ def write_project(
     *,
     force: bool = False,
     inputs: Iterable = (),
+    testbench: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None,
 ) -> Path:
     """Write the project into ``folder`` (through a temporary directory: never half-written;
-    replacing only a folder nnfx wrote, see nnfx.files)."""
+    replacing only a folder nnfx wrote, see nnfx.files). ``testbench``: the raw input codes
+    and the reference's raw output codes (IR layout, by name) that :func:`testbench_files`
+    writes into ``tb/tb_data/``."""
     from nnfx.files import staged_directory
 
     folder = Path(folder)
     files = HlsWriter(graph, options).files()
+    if testbench is not None:
+        files.update(testbench_files(graph, *testbench))
     with staged_directory(folder, "HLS project", force=force, inputs=inputs) as staging:
         for rel, text in files.items():
             path = staging / rel

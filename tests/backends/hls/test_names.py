@@ -163,7 +163,7 @@ def test_colliding_and_reserved_names_run_bit_exact(hostile, engine):
 def test_hostile_project_testbench_builds_with_werror_and_agrees(hostile, tmp_path):
     compiled, X = hostile
     g = compiled.graph
-    folder = compiled.write_hls(tmp_path / "prj")
+    folder = compiled.write_hls(tmp_path / "prj", testbench_data=X)  # 2 inputs, 4 outputs
     raw_in, raw_out = compiled.quantize_inputs(X), compiled.predict_raw(X)
 
     def lines(raw, tensors):
@@ -178,9 +178,9 @@ def test_hostile_project_testbench_builds_with_werror_and_agrees(hostile, tmp_pa
         ]
         return "".join(" ".join(repr(float(v)) for v in row) + "\n" for row in rows)
 
-    data = folder / "tb" / "tb_data"
-    (data / "tb_input_features.dat").write_text(lines(raw_in, g.inputs))
-    (data / "tb_output_predictions.dat").write_text(lines(raw_out, g.outputs))
+    data = folder / "tb" / "tb_data"  # the vectors write_hls wrote, spelled out by hand
+    assert (data / "tb_input_features.dat").read_text() == lines(raw_in, g.inputs)
+    assert (data / "tb_output_predictions.dat").read_text() == lines(raw_out, g.outputs)
     run_strict_testbench(folder, "nnfx_top", "ap", samples=40, fast_constants=False)
     weights = [p.name.lower() for p in (folder / "firmware" / "weights").iterdir()]
     assert len(weights) == len(set(weights))
