@@ -16,6 +16,7 @@ from nnfx.compiler.ops import Op
 from nnfx.compiler.precision import check_calibration
 from nnfx.compiler.precision_config import PrecisionConfig
 from nnfx.errors import DataError, PrecisionError
+from nnfx.metrics import is_one_hot
 
 # Nodes whose precision the search tunes (the others inherit their input's type).
 TUNABLE = (
@@ -33,7 +34,8 @@ TUNABLE = (
 
 
 def accuracy(outputs, y: np.ndarray) -> float:
-    """Top-1 accuracy of a model's outputs (the label output of a classifier that has one)."""
+    """Top-1 accuracy of a model's outputs (the label output of a classifier that has one)
+    against labels ``y`` (integers, or one-hot rows)."""
     if isinstance(outputs, dict):
         labels = [v for v in outputs.values() if np.issubdtype(v.dtype, np.integer)]
         outputs = labels[0] if labels else next(iter(outputs.values()))
@@ -49,7 +51,10 @@ def accuracy(outputs, y: np.ndarray) -> float:
             f"accuracy needs class scores (batch, classes), one probability per sample or "
             f"labels; the model's output has shape {out.shape}"
         )
-    y = np.asarray(y).reshape(-1)
+    y = np.asarray(y)
+    if is_one_hot(y):  # one-hot rows: their labels
+        y = y.argmax(axis=1)
+    y = y.reshape(-1)
     if len(y) != len(predicted):
         raise DataError(f"y has {len(y)} labels but the data has {len(predicted)} samples")
     return float(np.mean(predicted == y))

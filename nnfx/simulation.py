@@ -2,8 +2,10 @@
 
 ``nnfx.simulate(compiled, X, y)`` runs each engine on ``X`` (after a warm-up call on one sample,
 so that sessions and C-simulation builds stay outside the timing) and returns, per engine, the
-raw output codes, the values, the accuracy (with labels) and the bit-exact agreement with the
-first engine, all on ``X`` alone; and the float model's accuracy for comparison.
+raw output codes, the values, the accuracy (with class labels) or the errors (with regression
+targets: MSE, MAE, max |error| against ``y`` and against the float model; nnfx.metrics says
+which task ``y`` is) and the bit-exact agreement with the first engine, all on ``X`` alone; and
+the float model's accuracy or errors for comparison.
 
 Timing is measured apart from ``X``, which is often too small to time (a test split of a few
 hundred samples is mostly call overhead). Per engine (and for the float model on onnxruntime):
@@ -25,7 +27,7 @@ import numpy as np
 
 from nnfx.errors import ConfigError
 
-__all__ = ["EngineRun", "Simulation", "Timing", "simulate"]
+__all__ = ["EngineRun", "Scorer", "Simulation", "Timing", "simulate"]
 
 TIMING_BATCH = 65_536  # the largest batch throughput is measured on
 TIMING_BUDGET_S = 0.2  # per engine: the large batch runs again until this much time is spent
@@ -57,8 +59,10 @@ class Timing:
 @dataclass(frozen=True)
 class EngineRun:
     """One engine on the data: ``raw`` codes by output name (IR layout), ``values`` as
-    ``CompiledModel.predict`` gives them, ``accuracy`` (None without labels), ``mismatches``
-    (elements whose code differs from the first engine's), ``seconds`` on the data itself, and
+    ``CompiledModel.predict`` gives them, ``accuracy`` (None without class labels), ``errors``
+    against the regression targets and ``float_errors`` against the float model's outputs
+    (both None unless the task is regression; nnfx.metrics.errors), ``mismatches`` (elements
+    whose code differs from the first engine's), ``seconds`` on the data itself, and
     ``timing`` (None when not measured)."""
 
     engine: str
@@ -69,6 +73,8 @@ class EngineRun:
     seconds: float
     samples: int
     timing: Timing | None = None
+    errors: dict | None = None
+    float_errors: dict | None = None
 
     @property
     def bit_exact(self) -> bool:
@@ -85,8 +91,9 @@ class EngineRun:
 @dataclass(frozen=True)
 class Simulation:
     """The engines in the order they ran (the first is what the others are compared with), and
-    the float model's outputs and accuracy on the same data (the NumPy float reference), with
-    its timing on onnxruntime (None when not measured)."""
+    the float model's outputs and accuracy (or, for regression, ``float_errors`` against the
+    targets) on the same data (the NumPy float reference), with its timing on onnxruntime
+    (None when not measured). ``task``: classification, regression, or None without ``y``."""
 
     samples: int
     runs: tuple[EngineRun, ...]
@@ -94,6 +101,8 @@ class Simulation:
     float_accuracy: float | None
     float_seconds: float
     float_timing: Timing | None = None
+    task: str | None = None
+    float_errors: dict | None = None
 
     @property
     def engines(self) -> dict[str, EngineRun]:
@@ -135,14 +144,17 @@ def simulate(
     y=None,
     engines: Sequence[str] = ("reference",),
     timing: float | None = TIMING_BUDGET_S,
+    task: str | None = None,
 ) -> Simulation:
     """Run ``compiled`` (a CompiledModel) on ``X`` (model layout) with each of ``engines``
-    (see ``nnfx.compiled.ENGINES``) and compare them with the first; ``y`` (labels) adds the
-    accuracies. ``timing`` is the time in seconds each engine's throughput is measured for
-    (on ``X`` repeated to a large batch; see the module's docstring); None or 0 measures
-    nothing. Engines are checked before any work."""
+    (see ``nnfx.compiled.ENGINES``) and compare them with the first; ``y`` adds the
+    accuracies (class labels: integers or one-hot rows) or the errors (regression targets);
+    ``task`` ("classification" or "regression") forces how ``y`` is read, else it is found
+    from ``y`` (nnfx.metrics). ``timing`` is the time in seconds each engine's throughput is
+    measured for (on ``X`` repeated to a large batch; see the module's docstring); None or 0
+    measures nothing. Engines and the task are checked before any work."""
+    from nnfx import metrics
     from nnfx.compiled import ENGINES
-    from nnfx.search import accuracy
 
     engines = (engines,) if isinstance(engines, str) else tuple(engines)
     unknown = [e for e in engines if e not in ENGINES]
@@ -152,11 +164,13 @@ def simulate(
         )
     if not engines:
         raise ConfigError(f"no engine to run; available: {', '.join(ENGINES)}")
+    metrics.check_task(task)
     inputs = compiled.float_model.model_inputs(X)
     samples = len(next(iter(inputs.values())))
     start = time.perf_counter()
     float_values = compiled.float_model.predict(X)
     float_seconds = time.perf_counter() - start
+    score = Scorer(float_values, y, task)
     timed = bool(timing) and samples > 0
     max_batch = _max_batch(compiled.graph) if timed else 0
     runs: list[EngineRun] = []
@@ -176,11 +190,13 @@ def simulate(
                 engine=engine,
                 raw=raw,
                 values=values,
-                accuracy=None if y is None else accuracy(values, y),
+                accuracy=score.accuracy(values),
                 mismatches=count_mismatches(raw, runs[0].raw if runs else raw),
                 seconds=seconds,
                 samples=samples,
                 timing=measured,
+                errors=score.errors(values),
+                float_errors=score.float_errors(values),
             )
         )
     float_timing = None
@@ -191,10 +207,47 @@ def simulate(
         samples=samples,
         runs=tuple(runs),
         float_values=float_values,
-        float_accuracy=None if y is None else accuracy(float_values, y),
+        float_accuracy=score.accuracy(float_values),
         float_seconds=float_seconds,
         float_timing=float_timing,
+        task=score.task,
+        float_errors=score.errors(float_values),
     )
+
+
+class Scorer:
+    """The metrics of outputs against ``y`` for its task (found from ``y`` and the float
+    model's outputs ``float_values``, or forced by ``task``): accuracy for classification,
+    errors against the targets and against the float outputs for regression; None where a
+    metric does not apply (no ``y``, or the other task). Bad targets are refused here, with
+    one sentence, before any engine runs."""
+
+    def __init__(self, float_values, y, task: str | None = None):
+        from nnfx import metrics
+
+        self.float_values = float_values
+        self.task = None if y is None else metrics.detect_task(float_values, y, task)
+        self.labels = self.targets = None
+        if self.task == "classification":
+            self.labels = metrics.labels_for(y, float_values)
+        elif self.task == "regression":
+            self.targets = metrics.targets(y, float_values)
+            self.float_columns = metrics.columns(float_values)[0]
+
+    def accuracy(self, values) -> float | None:
+        from nnfx.search import accuracy
+
+        return None if self.labels is None else accuracy(values, self.labels)
+
+    def errors(self, values) -> dict | None:
+        from nnfx import metrics
+
+        return None if self.targets is None else metrics.errors(values, self.targets)
+
+    def float_errors(self, values) -> dict | None:
+        from nnfx import metrics
+
+        return None if self.targets is None else metrics.errors(values, self.float_columns)
 
 
 def _measure(

@@ -110,3 +110,41 @@ def test_save_writes_each_engines_values(compiled_and_data, tmp_path):
     saved = np.load(result.save(tmp_path / "out.npz"))
     assert sorted(saved.files) == ["ort.output", "reference.output"]
     np.testing.assert_array_equal(saved["ort.output"], compiled.predict(X))
+
+
+def test_one_hot_labels_give_the_accuracy_of_integer_labels(compiled_and_data):
+    compiled, X, y = compiled_and_data
+    as_labels = nnfx.simulate(compiled, X, y, engines="reference", timing=None)
+    one_hot = nnfx.simulate(compiled, X, np.eye(3)[y], engines="reference", timing=None)
+    assert one_hot.task == as_labels.task == "classification"
+    assert one_hot["reference"].accuracy == as_labels["reference"].accuracy
+    assert one_hot.float_accuracy == as_labels.float_accuracy
+    assert one_hot["reference"].errors is None and one_hot.float_errors is None
+
+
+def test_regression_targets_give_errors_against_y_and_float(compiled_and_data):
+    compiled, X, _ = compiled_and_data
+    targets = np.random.default_rng(5).normal(0, 1, (40, 3))
+    result = nnfx.simulate(compiled, X, targets, engines=("reference", "ort"), timing=None)
+    assert result.task == "regression" and result.float_accuracy is None
+    fixed, float_values = compiled.predict(X), compiled.float_model.predict(X)
+    for run in result.runs:
+        assert run.accuracy is None
+        err = fixed - targets
+        assert run.errors["mse"] == pytest.approx(np.mean(err**2), rel=1e-12)
+        assert run.errors["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-12)
+        assert run.errors["max_abs_error"] == np.max(np.abs(err))
+        assert run.errors["columns"][2]["mse"] == pytest.approx(np.mean(err[:, 2] ** 2))
+        assert run.float_errors["max_abs_error"] == np.max(np.abs(fixed - float_values))
+    assert result.float_errors["mse"] == pytest.approx(np.mean((float_values - targets) ** 2))
+    # integer labels read as regression targets when forced
+    labels = np.arange(40) % 3
+    forced = nnfx.simulate(compiled, X, np.eye(3)[labels], task="regression", timing=None)
+    assert forced.task == "regression"
+    assert forced["reference"].errors["mse"] == pytest.approx(
+        np.mean((fixed - np.eye(3)[labels]) ** 2)
+    )
+    with pytest.raises(nnfx.ConfigError, match="unknown task 'fit'"):
+        nnfx.simulate(compiled, X, labels, task="fit")
+    with pytest.raises(nnfx.DataError, match="regression targets y have shape \\(40, 2\\)"):
+        nnfx.simulate(compiled, X, targets[:, :2])

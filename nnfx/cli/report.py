@@ -1,31 +1,35 @@
-"""`nnfx report`: the accuracy, precision, latency and resource report of a model."""
+"""`nnfx report`: the accuracy, precision, latency and resource report of a design: a float
+model compiled here, or a compiled build reported as it is."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from nnfx.cli.options import (
-    clock_period_option,
+    STRATEGIES,
     engines_option,
     force_option,
     int_list,
     load_npz,
-    part_option,
+    precision_config_option,
     quiet_option,
     quieted,
-    reuse_factor_option,
-    strategy_option,
+    task_option,
 )
+
+FROM_BUILD = "default: the build's where recorded, else"
 
 
 @click.command(name="report")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @click.option(
     "--data",
     "data_path",
     required=True,
     type=click.Path(dir_okay=False),
-    help=".npz with arrays X (model layout) and y (labels).",
+    help=".npz with arrays X (model layout) and y (labels, one-hot rows or regression targets).",
 )
 @click.option(
     "-o",
@@ -40,20 +44,46 @@ from nnfx.cli.options import (
     "--precisions",
     default="6,8,10,12,16",
     show_default=True,
-    help="Total widths for the accuracy sweep.",
+    help="Total widths for the accuracy sweep ('' for none).",
+)
+@click.option(
+    "--precision",
+    default="auto",
+    show_default=True,
+    help="How an ONNX MODEL is compiled: a type for everything (fixed<8,3>...), 'auto' "
+    "(calibrated on the data, --width bits) or a precision config file (.yaml/.json).",
+)
+@precision_config_option(
+    help="Precision config, YAML or JSON (docs/precision.md), for an ONNX MODEL."
 )
 @click.option(
     "--width",
     default=16,
     show_default=True,
     type=click.IntRange(2, 32),
-    help="Width of the compiled design the engines, timing and estimates use.",
+    help="Width of --precision auto.",
 )
-@reuse_factor_option
-@strategy_option()
-@part_option()
-@clock_period_option()
+@click.option(
+    "--reuse-factor",
+    default=None,
+    type=click.IntRange(min=1),
+    help=f"Reuse factor the estimate prices ({FROM_BUILD} 1).",
+)
+@click.option(
+    "--strategy",
+    default=None,
+    type=click.Choice(list(STRATEGIES)),
+    help=f"HLS strategy the estimate prices ({FROM_BUILD} latency).",
+)
+@click.option("--part", default=None, help=f"FPGA part ({FROM_BUILD} xcvu13p-flga2577-2-e).")
+@click.option(
+    "--clock-period",
+    default=None,
+    type=click.FloatRange(min=0.1),
+    help=f"Clock period in ns ({FROM_BUILD} 5).",
+)
 @engines_option(default="reference,ort,csim", help="Comma-separated engines to compare and time.")
+@task_option
 @quiet_option
 def report_command(
     model,
@@ -61,27 +91,35 @@ def report_command(
     output,
     force,
     precisions,
+    precision,
+    config,
     width,
     reuse_factor,
     strategy,
     part,
     clock_period,
     engines,
+    task,
     quiet,
 ) -> None:
-    """Accuracy, precision, latency and resource report of MODEL on labelled data.
+    """Accuracy, precision, latency and resource report of MODEL on data with targets.
 
-    Writes OUTPUT/report.html (self-contained), report.md and report.json: engine accuracy and
-    bit-exact agreement, accuracy against bit width (uniform and auto), per-layer ranges,
-    overflows and error, latency/throughput, and the resource/latency estimate.
+    MODEL is an ONNX file, compiled here (--precision, --config), or a folder written by
+    `nnfx compile`, reported exactly as it was compiled. Writes OUTPUT/report.html
+    (self-contained), report.md and report.json: per engine the accuracy (classification) or
+    MSE, MAE and max |error| (regression) and the bit-exact agreement, accuracy against bit
+    width (uniform and auto, the design marked), per-layer ranges, overflows and error,
+    latency/throughput, and the resource/latency estimate.
     """
     import nnfx
     from nnfx.errors import ConfigError
     from nnfx.ui import console, plain
 
-    widths = int_list(None, None, precisions) if precisions else ()
+    widths = int_list(None, None, precisions) if precisions.strip() else ()
     if any(w < 2 or w > 32 for w in widths):
         raise ConfigError(f"--precisions must list widths from 2 to 32, got '{precisions}'")
+    if not Path(model).exists():
+        raise ConfigError(f"model '{model}' does not exist")
     X, y = load_npz(data_path, "data", need_y=True)
     with quieted(quiet):
         result = nnfx.report(
@@ -99,12 +137,19 @@ def report_command(
             progress=not quiet,
             force=force,
             inputs=[data_path],
+            precision=precision,
+            config=config,
+            task=task,
         )
-    accuracies = ", ".join(
-        f"{r['engine']} {100 * r['accuracy']:.2f}%" for r in result.data["engines"]
-    )
-    console.print(f"accuracy: {accuracies}")
+    rows = result.data["engines"]
+    if result.data["task"] == "regression":
+        shown = ", ".join(f"{r['engine']} {r['errors']['mse']:.4g}" for r in rows)
+        console.print(f"MSE: {shown}")
+    else:
+        shown = ", ".join(f"{r['engine']} {100 * r['accuracy']:.2f}%" for r in rows)
+        console.print(f"accuracy: {shown}")
     if quiet:
         return
+    console.print(f"design: {plain(result.data['design']['description'])}")
     for what, path in result.files.items():
         console.print(f"  {what:<9} {plain(path)}")

@@ -18,44 +18,60 @@ TIMING_LABELS = {
 }
 
 
-def collect(model, X, y, options: ReportOptions) -> dict:
-    """The report's data (what report.json holds) for ``model`` on labelled data."""
+def collect(model, design, X, y, options: ReportOptions, task: str) -> dict:
+    """The report's data (what report.json holds) for ``design`` (a CompiledModel reported as
+    it is; None: ``model`` compiled here as ``options`` say) on data with targets ``y``."""
     import nnfx
+    from nnfx.report.layers import layer_rows
+    from nnfx.report.sweep import design_row, width_sweep
     from nnfx.runtime import reference
+    from nnfx.simulation import Scorer
 
     calibration = options.calibration_data(X)
     with _progress(options.progress, 4 + 2 * len(options.precisions)) as step:
         float_values = reference.run(model.graph, model.to_ir_inputs(X), intermediate=True)
-        float_acc = _accuracy(_float_ort(model, X), y)
-        compiled = nnfx.compile(
-            model,
-            "auto",
-            calibration=calibration,
-            width=options.width,
-            reuse_factor=options.reuse_factor,
-        )
-        step("compiled")
-        engines, timing = _engine_rows(compiled, X, y, float_acc, options.engines)
+        score = Scorer(_float_ort(model, X), y, task)
+        given = design is not None
+        if design is None:
+            design = nnfx.compile(
+                model,
+                options.precision,
+                calibration=calibration,
+                width=options.width,
+                reuse_factor=options.reuse_factor,
+                config=options.config,
+            )
+        step("compiled" if not given else "loaded")
+        sim = nnfx.simulate(design, X, y, engines=options.engines, task=task)
+        engines, timing = _engine_rows(design, X, sim, score)
         step("engines, timed")
-        sweep = _accuracy_sweep(model, X, y, calibration, options.precisions, step)
-        layers = _layer_rows(model, compiled, X, float_values)
+        chosen = design_row(design, sim, X, score, given)
+        sweep, note = width_sweep(model, X, score, calibration, options, sim, given, step)
+        layers = layer_rows(model, design, X, float_values)
         step("layers")
-        estimate = _estimate(compiled, options)
+        estimate = options.hls().estimate(design.graph)
         timing.append(_fpga_timing(estimate, options.clock_period_ns))
         step("estimate")
-    return {
-        "model": compiled.graph.name,
-        "samples": int(len(y)),
-        "width": options.width,
+    data = {
+        "model": design.graph.name,
+        "samples": sim.samples,
+        "task": task,
+        "width": chosen["width"],
         "reuse_factor": options.reuse_factor,
-        "float_accuracy": float_acc,
+        "design": chosen,
+        "float_accuracy": score.accuracy(score.float_values),
         "engines": engines,
         "accuracy_vs_width": sweep,
         "layers": layers,
         "timing": timing,
         "estimate": estimate.to_dict(),
-        "precision_summary": compiled.layer_table(),
+        "precision_summary": design.layer_table(),
     }
+    if note:
+        data["sweep_note"] = note
+    if task == "regression":
+        data["float_errors"] = score.errors(score.float_values)
+    return data
 
 
 @contextmanager
@@ -75,12 +91,6 @@ def _progress(enabled: bool, steps: int) -> Iterator[Callable[[str], None]]:
         bar.stop()
 
 
-def _accuracy(outputs, y) -> float:
-    from nnfx.search import accuracy
-
-    return accuracy(outputs, y)
-
-
 def _float_ort(model, X):
     """The float model's outputs on onnxruntime (the optimized float IR exported to ONNX)."""
     from nnfx.backends.onnx import to_float_onnx
@@ -95,28 +105,30 @@ def _float_ort(model, X):
     return outputs[0] if len(outputs) == 1 else named
 
 
-def _engine_rows(compiled, X, y, float_acc: float, engines) -> tuple[list[dict], list[dict]]:
-    """Each engine's accuracy and whether its codes equal the reference's, float first; and
-    the timing rows, float on onnxruntime first (both from ``nnfx.simulate``)."""
-    import nnfx
+def _engine_rows(compiled, X, sim, score) -> tuple[list[dict], list[dict]]:
+    """Each engine's accuracy (or, for regression, errors against ``y`` and against float)
+    and whether its codes equal the reference's, float (on onnxruntime) first; and the timing
+    rows, float on onnxruntime first (both from ``nnfx.simulate``'s ``sim``)."""
     from nnfx.simulation import count_mismatches
 
-    sim = nnfx.simulate(compiled, X, y, engines=engines)
-    ref_raw = sim["reference"].raw if "reference" in engines else compiled.predict_raw(X)
-    rows = [{"engine": "float", "accuracy": float_acc, "bit_exact": None}]
-    rows += [
-        {
-            "engine": run.engine,
-            "accuracy": run.accuracy,
-            "bit_exact": None
-            if run.engine == "reference"
-            else count_mismatches(run.raw, ref_raw) == 0,
-        }
-        for run in sim.runs
-    ]
+    engines = sim.engines
+    ref_raw = engines["reference"].raw if "reference" in engines else compiled.predict_raw(X)
+    rows = [_row("float", score.accuracy(score.float_values), None)]
+    if score.task == "regression":
+        rows[0]["errors"] = score.errors(score.float_values)
+    for run in sim.runs:
+        exact = None if run.engine == "reference" else count_mismatches(run.raw, ref_raw) == 0
+        row = _row(run.engine, run.accuracy, exact)
+        if score.task == "regression":
+            row["errors"], row["vs_float"] = run.errors, run.float_errors
+        rows.append(row)
     timed = [("float (ORT CPU)", sim.float_timing)]
     timed += [(TIMING_LABELS[run.engine], run.timing) for run in sim.runs]
     return rows, [_timing_row(label, t) for label, t in timed if t is not None]
+
+
+def _row(engine: str, accuracy, bit_exact) -> dict:
+    return {"engine": engine, "accuracy": accuracy, "bit_exact": bit_exact}
 
 
 def _timing_row(engine: str, timing) -> dict:
@@ -127,110 +139,6 @@ def _timing_row(engine: str, timing) -> dict:
         "batch": timing.batch,
         "samples_timed": timing.samples,
     }
-
-
-def _accuracy_sweep(model, X, y, calibration, precisions, step) -> list[dict]:
-    """Accuracy against width for two policies: one type for every tensor (``uniform``, its
-    integer bits from the widest calibrated range) and per-tensor calibration (``auto``)."""
-    import nnfx
-    from nnfx.compiler.precision import integer_bits
-    from nnfx.runtime.calibration import observed_ranges
-
-    ranges = observed_ranges(model.graph, model.to_ir_inputs(calibration))
-    widest = max((integer_bits(max(abs(a), abs(b)), True) for a, b in ranges.values()), default=1)
-    sweep = []
-    for w in precisions:
-        uniform = nnfx.compile(model, f"fixed<{w},{min(widest + 1, w)},RND,SAT>")
-        sweep.append(
-            {"width": w, "policy": "uniform", "accuracy": _accuracy(uniform.predict(X), y)}
-        )
-        step(f"uniform {w} bits")
-        auto = nnfx.compile(model, "auto", calibration=calibration, width=w)
-        sweep.append({"width": w, "policy": "auto", "accuracy": _accuracy(auto.predict(X), y)})
-        step(f"auto {w} bits")
-    return sweep
-
-
-def _layer_rows(model, compiled, X, float_values) -> list[dict]:
-    """Per layer, the inputs' quantization first (it can overflow like any layer): ranges,
-    overflows and error against float."""
-    from nnfx.runtime.reference_fixed import input_layer, run_fixed
-
-    graph = compiled.graph
-    overflows = compiled.overflow_counts(X)
-    fixed_raw = run_fixed(graph, compiled.quantize_inputs(X), intermediate=True)
-    layers = [
-        _layer_row(
-            input_layer(name),
-            "Input",
-            graph.tensors[name].dtype,
-            float_values[name],
-            fixed_raw[name],
-            overflows,
-        )
-        for name in graph.inputs
-    ]
-    for node in graph.nodes:
-        name = node.outputs[0]
-        t = graph.tensors[name].dtype
-        if not hasattr(t, "frac"):
-            continue
-        row = _layer_row(
-            node.name, node.op.value, t, float_values[name], fixed_raw[name], overflows
-        )
-        layers.append({**row, **_weight_profile(model.graph, node)})
-    return layers
-
-
-def _layer_row(layer: str, op: str, t, f: np.ndarray, raw: np.ndarray, overflows) -> dict:
-    """One layer's float values ``f`` against its type ``t`` and its fixed codes ``raw``."""
-    from nnfx.compiler.fixed import to_float
-
-    fixed = to_float(raw, t.frac)
-    rms = float(np.sqrt(np.mean(f**2))) or 1.0
-    return {
-        "layer": layer,
-        "op": op,
-        "type": str(t),
-        "type_min": t.min,
-        "type_max": t.max,
-        "lsb": t.step,
-        "float_min": float(f.min()),
-        "float_max": float(f.max()),
-        "float_abs_p99": float(np.percentile(np.abs(f), 99)),
-        "overflows": int(overflows.get(layer, 0)),
-        "underflow_fraction": float(np.mean((np.abs(f) < t.step / 2) & (f != 0))),
-        "relative_rms_error": float(np.sqrt(np.mean((fixed - f) ** 2)) / rms),
-    }
-
-
-def _weight_profile(float_graph, node) -> dict:
-    """The float weights of a layer against its weight type (empty for layers without)."""
-    p = node.precision
-    if "weight" not in node.params or p is None or p.weight is None:
-        return {}
-    w = np.abs(float_graph.node(node.name).param(float_graph, "weight"))
-    t = p.weight
-    return {
-        "weight_type": str(t),
-        "weight_type_max": max(abs(t.min), abs(t.max)),
-        "weight_lsb": t.step,
-        "weight_abs_p99": float(np.percentile(w, 99)),
-        "weight_abs_max": float(w.max()),
-        "weight_underflow_fraction": float(np.mean((w < t.step / 2) & (w != 0))),
-    }
-
-
-def _estimate(compiled, options: ReportOptions):
-    from nnfx.compiler.estimate import estimate
-
-    return estimate(
-        compiled.graph,
-        options.reuse_factor,
-        options.strategy,
-        options.clock_period_ns,
-        options.part,
-    )
 
 
 def _fpga_timing(estimate, clock_period_ns: float) -> dict:

@@ -13,10 +13,53 @@ from nnfx.text import plot_label
 def figures(data: dict) -> dict[str, bytes]:
     """The report's figures by file name, drawn from its data."""
     return {
-        "accuracy_vs_width.png": plot_sweep(data["accuracy_vs_width"], data["float_accuracy"]),
+        "accuracy_vs_width.png": plot_sweep(data),
         "layer_ranges.png": plot_ranges(data["layers"]),
         "layer_error.png": plot_error(data["layers"]),
     }
+
+
+def sweep_series(data: dict) -> list[dict]:
+    """What the sweep figure draws: per series a ``label`` (its legend entry), ``kind``
+    (``line``: points joined, ``hline``: a horizontal line at ``y``, ``point``: one marker),
+    ``x`` and ``y`` (percent accuracy, or MSE for regression); the reported design is the
+    series whose label starts with "this design"."""
+    regression = data.get("task") == "regression"
+    key = "mse" if regression else "accuracy"
+
+    def value(v):
+        return v if regression else 100 * v
+
+    series: list[dict] = []
+    for policy, marker in (("uniform", "s"), ("auto", "o")):
+        points = [
+            (s["width"], value(s[key])) for s in data["accuracy_vs_width"] if s["policy"] == policy
+        ]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            series.append(
+                {"label": policy, "kind": "line", "x": list(xs), "y": list(ys), "marker": marker}
+            )
+    float_value = data["float_errors"]["mse"] if regression else data["float_accuracy"]
+    series.append({"label": "float", "kind": "hline", "x": [], "y": [value(float_value)]})
+    design = data["design"]
+    y = value(design[key])
+    what = design["description"]
+    if design["uniform"]:
+        label = (
+            f"this design ({what})"
+            if "bits" in what
+            else f"this design ({what}, {design['width']} bits)"
+        )
+    else:
+        widths = design["widths"]
+        label = (
+            f"this design ({what};\ntypes of {widths[0]} to {widths[-1]} bits): star at\n"
+            f"its widest type, dotted line at its {'MSE' if regression else 'accuracy'}"
+        )
+        series.append({"label": "", "kind": "hline", "x": [], "y": [y], "design": True})
+    series.append({"label": label, "kind": "point", "x": [design["width"]], "y": [y]})
+    return series
 
 
 def _png(fig) -> bytes:
@@ -37,17 +80,35 @@ def _figure(width=6.4, height=3.6):
     return plt.subplots(figsize=(width, height))
 
 
-def plot_sweep(sweep, float_acc) -> bytes:
+def plot_sweep(data: dict) -> bytes:
+    regression = data.get("task") == "regression"
     fig, ax = _figure()
-    for policy, marker in (("uniform", "s"), ("auto", "o")):
-        points = [(s["width"], 100 * s["accuracy"]) for s in sweep if s["policy"] == policy]
-        ax.plot(*zip(*points, strict=True), marker=marker, label=policy)
-    ax.axhline(100 * float_acc, color="black", linestyle="--", label="float")
+    tiny = 1e-300
+    for series in sweep_series(data):
+        ys = [max(y, tiny) for y in series["y"]] if regression else series["y"]
+        if series["kind"] == "line":
+            ax.plot(series["x"], ys, marker=series["marker"], label=series["label"])
+        elif series["kind"] == "hline" and series.get("design"):
+            ax.axhline(ys[0], color="tab:red", linestyle=":", linewidth=1)
+        elif series["kind"] == "hline":
+            ax.axhline(ys[0], color="black", linestyle="--", label=series["label"])
+        else:
+            ax.plot(series["x"], ys, "*", color="tab:red", markersize=16, label=series["label"])
     ax.set_xlabel("total bits")
-    ax.set_ylabel("top-1 accuracy (%)")
-    ax.set_title("Accuracy against bit width")
+    widths = sorted({x for series in sweep_series(data) for x in series["x"]})
+    if widths:
+        ax.set_xticks(widths)
+    if regression:
+        ax.set_yscale("log")
+        ax.set_ylabel("mean squared error (log)")
+        ax.set_title("MSE against bit width")
+    else:
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.set_title("Accuracy against bit width")
+    if note := data.get("sweep_note"):
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", fontsize=8, wrap=True)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return _png(fig)
 
 

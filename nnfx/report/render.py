@@ -27,10 +27,7 @@ FIGURES = (
 def write(folder: Path, data: dict, images: dict[str, bytes]) -> dict[str, Path]:
     """Write the report's files and figures into ``folder``; returns the files by format."""
     title = f"nnfx report: {data['model']}"  # model text: escaped for each format below
-    summary = (
-        f"{data['samples']} samples; float accuracy {100 * data['float_accuracy']:.2f}%; "
-        f"compiled at auto precision, {data['width']} bits."
-    )
+    summary = _summary(data)
     for name, png in images.items():
         (folder / name).write_bytes(png)
     (folder / "report.md").write_text(_markdown_page(data, title, summary))
@@ -43,20 +40,43 @@ def write(folder: Path, data: dict, images: dict[str, bytes]) -> dict[str, Path]
     }
 
 
+def _summary(data: dict) -> str:
+    design = data["design"]
+    if design["given"]:
+        what = f"the compiled design as given: {design['description']}"
+    else:
+        what = f"compiled at {design['description']}"
+    if data.get("task") == "regression":
+        return (
+            f"{data['samples']} samples, regression; float MSE "
+            f"{data['float_errors']['mse']:.3g}; {what}."
+        )
+    return f"{data['samples']} samples; float accuracy {100 * data['float_accuracy']:.2f}%; {what}."
+
+
+def _figures(data: dict) -> list[tuple[str, str]]:
+    first = "MSE against bit width" if data.get("task") == "regression" else FIGURES[0][1]
+    return [(FIGURES[0][0], first), *FIGURES[1:]]
+
+
 def _markdown_page(data: dict, title: str, summary: str) -> str:
     md = [f"# {markdown(title)}", "", summary, ""]
+    if note := data.get("sweep_note"):
+        md += [f"Note: {note}.", ""]
     if note := overflow_note(data, markdown):
         md += [f"**{note}**", ""]
     for caption, header, rows in tables(data, markdown):
         md += [f"## {caption}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         md += ["| " + " | ".join(row) + " |" for row in rows]
         md.append("")
-    md += [f"![{caption}]({name})\n" for name, caption in FIGURES]
+    md += [f"![{caption}]({name})\n" for name, caption in _figures(data)]
     return "\n".join(md)
 
 
 def _html_page(data: dict, images: dict[str, bytes], title: str, summary: str) -> str:
     parts = [f"<h1>{html_text(title)}</h1>", f"<p>{html_text(summary)}</p>"]
+    if note := data.get("sweep_note"):
+        parts.append(f"<p>Note: {html_text(note)}.</p>")
     if note := overflow_note(data, html_text):
         parts.append(f"<p><strong>{note}</strong></p>")
     # the cells are escaped here, once, so the tables are built with plain text
@@ -70,7 +90,7 @@ def _html_page(data: dict, images: dict[str, bytes], title: str, summary: str) -
             )
             + "</tbody></table>"
         )
-    for name, caption in FIGURES:
+    for name, caption in _figures(data):
         encoded = base64.b64encode(images[name]).decode()
         parts.append(
             f"<figure><img alt='{html_text(caption)}' "
@@ -90,9 +110,14 @@ Table = tuple[str, list[str], list[list[str]]]
 def tables(data: dict, text=str) -> list[Table]:
     """The report's tables; ``text`` renders what came from the model or the user (names, the
     part) for the output format."""
+    from nnfx.report import regression
+
+    if data.get("task") == "regression":
+        first = regression.tables(data, text)
+    else:
+        first = [_engine_table(data)] + ([_sweep_table(data)] if data["accuracy_vs_width"] else [])
     return [
-        _engine_table(data),
-        _sweep_table(data),
+        *first,
         _layer_table(data, text),
         _timing_table(data),
         _estimate_table(data["estimate"], text),
@@ -236,11 +261,17 @@ def overflow_note(data: dict, text) -> str:
     if not overflowed:
         return ""
     where = ", ".join(f"{text(layer)} ({n:,} values)" for layer, n in overflowed)
-    return (
-        f"Overflow: values saturated or wrapped in {where}. The design's ranges come from the "
-        "calibration data: calibrate on data that covers these values, or add integer bits "
-        "(margin_bits, per-layer types; docs/precision.md)."
-    )
+    if data.get("design", {}).get("description", "auto").startswith("auto"):
+        hint = (
+            "The design's ranges come from the calibration data: calibrate on data that covers "
+            "these values, or add integer bits (margin_bits, per-layer types; docs/precision.md)."
+        )
+    else:
+        hint = (
+            "Try auto precision (calibrated ranges), a SAT overflow mode or more integer bits "
+            "for these layers (docs/precision.md)."
+        )
+    return f"Overflow: values saturated or wrapped in {where}. {hint}"
 
 
 HTML_PAGE = """<!DOCTYPE html>

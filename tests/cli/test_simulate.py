@@ -81,3 +81,21 @@ def test_simulate_writes_with_output_and_still_the_old_save(trained_model, tmp_p
     rows = _table_rows(loud)
     assert rows["float"][4] != "-" and int(rows["reference"][5].replace(",", "")) >= 1
     assert "repeated to the batch shown" in loud
+
+
+def test_simulate_takes_one_hot_labels(trained_model, tmp_path, capsys):
+    """One-hot rows give the accuracy of the integer labels (they were refused as 'y has 2700
+    labels but X has 270 samples')."""
+    build = tmp_path / "build"
+    assert main(["compile", str(trained_model / "model.onnx"), "-o", str(build), "-q"]) == 0
+    data = np.load(trained_model / "test_data.npz")
+    np.savez(tmp_path / "one_hot.npz", X=data["X"], y=np.eye(10)[data["y"]])
+    shown = {}
+    for name in ("test_data.npz", "one_hot.npz"):
+        folder = trained_model if name == "test_data.npz" else tmp_path
+        capsys.readouterr()
+        assert main(["simulate", str(build), "--data", str(folder / name), "-q"]) == 0
+        rows = _table_rows(capsys.readouterr().out)
+        shown[name] = (rows["float"][1], rows["reference"][1])
+    assert shown["one_hot.npz"] == shown["test_data.npz"]
+    assert float(shown["one_hot.npz"][1]) > 50
