@@ -282,6 +282,8 @@ class CompiledModel:
             (staging / "float").mkdir()
             serialize.write(self.float_model.graph, staging / "float")
             record = {"format": FORMAT, "version": 1, **self.options}
+            if hls is not None:  # what the project was written with (the report reads it)
+                record["hls"] = {k: v for k, v in hls.items() if k != "testbench_data"}
             (staging / "compile.json").write_text(json.dumps(record, indent=1) + "\n")
             self._write_onnx(staging)
             if hls is not None:

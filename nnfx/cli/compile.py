@@ -12,6 +12,7 @@ from nnfx.cli.options import (
     force_option,
     load_npz,
     part_option,
+    precision_config_option,
     quiet_option,
     quieted,
     reuse_factor_option,
@@ -54,12 +55,7 @@ TESTBENCH_SAMPLES = 100  # the testbench's samples from --data unless --testbenc
     default=None,
     help=".npz with array X (and y) in the model's input layout.",
 )
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Precision config, YAML or JSON (docs/precision.md).",
-)
+@precision_config_option()
 @click.option(
     "--max-accuracy-drop",
     default=1.0,

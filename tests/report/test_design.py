@@ -76,6 +76,19 @@ def test_a_build_folder_is_reported_as_compiled_without_recompiling(
     assert "Note: no widths were given for the sweep." in md
 
 
+def test_a_build_with_an_hls_project_is_estimated_with_its_options(digits, tmp_path):
+    """The part, strategy, clock and reuse a project was written with are recorded in
+    compile.json and are what the report's estimate uses."""
+    folder, X, y = digits
+    compiled = nnfx.compile(folder / "model.onnx", "fixed<8,3>")
+    hls = {"reuse_factor": 2, "strategy": "resource", "part": "xc7z020clg400-1"}
+    build = compiled.save(tmp_path / "build", hls={**hls, "clock_period_ns": 4.0})
+    assert nnfx.load_compiled(build).options["hls"]["part"] == "xc7z020clg400-1"
+    est = nnfx.report(build, X, y, tmp_path / "r", precisions=(), **FAST).data["estimate"]
+    assert (est["reuse_factor"], est["strategy"], est["part"]) == (2, "resource", hls["part"])
+    assert est["clock_period_ns"] == 4.0
+
+
 def test_a_compiled_model_is_reported_as_it_is_with_the_sweep_marking_it(digits, tmp_path):
     folder, X, y = digits
     compiled = nnfx.compile(folder / "model.onnx", "fixed<8,3>")
