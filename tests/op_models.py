@@ -10,7 +10,7 @@ from onnx import helper
 
 import nnfx
 from nnfx.compiler.fixed import OVERFLOW, ROUNDING, FixedType
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import ACTIVATION_KINDS, Op
 from tests.helpers import make_model
 
 
@@ -56,6 +56,28 @@ def models(rng):
             image,
             [("y", None)],
             {"W": f(3, 2, 3, 2), "B": f(3)},
+        ),
+    )
+    image4 = [("x", ["N", 4, 5, 5])]
+    for name, group, shape, pads in [
+        ("conv_grouped", 2, (6, 2, 3, 2), [1, 0, 1, 1]),
+        ("conv_depthwise", 4, (4, 1, 3, 3), [1, 1, 1, 1]),
+        ("conv_depthwise_x2", 4, (8, 1, 2, 3), [0, 1, 1, 0]),
+    ]:
+        conv = node("Conv", ["x", "W", "B"], ["y"], group=group, pads=pads, strides=[1, 2])
+        inits = {"W": f(*shape), "B": f(shape[0])}
+        yield name, make_model([conv], image4, [("y", None)], inits)
+    yield (
+        "conv_separable",
+        make_model(
+            [
+                node("Conv", ["x", "D"], ["d"], group=4, pads=[1, 1, 1, 1]),
+                node("Relu", ["d"], ["r"]),
+                node("Conv", ["r", "P", "B"], ["y"]),
+            ],
+            image4,
+            [("y", None)],
+            {"D": f(4, 1, 3, 3), "P": f(3, 4, 1, 1), "B": f(3)},
         ),
     )
     yield (
@@ -142,6 +164,41 @@ def models(rng):
     )
     argmax.graph.output[0].type.tensor_type.elem_type = onnx.TensorProto.INT64
     yield "argmax", argmax
+    # the kinds unbounded above (issue #14): a table, and the linear asymptote above it
+    for name, kind, attrs, opset in [
+        ("selu", "Selu", {"alpha": 1.5, "gamma": 1.1}, 17),
+        ("softplus", "Softplus", {}, 17),
+        ("hardswish", "HardSwish", {}, 17),
+        ("mish", "Mish", {}, 18),
+        ("gelu", "Gelu", {}, 20),
+        ("gelu_tanh", "Gelu", {"approximate": "tanh"}, 20),
+    ]:
+        nodes = [node(kind, ["x"], ["y"], **attrs)]
+        yield name, make_model(nodes, vector, [("y", None)], opset=opset)
+    yield (  # PyTorch's GELU: x * 0.5 * (1 + erf(x / sqrt(2))), the 0.5 first
+        "gelu_erf",
+        make_model(
+            [
+                node("Div", ["x", "sqrt2"], ["d"]),
+                node("Erf", ["d"], ["e"]),
+                node("Add", ["e", "one"], ["a"]),
+                node("Mul", ["x", "half"], ["h"]),
+                node("Mul", ["h", "a"], ["y"]),
+            ],
+            vector,
+            [("y", None)],
+            {"sqrt2": np.float32(2**0.5), "one": np.float32(1), "half": np.float32(0.5)},
+        ),
+    )
+    yield (
+        "prelu",
+        make_model(
+            [node("PRelu", ["x", "slope"], ["y"])],
+            vector,
+            [("y", None)],
+            {"slope": np.array([0.3], np.float32)},
+        ),
+    )
 
 
 MODEL_NAMES = [name for name, _ in models(np.random.default_rng(0))]
@@ -161,8 +218,11 @@ def random_compile(rng, name: str, narrow_accumulators: bool = False, max_table_
         }
         if n.op in (Op.DENSE, Op.CONV) and narrow_accumulators:
             spec["accum"] = str(random_type(rng, width=int(rng.integers(8, 20))))
-        if n.op is Op.ACTIVATION and n.attrs.kind in ("sigmoid", "tanh", "elu"):
+        if n.op is Op.ACTIVATION and ACTIVATION_KINDS[n.attrs.kind].table:
             spec["table_size"] = int(2 ** rng.integers(3, max_table_log2))
+        if n.op is Op.ACTIVATION and ACTIVATION_KINDS[n.attrs.kind].calibrated:
+            low = float(rng.uniform(-6, -1))  # inputs below, inside and above the table
+            spec["table_range"] = [low, low + float(rng.uniform(1.5, 6))]
         layers[n.name] = spec
     tensors = {loaded.graph.inputs[0]: str(random_type(rng))}
     precision = {"default": "fixed<12,4>", "layers": layers, "tensors": tensors}

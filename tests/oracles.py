@@ -111,7 +111,8 @@ def _padded(x, pads, fill):
 def o_conv(node, g, xs, types, out):
     (x,) = xs
     a = node.attrs
-    w = fr(node.param(g, "weight"))  # (kh, kw, cin, cout)
+    w = fr(node.param(g, "weight"))  # (kh, kw, cin // group, cout)
+    cg, m = a.in_channels // a.group, a.out_channels // a.group
     bias = node.param(g, "bias")
     b = fr(bias) if bias is not None else [Fraction(0)] * a.out_channels
     xp = _padded(x, a.pads, Fraction(0))
@@ -123,12 +124,12 @@ def o_conv(node, g, xs, types, out):
             for q in range(ow):
                 for o in range(a.out_channels):
                     terms_x, terms_w = [], []
-                    for c in range(a.in_channels):  # channel-major, then taps row by row
+                    for c in range(cg):  # its group's channels, then taps row by row
                         for i in range(kh):
                             for j in range(kw):
                                 r = p * a.strides[0] + i * a.dilations[0]
                                 s = q * a.strides[1] + j * a.dilations[1]
-                                terms_x.append(xp[n, r, s, c])
+                                terms_x.append(xp[n, r, s, (o // m) * cg + c])
                                 terms_w.append(w[i, j, c, o])
                     y[n, p, q, o] = _accumulate(node, terms_x, terms_w, b[o], out)
     return y
@@ -214,8 +215,9 @@ def o_activation(node, g, xs, types, out):
         else:
             table = fr(node.param(g, "table"))
             r = table_lookup(v, p.table, table)
-            if a.kind == "elu" and v > 0:
-                r = Q(v, out)
+            end = Fraction(p.table.start + p.table.size) / Fraction(2) ** p.table.shift
+            if "slope" in node.params and v >= end:  # the linear asymptote above the table
+                r = Q(v * Fraction(float(node.param(g, "slope")[0])), out)
         y[index] = r
     return y
 

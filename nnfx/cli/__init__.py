@@ -14,6 +14,7 @@ import click
 from nnfx.cli.compile import compile_command
 from nnfx.cli.demo import demo
 from nnfx.cli.inspect import inspect
+from nnfx.cli.ops import ops
 from nnfx.cli.report import report_command
 from nnfx.cli.simulate import simulate
 from nnfx.cli.train import train
@@ -34,7 +35,7 @@ def cli() -> None:
     """
 
 
-for _command in (train, demo, inspect, compile_command, simulate, report_command):
+for _command in (train, demo, inspect, ops, compile_command, simulate, report_command):
     cli.add_command(_command)
 
 

@@ -246,6 +246,16 @@ def _lookup(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> 
     est.latency_cycles = 2
 
 
+def _lookup_linear(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    """A table with its linear asymptote above: the ROM, and selu's slope (gamma, not 1)
+    a multiplier per value."""
+    if node.attrs.kind is Activation.SELU:
+        _multiply(graph, node, est, n, bits)
+    multipliers, dsp = est.multipliers, est.dsp
+    _lookup(graph, node, est, n, bits)
+    est.multipliers, est.dsp = multipliers, dsp
+
+
 def _logic(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
     """Comparisons, additions, pooling, argmax: LUT logic."""
     est.lut = n * bits * (2 if node.op in (Op.MAX_POOL, Op.AVG_POOL) else 1)
@@ -262,6 +272,12 @@ ACTIVATION_ESTIMATORS: dict[Activation, Callable[..., None]] = {
     Activation.TANH: _lookup,
     Activation.CLIP: _logic,
     Activation.HARD_SIGMOID: _multiply,
+    Activation.SELU: _lookup_linear,
+    Activation.SOFTPLUS: _lookup_linear,
+    Activation.HARD_SWISH: _lookup_linear,
+    Activation.GELU: _lookup_linear,
+    Activation.GELU_TANH: _lookup_linear,
+    Activation.MISH: _lookup_linear,
 }
 
 # Op -> how a layer of it is priced (Dense and Conv by _linear). No op is priced by default:

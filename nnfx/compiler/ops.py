@@ -62,6 +62,12 @@ class Activation(str, Enum):
     TANH = "tanh"
     CLIP = "clip"
     HARD_SIGMOID = "hard_sigmoid"
+    SELU = "selu"
+    SOFTPLUS = "softplus"
+    HARD_SWISH = "hard_swish"
+    GELU = "gelu"
+    GELU_TANH = "gelu_tanh"
+    MISH = "mish"
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,18 @@ class ActivationKind:
     range the function is flat to within the table's precision). ``fusable``: fuse_activations
     folds it into the Dense/Conv before it, where it acts on the accumulator. ``non_negative``:
     every output is >= 0, so its result type is unsigned (clip: when its min is >= 0).
-    ``monotone``: non-decreasing (given ``alpha >= 0``). ``constants``:
+    ``monotone``: non-decreasing (given ``alpha >= 0``). ``linear_above``: at or above the
+    table's end the result is its linear asymptote ``Q(slope * x)`` (elu, and the kinds
+    unbounded above; docs/semantics.md, Tables). ``calibrated``: the table covers the
+    calibrated input range when there is one (else ``table_range``). ``constants``:
     the constants precision stores for it, by role (``Node.params``)."""
 
     table_range: tuple[float, float] | None = None
     fusable: bool = False
     non_negative: bool = False
     monotone: bool = True
+    linear_above: bool = False
+    calibrated: bool = False
     constants: tuple[str, ...] = ()
 
     @property
@@ -86,17 +97,33 @@ class ActivationKind:
         return self.table_range is not None
 
 
+def _unbounded(table_range: tuple[float, float], **props) -> ActivationKind:
+    """A kind unbounded above: a table over the calibrated range, the asymptote above it."""
+    constants = ("table", "slope")
+    return ActivationKind(
+        table_range, linear_above=True, calibrated=True, constants=constants, **props
+    )
+
+
 ACTIVATION_KINDS: dict[Activation, ActivationKind] = {
     Activation.LINEAR: ActivationKind(),
     Activation.RELU: ActivationKind(fusable=True, non_negative=True),
     Activation.LEAKY_RELU: ActivationKind(fusable=True, constants=("alpha",)),
-    Activation.ELU: ActivationKind(table_range=(-8.0, 0.0), constants=("table",)),
+    Activation.ELU: ActivationKind(
+        table_range=(-8.0, 0.0), linear_above=True, constants=("table", "slope")
+    ),
     Activation.SIGMOID: ActivationKind(
         table_range=(-8.0, 8.0), non_negative=True, constants=("table",)
     ),
     Activation.TANH: ActivationKind(table_range=(-4.0, 4.0), constants=("table",)),
     Activation.CLIP: ActivationKind(constants=("low", "high")),
     Activation.HARD_SIGMOID: ActivationKind(non_negative=True, constants=("alpha", "beta")),
+    Activation.SELU: _unbounded((-16.0, 0.0)),
+    Activation.SOFTPLUS: _unbounded((-16.0, 16.0), non_negative=True),
+    Activation.HARD_SWISH: _unbounded((-4.0, 4.0), monotone=False),
+    Activation.GELU: _unbounded((-8.0, 8.0), monotone=False),
+    Activation.GELU_TANH: _unbounded((-8.0, 8.0), monotone=False),
+    Activation.MISH: _unbounded((-16.0, 16.0), monotone=False),
 }
 
 ACTIVATIONS = tuple(k.value for k in Activation)
@@ -137,7 +164,9 @@ class DenseAttrs:
 @dataclass(frozen=True)
 class ConvAttrs:
     """``kernel_shape``, ``strides``, ``dilations`` per spatial axis; ``pads`` as ONNX
-    (begins then ends). Weights are ``(*kernel_shape, in_channels, out_channels)``."""
+    (begins then ends). ``group``: the channels split into that many groups, each output
+    channel summing over its group's inputs only (depthwise: ``group == in_channels``).
+    Weights are ``(*kernel_shape, in_channels // group, out_channels)``."""
 
     in_channels: int
     out_channels: int
@@ -147,9 +176,16 @@ class ConvAttrs:
     dilations: tuple[int, ...]
     activation: Activation = Activation.LINEAR
     activation_alpha: float = 0.0
+    group: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "activation", activation_kind(self.activation))
+        g = self.group
+        if not isinstance(g, int) or g < 1 or self.in_channels % g or self.out_channels % g:
+            raise ModelError(
+                f"Conv group={g} must be a positive integer dividing its {self.in_channels} "
+                f"input and {self.out_channels} output channels"
+            )
 
 
 @dataclass(frozen=True)
@@ -168,8 +204,8 @@ class NoAttrs:
 @dataclass(frozen=True)
 class ActivationAttrs:
     """``kind`` is an :class:`Activation` (its string is accepted). ``alpha`` is the slope
-    of leaky_relu, the scale of elu and of hard_sigmoid (with ``beta`` its offset); ``clip``
-    uses min/max."""
+    of leaky_relu, the scale of elu, selu (with ``beta`` its ``gamma``) and of hard_sigmoid
+    (with ``beta`` its offset); ``clip`` uses min/max."""
 
     kind: Activation
     alpha: float = 0.0
@@ -241,7 +277,7 @@ PARAMS: dict[Op, tuple[str, ...]] = {
     Op.BATCH_NORM: ("scale", "bias"),
     Op.AVG_POOL: ("reciprocal",),
     Op.GLOBAL_AVG_POOL: ("reciprocal",),
-    Op.ACTIVATION: ("table", "alpha", "beta", "low", "high"),
+    Op.ACTIVATION: ("table", "alpha", "beta", "low", "high", "slope"),
     Op.SOFTMAX: ("table", "inverse_table"),
 }
 

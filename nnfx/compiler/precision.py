@@ -316,14 +316,19 @@ class _Assigner:
 
     def _act_table(self, node, out_type):
         a = node.attrs
-        low, high = self.layer(node, "table_range", tables.DEFAULT_RANGES[a.kind])
+        default = tables.table_range(a.kind, self.ranges.get(node.inputs[0]))
+        low, high = self.layer(node, "table_range", default)
         size = self.layer(node, "table_size", self.config.table_size)
         spec = tables.spec_for_range(float(low), float(high), int(size))
-        values = tables.activation_table(a.kind, spec, out_type, a.alpha)
+        values = tables.activation_table(a.kind, spec, out_type, a.alpha, a.beta)
         params = {"table": add_constant(self.constants, f"{node.name}.table", values)}
-        return dataclasses.replace(
-            node, params=params, precision=LayerPrecision(table=spec, table_type=out_type)
-        )
+        precision = LayerPrecision(table=spec, table_type=out_type)
+        if ACTIVATION_KINDS[a.kind].linear_above:  # the asymptote's slope, like leaky_relu's
+            slope = tables.asymptote_slope(a.kind, a.beta)
+            t = self.internal_type(max(SLOPE_INTEGER_BITS, integer_bits(abs(slope), True)), True)
+            params["slope"] = self.store(node, "slope", np.array([slope]), t)
+            precision = dataclasses.replace(precision, weight=t)
+        return dataclasses.replace(node, params=params, precision=precision)
 
     def _softmax(self, node, in_types, out_type):
         size = self.layer(node, "table_size", self.config.table_size)
@@ -392,6 +397,12 @@ ACTIVATION_RULES: dict[Activation, Callable[[_Assigner, Node, FixedType], Node]]
     Activation.TANH: _Assigner._act_table,
     Activation.CLIP: _Assigner._act_clip,
     Activation.HARD_SIGMOID: _Assigner._act_hard_sigmoid,
+    Activation.SELU: _Assigner._act_table,
+    Activation.SOFTPLUS: _Assigner._act_table,
+    Activation.HARD_SWISH: _Assigner._act_table,
+    Activation.GELU: _Assigner._act_table,
+    Activation.GELU_TANH: _Assigner._act_table,
+    Activation.MISH: _Assigner._act_table,
 }
 
 

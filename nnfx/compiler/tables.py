@@ -44,16 +44,63 @@ def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-# The table of each kind that has one (ACTIVATION_KINDS[kind].table): f(x, alpha) in float64.
-FUNCTIONS: dict[Activation, Callable[[np.ndarray, float], np.ndarray]] = {
-    Activation.SIGMOID: lambda x, alpha: _sigmoid(x),
-    Activation.TANH: lambda x, alpha: np.tanh(x),
-    Activation.ELU: lambda x, alpha: alpha * np.expm1(np.minimum(x, 0.0)),  # its x <= 0 half
+def _elu(x, alpha):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(x) -> np.ndarray:
+    return np.asarray(_ERF(np.asarray(x, np.float64)), np.float64)
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+# The table of each kind that has one (ACTIVATION_KINDS[kind].table): f(x, alpha, beta) in
+# float64, the exact function (the float reference computes these very functions).
+FUNCTIONS: dict[Activation, Callable[[np.ndarray, float, float], np.ndarray]] = {
+    Activation.SIGMOID: lambda x, alpha, beta: _sigmoid(x),
+    Activation.TANH: lambda x, alpha, beta: np.tanh(x),
+    Activation.ELU: lambda x, alpha, beta: _elu(x, alpha),
+    Activation.SELU: lambda x, alpha, beta: beta * _elu(x, alpha),  # beta: selu's gamma
+    Activation.SOFTPLUS: lambda x, alpha, beta: np.logaddexp(0.0, x),
+    Activation.HARD_SWISH: lambda x, alpha, beta: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+    Activation.GELU: lambda x, alpha, beta: 0.5 * x * (1.0 + erf(x / math.sqrt(2.0))),
+    Activation.GELU_TANH: lambda x, alpha, beta: _gelu_tanh(x),
+    Activation.MISH: lambda x, alpha, beta: x * np.tanh(np.logaddexp(0.0, x)),
 }
 
 # Default input ranges (from ACTIVATION_KINDS): outside them the functions are flat to
-# within the table's precision.
-DEFAULT_RANGES = {k: p.table_range for k, p in ACTIVATION_KINDS.items() if p.table}
+# within the table's precision (or, above, their linear asymptote). A ``calibrated`` kind
+# covers its input's calibrated range instead when there is one (:func:`table_range`).
+DEFAULT_RANGES: dict[Activation, tuple[float, float]] = {
+    k: p.table_range for k, p in ACTIVATION_KINDS.items() if p.table_range is not None
+}
+
+
+def asymptote_slope(kind: Activation, beta: float) -> float:
+    """The slope of a ``linear_above`` kind's asymptote: selu's gamma (``beta``), else 1."""
+    return beta if kind is Activation.SELU else 1.0
+
+
+def table_range(kind: Activation, observed: tuple | None) -> tuple[float, float]:
+    """The default input range of ``kind``'s table: its calibrated range ``observed``
+    (min, max) for a ``calibrated`` kind (a point widened to [min, min + 1)), else
+    :data:`DEFAULT_RANGES`."""
+    if observed is None or not ACTIVATION_KINDS[kind].calibrated:
+        return DEFAULT_RANGES[kind]
+    low, high = float(observed[0]), float(observed[1])
+    return (low, high) if high > low else (low, low + 1.0)
+
+
+def linear_threshold(spec: TableSpec, frac: int) -> int:
+    """The least code (``frac`` fractional bits) at or above the table's end
+    ``(start + size) * 2**-shift``: where a ``linear_above`` kind leaves its table."""
+    end, shift = spec.start + spec.size, frac - spec.shift
+    return end << shift if shift >= 0 else -((-end) >> -shift)
 
 
 def saturating(t: FixedType, rounding: str | None = None) -> FixedType:
@@ -67,12 +114,14 @@ def saturating(t: FixedType, rounding: str | None = None) -> FixedType:
     return t.with_(rounding=rounding or t.rounding, overflow=overflow)
 
 
-def activation_table(kind: Activation, spec: TableSpec, out: FixedType, alpha: float = 1.0):
+def activation_table(
+    kind: Activation, spec: TableSpec, out: FixedType, alpha: float = 1.0, beta: float = 1.0
+):
     """``f`` at the middle of each bin, quantized to the output type (RND, saturating as
     :func:`saturating` says)."""
     if kind not in FUNCTIONS:
         raise PrecisionError(f"activation '{kind}' has no lookup table")
-    values = FUNCTIONS[kind](bin_midpoints(spec), alpha)
+    values = FUNCTIONS[kind](bin_midpoints(spec), alpha, beta)
     return quantize(values, saturating(out, "RND"))
 
 

@@ -41,3 +41,21 @@ def kernel_axes(attrs) -> tuple[int, ...]:
     """The axes of a :func:`windows` view that run over the kernel taps."""
     rank = len(attrs.kernel_shape)
     return tuple(range(rank + 2, 2 * rank + 2))
+
+
+def conv_groups(
+    view: np.ndarray, weight: np.ndarray, group: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A Conv's operands per group: ``(patches, w)`` with ``patches`` (N, *out, K) over the
+    group's input channels and ``w`` (K, M) its ``M`` output channels' weights, ``K`` ordered
+    (channel, *taps) in both. ``view`` is the :func:`windows` view (N, *out, Cin, *k),
+    ``weight`` the grouped weights (*k, Cin // group, Cout). Output channel ``g * M + m`` is
+    group ``g``'s ``m``-th, as in ONNX."""
+    rank = weight.ndim - 2
+    cin, m = weight.shape[-2], weight.shape[-1] // group
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    for g in range(group):
+        patches = view[(slice(None),) * (rank + 1) + (slice(g * cin, (g + 1) * cin),)]
+        w = np.moveaxis(weight[..., g * m : (g + 1) * m], rank, 0).reshape(-1, m)
+        pairs.append((patches.reshape(*patches.shape[: rank + 1], w.shape[0]), w))
+    return pairs

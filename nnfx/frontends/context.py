@@ -118,6 +118,9 @@ class Value:
     onnx_shape: tuple[int, ...] = ()  # of one sample, in ONNX order
     const: np.ndarray | None = None
     dtype: DType = FLOAT
+    # A constant that stands for a tensor shaped like the batch (ConstantOfShape/Expand of a
+    # shape holding the batch size): its size there is 1 and it broadcasts; this is that axis.
+    batch_axis: int | None = None
 
     @property
     def is_const(self) -> bool:
@@ -137,6 +140,10 @@ class Converter:
         self.node_name = ""
         self.weight_count = 0
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        # Every graph input has a batch axis fixed to 1 in the file: axis 0 and 1 then mean
+        # the same to a Flatten (Keras/tf2onnx exports), and nnfx runs it on any batch.
+        self.batch_one = False
+        self._readers: dict[str, int] | None = None
 
     # -- values -----------------------------------------------------------------------
     def culprit(self, what: str) -> str:
@@ -188,7 +195,23 @@ class Converter:
                 "data",
                 UnsupportedOpError,
             )
+        if v.batch_axis not in (None, 0):
+            raise self.error(
+                f"{what} '{for_message(name)}' is shaped like the batch on axis {v.batch_axis}; "
+                "nnfx supports such a tensor only with the batch axis first",
+                UnsupportedOpError,
+            )
         return v.const
+
+    def readers(self, name: str) -> int:
+        """How many ONNX nodes (and graph outputs) read the ONNX value ``name``."""
+        if self._readers is None:
+            self._readers = {}
+            names = [i for n in self.model.graph.node for i in n.input]
+            names += [o.name for o in self.model.graph.output]
+            for i in names:
+                self._readers[i] = self._readers.get(i, 0) + 1
+        return self._readers.get(name, 0)
 
     def numbers(self, name: str, what: str) -> np.ndarray:
         """A numeric constant as float64, refused if it holds NaN."""

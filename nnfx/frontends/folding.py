@@ -3,7 +3,10 @@ reference evaluator, and never reaches the IR (shape computations such as
 Shape -> Gather -> Concat -> Reshape, constant subgraphs of exporters).
 
 The batch size is unknown while converting: :data:`~nnfx.frontends.context.BATCH` stands for it,
-and only ops that move values around may carry it.
+and only ops that move values around may carry it. ConstantOfShape and Expand to a shape that
+holds it (exporters' zero initial states, ``Shape -> Gather(0) -> Unsqueeze -> Concat ->
+ConstantOfShape``) give a constant of size 1 on that axis, marked ``batch_axis``: it broadcasts
+like the batch, and element-wise arithmetic and Transpose carry it along.
 """
 
 from __future__ import annotations
@@ -25,12 +28,49 @@ VALUE_MOVERS = {
     "Squeeze",
     "Concat",
     "Slice",
+    "Split",
     "Cast",
     "Reshape",
     "Identity",
     "Flatten",
     "Transpose",
 }
+
+
+# Ops that keep a tensor shaped like the batch (``Value.batch_axis``) shaped like the batch.
+BATCH_CARRIERS = {"Add", "Sub", "Mul", "Div", "Neg", "Cast", "Identity", "Expand", "Transpose"}
+
+
+def _batch_shape(c: Converter, arrays: list, index: int) -> tuple[list, int | None]:
+    """The shape input ``index`` of ConstantOfShape/Expand with the batch size replaced by 1,
+    and where it was (None where it holds none)."""
+    if len(arrays) <= index or arrays[index] is None or arrays[index].dtype != np.int64:
+        return arrays, None
+    shape = np.asarray(arrays[index]).reshape(-1)
+    where = np.flatnonzero(shape == BATCH)
+    if where.size == 0:
+        return arrays, None
+    if where.size > 1:
+        raise c.error(
+            "a shape that holds the batch size twice is not supported", UnsupportedOpError
+        )
+    arrays = list(arrays)
+    arrays[index] = np.where(shape == BATCH, 1, shape).astype(np.int64)
+    return arrays, int(where[0])
+
+
+def _carried_axis(c: Converter, inputs: list, result: np.ndarray, axis: int | None) -> int | None:
+    """Where the batch axis of the inputs (or of the shape, ``axis``) lands in the result."""
+    if axis is not None:  # Expand: the shape aligns to the right of the result
+        shape_len = int(np.asarray(c.value(c.onnx_node.input[1]).const).size)
+        return result.ndim - shape_len + axis
+    for v in inputs:
+        if v is not None and v.batch_axis is not None:
+            if c.onnx_node.op_type == "Transpose":
+                perm = c.attr("perm", list(reversed(range(result.ndim))), "ints")
+                return list(perm).index(v.batch_axis)
+            return result.ndim - v.const.ndim + v.batch_axis
+    return None
 
 
 def fold(c: Converter) -> bool:
@@ -40,6 +80,18 @@ def fold(c: Converter) -> bool:
     if not all(v is None or v.is_const for v in inputs):
         return False
     arrays = [None if v is None else v.const for v in inputs]
+    batch_axis = None
+    if node.op_type in ("ConstantOfShape", "Expand"):
+        arrays, batch_axis = _batch_shape(c, arrays, 0 if node.op_type == "ConstantOfShape" else 1)
+    batched = batch_axis is not None or any(
+        v is not None and v.batch_axis is not None for v in inputs
+    )
+    if batched and node.op_type not in BATCH_CARRIERS | {"ConstantOfShape"}:
+        raise c.error(
+            "a tensor shaped like the batch (from ConstantOfShape or Expand) is supported only "
+            "in element-wise arithmetic and as a constant operand",
+            UnsupportedOpError,
+        )
     has_batch = any(a is not None and a.dtype == np.int64 and np.any(a == BATCH) for a in arrays)
     if has_batch and node.op_type not in VALUE_MOVERS:
         raise c.error("arithmetic on the batch size is not supported", UnsupportedOpError)
@@ -78,7 +130,14 @@ def fold(c: Converter) -> bool:
     for index, result in enumerate(results):
         result = np.asarray(result)
         limits.TENSOR_ELEMENTS.check(result.size, c.culprit("its constant result"))
-        c.set_output(Value(const=result), index)
+        carried = None
+        if batched:
+            carried = (
+                batch_axis
+                if node.op_type == "ConstantOfShape"
+                else _carried_axis(c, inputs, result, batch_axis)
+            )
+        c.set_output(Value(const=result, batch_axis=carried), index)
     return True
 
 

@@ -40,7 +40,8 @@ from nnfx.frontends.context import (
     rename_tensor,
     tensor_array,
 )
-from nnfx.frontends.converters import CONVERTERS, supported_ops
+from nnfx.frontends.converters import CONVERTERS
+from nnfx.frontends.patterns import fuse_activation_patterns
 
 MIN_OPSET, MAX_OPSET = 13, 21
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
@@ -219,21 +220,19 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
         inputs.append(conv.values[vi.name].tensor)
     if not inputs:
         raise ModelError(f"'{source}' has no graph input that is not an initializer")
+    conv.batch_one = all(
+        (d := vi.type.tensor_type.shape.dim) and d[0].HasField("dim_value") and d[0].dim_value == 1
+        for vi in graph.input
+        if vi.name in conv.values and conv.values[vi.name].tensor is not None
+    )
+    order = fuse_activation_patterns(graph, topological_order(graph, set(conv.values)))
+    _check_supported(order)
     taken_names: set[str] = set()
-    for index, node in enumerate(topological_order(graph, set(conv.values))):
+    for index, node in enumerate(order):
         conv.onnx_node = node
-        # IR node names reach messages, reports and configs: printable, at most 200 characters.
-        name = printable_name(node.name or f"{node.op_type.lower()}_{index}", 200)
-        conv.node_name = unique_name(name, taken_names)
+        conv.node_name = unique_name(_node_name(node, index), taken_names)
         taken_names.add(conv.node_name)
-        key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-        converter = CONVERTERS.get(key)
-        if converter is None:
-            raise UnsupportedOpError(
-                f"node '{for_message(conv.node_name)}' has op type '{for_message(key, 60)}', which "
-                f"nnfx does not support; supported: {', '.join(supported_ops())}"
-            )
-        converter(conv)
+        CONVERTERS[_op_key(node)](conv)
     outputs = _outputs(conv, graph)
     ir = Graph(
         name=graph.name or Path(source).stem,
@@ -246,6 +245,29 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
     ir = _absorb_boundary_transposes(ir)
     validate(ir)
     return ir
+
+
+def _op_key(node: onnx.NodeProto) -> str:
+    """The CONVERTERS key of a node: its op type, ``domain.OpType`` outside ONNX's own."""
+    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+
+
+def _node_name(node: onnx.NodeProto, index: int) -> str:
+    # IR node names reach messages, reports and configs: printable, at most 200 characters.
+    return printable_name(node.name or f"{node.op_type.lower()}_{index}", 200)
+
+
+def _check_supported(order: list[onnx.NodeProto]) -> None:
+    """Before converting: the first node (in topological order) whose op nnfx has no converter
+    for is the error. The plumbing before it (the shape arithmetic and zero states exporters
+    write for an nn.GRU, say) would otherwise fail first and hide the op the user wrote."""
+    for index, node in enumerate(order):
+        key = _op_key(node)
+        if key not in CONVERTERS:
+            raise UnsupportedOpError(
+                f"op type '{for_message(key, 60)}' (node '{for_message(_node_name(node, index))}') "
+                "is not supported; `nnfx ops` lists the supported ops"
+            )
 
 
 def _outputs(conv: Converter, graph: onnx.GraphProto) -> list[str]:

@@ -27,6 +27,46 @@ def activation(kind: Activation, **defaults) -> ConverterFn:
     return convert
 
 
+def selu(c: Converter) -> None:
+    """SELU: ``alpha`` as elu's, ``gamma`` held as the attrs' ``beta``."""
+    x = c.tensor(c.inputs(1)[0])
+    alpha = float(c.attr("alpha", 1.67326319217681884765625, "float"))
+    gamma = float(c.attr("gamma", 1.05070102214813232421875, "float"))
+    if not (math.isfinite(alpha) and math.isfinite(gamma)):
+        raise c.error(f"alpha {alpha} and gamma {gamma} must be finite numbers")
+    attrs = ActivationAttrs(Activation.SELU, alpha=alpha, beta=gamma)
+    c.set_output(c.new_value(c.emit(Op.ACTIVATION, [x.tensor], attrs), x.perm))
+
+
+def gelu(c: Converter) -> None:
+    """Gelu (opset 20; also PyTorch's Erf composition, patterns.py): approximate none or tanh."""
+    x = c.tensor(c.inputs(1)[0])
+    approximate = c.attr("approximate", "none", "string")
+    kinds = {"none": Activation.GELU, "tanh": Activation.GELU_TANH}
+    if approximate not in kinds:
+        raise c.error(f"approximate='{approximate}' is not supported; expected 'none' or 'tanh'")
+    out = c.emit(Op.ACTIVATION, [x.tensor], ActivationAttrs(kinds[approximate]))
+    c.set_output(c.new_value(out, x.perm))
+
+
+def prelu(c: Converter) -> None:
+    """PRelu with one slope for every value: a leaky_relu of that slope."""
+    x_name, slope_name = c.inputs(2)
+    x = c.tensor(x_name)
+    slope = c.numbers(slope_name, "slope")
+    if slope.size != 1 and np.unique(slope).size != 1:
+        raise c.error(
+            f"a PRelu slope of shape {slope.shape} (one per channel) is not supported; "
+            "nnfx supports one slope for every value",
+            UnsupportedOpError,
+        )
+    alpha = float(slope.reshape(-1)[0])
+    if not math.isfinite(alpha):
+        raise c.error(f"slope is {alpha}; expected a finite number")
+    out = c.emit(Op.ACTIVATION, [x.tensor], ActivationAttrs(Activation.LEAKY_RELU, alpha=alpha))
+    c.set_output(c.new_value(out, x.perm))
+
+
 def clip(c: Converter) -> None:
     x = c.tensor(c.inputs(1, 3)[0])
     bounds = []

@@ -4,6 +4,7 @@ Shape and the ops nnfx supports on constants only (shape computations, folded)."
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -95,6 +96,8 @@ def flatten(c: Converter) -> None:
         fold(c)
         return
     axis = c.attr("axis", 1, "int") % (len(v.onnx_shape) + 1)
+    if axis == 0 and c.batch_one:  # a batch of 1 in the file: axis 0 is axis 1 (Keras habit)
+        axis = 1
     if axis != 1:
         raise c.error(
             f"Flatten with axis={axis} is not supported; nnfx keeps the batch axis apart (axis=1)",
@@ -127,7 +130,8 @@ def _reshape_target(c: Converter, v: Value, target: np.ndarray) -> tuple[int, ..
                 f"each sample has {size} values",
                 UnsupportedOpError,
             )
-    elif first != BATCH and -1 not in rest and math.prod(rest) * first == size:
+    elif first not in (BATCH, 1) and -1 not in rest and math.prod(rest) * first == size:
+        # A leading 1 is the batch axis of a batch-1 export ([1, N]); any other size merges.
         raise c.error(
             f"Reshape to {short(target)} merges the batch axis into the sample",
             UnsupportedOpError,
@@ -185,11 +189,59 @@ def squeeze_unsqueeze(op_type: str) -> ConverterFn:
                 )
             it = iter(full)
             shape = [1 if i in axes else next(it) for i in range(rank)][1:]
+        if op_type == "Squeeze" and _undo_unsqueeze(c, v, tuple(shape)):
+            return
         tensor = c.in_layout(v, tuple(range(len(v.onnx_shape))))
         out = c.emit(Op.RESHAPE, [tensor], ReshapeAttrs(tuple(shape)), dtype=v.dtype)
         c.set_output(c.new_value(out, tuple(range(len(shape))), dtype=v.dtype))
 
     return convert
+
+
+def _undo_unsqueeze(c: Converter, v: Value, shape: tuple[int, ...]) -> bool:
+    """A Squeeze that undoes an Unsqueeze with only BatchNorm-like affine maps between (PyTorch
+    0.3's BatchNorm1d: Gemm -> Unsqueeze -> BatchNormalization -> Squeeze): the affine maps
+    move onto the tensor before the Unsqueeze and both reshapes vanish, so that fold_batchnorm
+    folds them into the Dense as everywhere else. True when it did."""
+    producers = {n.outputs[0]: n for n in c.nodes}
+    chain, node = [], producers.get(v.tensor)
+    while node is not None and node.op is Op.BATCH_NORM:
+        chain.append(node)
+        node = producers.get(node.inputs[0])
+    if (
+        not chain
+        or node is None
+        or node.op is not Op.RESHAPE
+        or v.perm != tuple(range(len(v.perm)))
+    ):
+        return False
+    source = node.inputs[0]
+    if c.tensors[source].shape != shape or any(len(n.outputs) != 1 for n in chain):
+        return False
+    inner = [node.outputs[0], *(n.outputs[0] for n in reversed(chain))]
+    read = [i for n in c.nodes for i in n.inputs]
+    if any(read.count(t) != (1 if t != inner[-1] else 0) for t in inner):
+        return False  # another IR node reads one of them
+    keys = [k for k, val in c.values.items() if val.tensor in inner]
+    if any(c.readers(k) != 1 for k in keys):
+        return False  # a later ONNX node (or a graph output) reads one of them
+    chain.reverse()  # in data order
+    c.nodes.remove(node)
+    del c.tensors[node.outputs[0]]
+    previous = source
+    for n in chain:
+        for role in ("scale", "bias"):
+            key = n.params[role]
+            full = np.broadcast_to(c.constants[key], c.tensors[n.outputs[0]].shape).reshape(shape)
+            flat = full.reshape(-1, full.shape[-1]) if full.ndim else full.reshape(1, 1)
+            per_channel = np.all(flat == flat[:1])
+            c.constants[key] = np.ascontiguousarray(flat[0] if per_channel else full)
+        t = c.tensors[n.outputs[0]]
+        c.tensors[n.outputs[0]] = dataclasses.replace(t, shape=shape)
+        c.nodes[c.nodes.index(n)] = dataclasses.replace(n, inputs=(previous, *n.inputs[1:]))
+        previous = n.outputs[0]
+    c.set_output(c.new_value(previous, tuple(range(len(shape))), dtype=v.dtype))
+    return True
 
 
 def transpose(c: Converter) -> None:
@@ -244,12 +296,44 @@ def concat(c: Converter) -> None:
 
 def shape_of(c: Converter) -> None:
     v = c.value(c.inputs(1)[0])
+    if v.is_const and v.batch_axis is not None:  # a tensor shaped like the batch
+        full = np.array(v.const.shape, dtype=np.int64)
+        full[v.batch_axis] = BATCH
+        start, end = c.attr("start", 0, "int"), c.attr("end", None, "int")
+        c.set_output(Value(const=full[start:end]))
+        return
     if v.is_const:
         fold(c)
         return
     full = np.array([BATCH, *v.onnx_shape], dtype=np.int64)
     start, end = c.attr("start", 0, "int"), c.attr("end", None, "int")
     c.set_output(Value(const=full[start:end]))
+
+
+def expand(c: Converter) -> None:
+    """Expand: folded on constants (a shape holding the batch size gives a tensor shaped like
+    the batch); on computed data, only where it leaves each sample's shape as it is."""
+    x_name, shape_name = c.inputs(2)
+    if fold(c):
+        return
+    v = c.tensor(x_name)
+    target = c.integers(c.const(shape_name, "shape"), "the shape")
+    target = [1 if t == BATCH else t for t in target]
+    try:
+        out = np.broadcast_shapes((1, *v.onnx_shape), tuple(target))
+    except ValueError:
+        raise c.error(
+            f"shape {short(target)} does not broadcast against "
+            f"(batch, {', '.join(map(str, v.onnx_shape))})"
+        ) from None
+    if tuple(out) != (1, *v.onnx_shape):
+        raise c.error(
+            f"Expand of computed data of shape (batch, {', '.join(map(str, v.onnx_shape))}) "
+            f"to {short(target)} is not supported; nnfx supports it only where it changes "
+            "no sample's shape",
+            UnsupportedOpError,
+        )
+    _identity_of(c, v)
 
 
 def constant_only(c: Converter) -> None:

@@ -78,8 +78,6 @@ def conv(c: Converter) -> None:
     x = c.tensor(x_name)
     weight = c.numbers(w_name, "weight")  # (out, in, *k)
     group = c.attr("group", 1, "int")
-    if group != 1:
-        raise c.error(f"group={group} is not supported; nnfx supports group=1", UnsupportedOpError)
     kernel = tuple(weight.shape[2:])
     if len(kernel) not in (1, 2) or weight.size == 0:
         raise c.error(
@@ -93,6 +91,13 @@ def conv(c: Converter) -> None:
             f"kernel_shape {short(given)} does not match the weight's kernel {list(kernel)}"
         )
     strides, pads, dilations = _spatial_attrs(c, x, kernel)
+    channels, n_out = x.onnx_shape[0], weight.shape[0]
+    if group < 1 or n_out % group or channels != weight.shape[1] * group:
+        raise c.error(
+            f"group={group} does not fit {channels} input channels and a weight of shape "
+            f"{weight.shape}; the group must divide both channel counts, and the weight's "
+            "second axis must be the input channels divided by the group"
+        )
     rank = len(kernel)
     params = {"weight": weight.transpose(*range(2, 2 + rank), 1, 0)}  # (*k, in, out)
     bias = c.optional_const(2, "bias")
@@ -103,7 +108,7 @@ def conv(c: Converter) -> None:
                 f"bias of shape {bias.shape} does not fit {weight.shape[0]} output channels"
             )
         params["bias"] = bias
-    attrs = ConvAttrs(weight.shape[1], weight.shape[0], kernel, strides, pads, dilations)
+    attrs = ConvAttrs(channels, n_out, kernel, strides, pads, dilations, group=group)
     layout = channels_last(rank + 1)
     out = c.emit(Op.CONV, [c.in_layout(x, layout)], attrs, params)
     c.set_output(c.new_value(out, layout))

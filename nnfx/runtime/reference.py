@@ -15,7 +15,8 @@ import numpy as np
 from nnfx.compiler.ir import Graph, Node
 from nnfx.compiler.layout import batched
 from nnfx.compiler.ops import Activation, Op, activation_rule
-from nnfx.compiler.windows import kernel_axes, windows
+from nnfx.compiler.tables import FUNCTIONS
+from nnfx.compiler.windows import conv_groups, kernel_axes, windows
 from nnfx.errors import DataError, ModelError
 
 Kernel = Callable[[Node, list[np.ndarray], Graph], np.ndarray]
@@ -38,6 +39,17 @@ FLOAT_ACTIVATIONS: dict[Activation, Callable[..., np.ndarray]] = {
     Activation.TANH: lambda x, alpha, beta, lo, hi: np.tanh(x),
     Activation.CLIP: lambda x, alpha, beta, lo, hi: np.clip(x, lo, hi),
     Activation.HARD_SIGMOID: lambda x, alpha, beta, lo, hi: np.clip(alpha * x + beta, 0.0, 1.0),
+    **{  # the kinds unbounded above: the exact functions their tables sample
+        kind: (lambda f: lambda x, alpha, beta, lo, hi: f(x, alpha, beta))(FUNCTIONS[kind])
+        for kind in (
+            Activation.SELU,
+            Activation.SOFTPLUS,
+            Activation.HARD_SWISH,
+            Activation.GELU,
+            Activation.GELU_TANH,
+            Activation.MISH,
+        )
+    },
 }
 
 
@@ -63,12 +75,9 @@ def _dense(node, inputs, graph):
 
 def _conv(node, inputs, graph):
     a = node.attrs
-    rank = len(a.kernel_shape)
     patches = windows(inputs[0], a, 0.0)  # (N, *out, Cin, *k)
-    weight = node.param(graph, "weight")  # (*k, Cin, Cout)
-    channel_and_taps = list(range(rank + 1, 2 * rank + 2))
-    weight_axes = [rank] + list(range(rank))
-    y = np.tensordot(patches, weight, axes=(channel_and_taps, weight_axes))
+    weight = node.param(graph, "weight")  # (*k, Cin // group, Cout)
+    y = np.concatenate([p @ w for p, w in conv_groups(patches, weight, a.group)], axis=-1)
     bias = node.param(graph, "bias")
     if bias is not None:
         y = y + bias

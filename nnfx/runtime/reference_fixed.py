@@ -13,78 +13,24 @@ rule; this file is its executable form, vectorized over the batch. One kernel pe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
 
-from nnfx.compiler.fixed import (
-    ALPHA_TYPE,
-    FixedType,
-    fused_alpha_code,
-    overflowed,
-    requantize,
-    to_raw,
-)
-from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node
+from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code, to_raw
+from nnfx.compiler.ir import INTEGER, Graph
 from nnfx.compiler.layout import batched
 from nnfx.compiler.ops import Activation, Op, activation_rule
-from nnfx.compiler.windows import kernel_axes, windows
+from nnfx.compiler.windows import conv_groups, kernel_axes, windows
 from nnfx.errors import DataError, ModelError, PrecisionError
+from nnfx.runtime.activations_fixed import FIXED_ACTIVATIONS
+from nnfx.runtime.fixed_core import FixedContext, align, exact_ints, magnitude, table_index
 
 INT_MIN = np.iinfo(np.int64).min
-WIDE = 61  # bound exponent above which a kernel leaves int64 (requantize holds |raw| < 2**62)
-
-
-def magnitude(t: FixedType) -> int:
-    """The exponent ``e`` with ``|code| <= 2**e`` for every code of ``t``."""
-    return t.width - 1 if t.signed else t.width
-
-
-def exact_ints(bound: int, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The int64 ``arrays`` unchanged when every value the kernel computes from them is at
-    most ``2**bound`` in magnitude, else as Python ints (object arrays) that never overflow."""
-    if bound <= WIDE:
-        return arrays
-    return tuple(np.asarray(a).astype(object) for a in arrays)
 
 
 def _log2_ceil(n: int) -> int:
     return max(int(n) - 1, 0).bit_length()
-
-
-@dataclass
-class FixedContext:
-    """What a kernel sees: the node, its input codes and types, its output type."""
-
-    graph: Graph
-    node: Node
-    types: list[FixedType]
-    out: FixedType
-    overflows: dict[str, int] | None = None
-    _wide_cache: dict = field(default_factory=dict)
-
-    @property
-    def p(self) -> LayerPrecision:
-        return self.node.layer_precision
-
-    def const(self, role: str, t: FixedType) -> np.ndarray:
-        return to_raw(self.node.constant(self.graph, role), t.frac)
-
-    def quantize(self, raw: np.ndarray, frac: int, t: FixedType | None = None) -> np.ndarray:
-        """Exact codes ``raw * 2**-frac`` into ``t`` (default: the output type), counting
-        the values that overflowed when asked to."""
-        t = t or self.out
-        result = requantize(raw, frac, t)
-        if self.overflows is not None:
-            count = int(np.count_nonzero(overflowed(raw, frac, t)))
-            self.overflows[self.node.name] = self.overflows.get(self.node.name, 0) + count
-        return result
-
-
-def align(raw: np.ndarray, frac: int, target: int) -> np.ndarray:
-    """The same values with ``target >= frac`` fractional bits."""
-    return raw << np.int64(target - frac) if target > frac else raw
 
 
 def _linear_layer(c: FixedContext, products: np.ndarray, x_type: FixedType) -> np.ndarray:
@@ -123,20 +69,22 @@ def _accumulate(c: FixedContext, x: np.ndarray, w: np.ndarray, x_type: FixedType
     """A user-chosen accumulator (also the definition the exact path must equal when the
     compiler sized it): start from the bias, add one product at a time, each step
     quantized to the accumulator type (ap_fixed's ``acc += x * w`` in a loop). ``x`` is
-    (N, ..., K), ``w`` (K, M)."""
+    (N, ..., K), ``w`` (K, M); a grouped Conv's are (N, ..., G, K) and (G, K, M)."""
     acc_t, w_t = c.p.type_of("accum"), c.p.type_of("weight")
     frac = x_type.frac + w_t.frac
     bias = c.node.param(c.graph, "bias")
-    shape = (*x.shape[:-1], w.shape[1])
+    shape = (*x.shape[:-1], w.shape[-1])
+    lead = x.ndim - w.ndim + 1  # the axes before the (G, M) or (M,) outputs
     acc = np.zeros(shape, np.int64)
     if bias is not None:
         fb = c.p.type_of("bias").frac
-        acc = acc + c.quantize(to_raw(bias, fb), fb, acc_t)
+        acc = acc + c.quantize(to_raw(bias, fb), fb, acc_t).reshape(shape[lead:])
     # each product exact (Python ints past 2**61); acc + product: two acc_t codes, < 2**62
     x, w = exact_ints(magnitude(x_type) + magnitude(w_t), x, w)
     for k in range(x.shape[-1]):
-        product = c.quantize(x[..., k : k + 1] * w[k], frac, acc_t)
+        product = c.quantize(x[..., k : k + 1] * w[..., k, :], frac, acc_t)
         acc = c.quantize(acc + product, acc_t.frac, acc_t)
+    acc = acc.reshape(*shape[:lead], int(np.prod(shape[lead:])))
     return _fused_activation(c, acc, acc_t.frac)
 
 
@@ -159,16 +107,16 @@ def _dense(c: FixedContext, inputs):
 
 def _conv(c: FixedContext, inputs):
     a = c.node.attrs
-    rank = len(a.kernel_shape)
     view = windows(inputs[0], a, 0)  # (N, *out, Cin, *k)
-    w = c.const("weight", c.p.type_of("weight"))  # (*k, Cin, Cout)
-    # patches as (N, *out, K) with K ordered (Cin, *k), weights as (K, Cout) in the same order
-    patches = view.reshape(*view.shape[: rank + 1], -1)
-    w_flat = np.moveaxis(w, rank, 0).reshape(-1, w.shape[-1])
-    if not c.p.accum_sized:
-        return _accumulate(c, patches, w_flat, c.types[0])
-    products = exact_matmul(patches, w_flat, c.p.type_of("accum").width)
-    return _linear_layer(c, products, c.types[0])
+    w = c.const("weight", c.p.type_of("weight"))  # (*k, Cin // group, Cout)
+    # per group: patches (N, *out, K), K ordered (channel, *k), weights (K, M) in that order
+    groups = conv_groups(view, w, a.group)
+    if not c.p.accum_sized:  # stacked: patches (N, *out, G, K), weights (G, K, M)
+        xs, ws = zip(*groups, strict=True)
+        return _accumulate(c, np.stack(xs, axis=-2), np.stack(ws), c.types[0])
+    width = c.p.type_of("accum").width
+    products = [exact_matmul(x, w_g, width) for x, w_g in groups]
+    return _linear_layer(c, np.concatenate(products, axis=-1), c.types[0])
 
 
 def _batch_norm(c: FixedContext, inputs):
@@ -219,72 +167,6 @@ def _global_avg_pool(c: FixedContext, inputs):
 def _global_max_pool(c: FixedContext, inputs):
     x = inputs[0]
     return x.max(axis=tuple(range(1, x.ndim - 1)))
-
-
-def table_index(raw: np.ndarray, frac: int, spec) -> np.ndarray:
-    """``clip(floor(x * 2**shift) - start, 0, size - 1)`` on raw codes: an arithmetic shift.
-    A left shift first clips the codes to just beyond the table (same index), so that it
-    cannot leave int64; a right shift of 63 or more is a shift of 63 (0 or -1)."""
-    shift = spec.shift - frac
-    if shift < 0:
-        scaled = raw >> np.int64(min(-shift, 63))
-    else:
-        low, high = (spec.start >> shift) - 1, ((spec.start + spec.size) >> shift) + 1
-        clipped = np.clip(raw, low, high)
-        bits = max(abs(low), abs(high)).bit_length() + shift
-        (clipped,) = exact_ints(bits, clipped)
-        scaled = clipped << shift
-    return np.clip(scaled - spec.start, 0, spec.size - 1).astype(np.int64)
-
-
-def _relu(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
-    y = np.maximum(x, 0)  # already a code of the type when it is the output type
-    return y if t == c.out and c.overflows is None else c.quantize(y, t.frac)
-
-
-def _leaky_relu(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
-    w = c.p.type_of("weight")
-    x, alpha = exact_ints(magnitude(t) + max(w.frac, magnitude(w)), x, c.const("alpha", w))
-    return c.quantize(np.where(x > 0, x << w.frac, x * alpha), t.frac + w.frac)
-
-
-def _clip(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
-    y = c.quantize(x, t.frac)
-    low = c.const("low", c.out) if "low" in c.node.params else None
-    high = c.const("high", c.out) if "high" in c.node.params else None
-    return np.clip(y, low, high) if (low is not None or high is not None) else y
-
-
-def _hard_sigmoid(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
-    w_t, b_t = c.p.type_of("weight"), c.p.type_of("bias")
-    alpha, beta = c.const("alpha", w_t), c.const("beta", b_t)
-    frac = t.frac + w_t.frac
-    target = max(frac, b_t.frac)
-    bound = 1 + max(
-        magnitude(t) + magnitude(w_t) + target - frac,
-        magnitude(b_t) + target - b_t.frac,
-        target,
-    )
-    x, alpha, beta = exact_ints(bound, x, alpha, beta)
-    v = align(x * alpha, frac, target) + align(beta, b_t.frac, target)
-    one = 1 << target if bound > WIDE else np.int64(1) << np.int64(target)
-    return c.quantize(np.clip(v, 0, one), target)
-
-
-def _lookup(c: FixedContext, x: np.ndarray, t: FixedType) -> np.ndarray:
-    return c.const("table", c.out)[table_index(x, t.frac, c.p.spec("table"))]
-
-
-FIXED_ACTIVATIONS: dict[Activation, Callable[[FixedContext, np.ndarray, FixedType], np.ndarray]] = {
-    Activation.LINEAR: lambda c, x, t: c.quantize(x, t.frac),
-    Activation.RELU: _relu,
-    Activation.LEAKY_RELU: _leaky_relu,
-    Activation.ELU: lambda c, x, t: np.where(x > 0, c.quantize(x, t.frac), _lookup(c, x, t)),
-    Activation.SIGMOID: _lookup,
-    Activation.TANH: _lookup,
-    Activation.CLIP: _clip,
-    Activation.HARD_SIGMOID: _hard_sigmoid,
-}
 
 
 def _activation(c: FixedContext, inputs):

@@ -53,6 +53,7 @@ ATTRIBUTES = {
     Activation.ELU: {"alpha": 1.0},
     Activation.HARD_SIGMOID: {"alpha": 0.2, "beta": 0.5},
     Activation.CLIP: {"min": -1.0, "max": 2.0},
+    Activation.SELU: {"alpha": 1.6732632423543772, "beta": 1.0507009873554805},
 }
 
 
@@ -92,7 +93,7 @@ def test_strings_are_coerced_to_the_enum_and_write_as_the_same_strings():
 
 
 @pytest.mark.parametrize("make", [ActivationAttrs, lambda k: DenseAttrs(3, 2, k)])
-@pytest.mark.parametrize("kind", ["gelu", "RELU", "", None])
+@pytest.mark.parametrize("kind", ["swish", "RELU", "", None])
 def test_an_unknown_kind_is_one_sentence_naming_the_supported_kinds(make, kind):
     with pytest.raises(ModelError) as info:
         make(kind)

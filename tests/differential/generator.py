@@ -15,7 +15,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from nnfx.compiler.fixed import OVERFLOW, ROUNDING, FixedType
-from nnfx.compiler.ops import Op
+from nnfx.compiler.ops import ACTIVATION_KINDS, Op
 
 IO_MAX_WIDTH = 53  # the C-simulation exchanges model inputs and outputs as doubles
 PASS_CHOICES = ("default", "default", "default", "fuse", "nofold")
@@ -28,6 +28,10 @@ ACTIVATIONS = (
     "HardSigmoid",
     "Clip",
     "ClipRelu",
+    "Selu",
+    "Softplus",
+    "HardSwish",
+    "GeluErf",
 )
 
 
@@ -113,6 +117,12 @@ def _activation(net: Net, x: str, kind: str | None = None) -> str:
         low = float(np.round(-rng.random() * 2, 2))
         high = float(np.round(rng.random() * 3 + 0.1, 2))
         return net.node("Clip", [x, net.const("lo", low), net.const("hi", high)])
+    if kind == "Selu":
+        return net.node("Selu", [x], alpha=float(rng.choice([1.0, 1.6733])), gamma=1.0507)
+    if kind == "GeluErf":  # PyTorch's GELU: x * 0.5 * (1 + erf(x / sqrt(2))), one table
+        erf = net.node("Erf", [net.node("Div", [x, net.const("sqrt2", 2**0.5)])])
+        one_plus = net.node("Add", [erf, net.const("one", 1.0)])
+        return net.node("Mul", [net.node("Mul", [x, one_plus]), net.const("half", 0.5)])
     if kind == "ClipRelu":  # Clip(min=0): a relu by another spelling
         return net.node("Clip", [x, net.const("lo", 0.0)], tag="Clip(min=0)")
     return net.node(kind, [x])
@@ -197,13 +207,20 @@ def _step(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
             spatial = _spatial(net, shape, pooling=False)
             if spatial is None:
                 return _activation(net, x), shape
-            c_out = int(rng.integers(1, 4))
-            w = net.weights(c_out, shape[0], *spatial["attrs"]["kernel_shape"])
+            c_in, attrs, group = shape[0], spatial["attrs"], 1
+            divisors = [g for g in range(2, c_in + 1) if c_in % g == 0]
+            if divisors and rng.random() < 0.4:  # grouped, or depthwise (group = channels)
+                group = int(rng.choice(divisors))
+                attrs = {**attrs, "group": group}
+            c_out = group * int(rng.integers(1, 3 if group > 1 else 4))
+            w = net.weights(c_out, c_in // group, *spatial["attrs"]["kernel_shape"])
             inputs = [x, net.const("W", w)]
             if rng.random() < 0.7:
                 inputs.append(net.const("B", net.weights(c_out)))
             tag = f"Conv{len(shape) - 1}D"
-            return net.node("Conv", inputs, tag=tag, **spatial["attrs"]), (c_out, *spatial["out"])
+            if group > 1:
+                tag += "(depthwise)" if group == c_in else "(grouped)"
+            return net.node("Conv", inputs, tag=tag, **attrs), (c_out, *spatial["out"])
         if kind in ("maxpool", "avgpool"):
             spatial = _spatial(net, shape, pooling=True)
             if spatial is None:
@@ -386,7 +403,7 @@ def random_precision(rng: np.random.Generator, graph, max_width: int) -> tuple[d
             if node.op in (Op.DENSE, Op.CONV) and rng.random() < 0.2:
                 spec["accum"] = str(random_type(rng, min(max_width, 40), True, least))
             tabled = node.op is Op.SOFTMAX or (
-                node.op is Op.ACTIVATION and node.attrs.kind in ("sigmoid", "tanh", "elu")
+                node.op is Op.ACTIVATION and ACTIVATION_KINDS[node.attrs.kind].table
             )
             if tabled and rng.random() < 0.5:
                 spec["table_size"] = int(2 ** rng.integers(2, 11))

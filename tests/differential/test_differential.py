@@ -86,7 +86,8 @@ def test_the_generator_covers_every_op_it_names():
         _, ops = random_network(np.random.default_rng([SEED, index, 0]))
         seen.update(ops)
     expected = {
-        "Gemm", "MatMul", "Add(bias)", "Conv1D", "Conv2D", "MaxPool", "AveragePool",
+        "Gemm", "MatMul", "Add(bias)", "Conv1D", "Conv2D", "Conv1D(depthwise)",
+        "Conv2D(depthwise)", "MaxPool", "AveragePool",
         "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "Relu", "LeakyRelu", "Elu",
         "Sigmoid", "Tanh", "HardSigmoid", "Clip", "Softmax", "LogSoftmax", "Add(tensors)",
         "Sub(tensors)", "Mul(tensors)", "Mul(const)", "Add(const)", "Sub(const)", "Div(const)",

@@ -74,25 +74,20 @@ def test_a_missing_initializer():
         nnfx.load(model)
 
 
-def test_an_unsupported_op_names_node_op_and_the_supported_list():
+def test_an_unsupported_op_is_one_sentence_naming_op_node_and_nnfx_ops():
     model = make_model(
         [helper.make_node("Cos", ["x"], ["y"], name="wave")], [("x", ["N", 3])], [("y", ["N", 3])]
     )
     with pytest.raises(UnsupportedOpError) as info:
         nnfx.load(model)
-    message = str(info.value)
-    assert "node 'wave' has op type 'Cos'" in message and "supported: Add, ArgMax" in message
-    assert "\n" not in message
+    assert str(info.value) == (
+        "op type 'Cos' (node 'wave') is not supported; `nnfx ops` lists the supported ops"
+    )
 
 
 @pytest.mark.parametrize(
     "nodes,inits,message",
     [
-        (
-            [helper.make_node("Conv", ["x", "W"], ["y"], name="c", group=2)],
-            {"W": np.ones((4, 1, 1, 1), np.float32)},
-            "group=2",
-        ),
         ([helper.make_node("Div", ["k", "x"], ["y"], name="d")], {"k": np.float32(2)}, "dividing"),
         ([helper.make_node("Div", ["x", "x"], ["y"], name="m")], {}, "Div of two computed"),
         (

@@ -241,6 +241,93 @@ def sklearn_mlp(rng):
     return skl2onnx.to_onnx(clf, X[:1], options={id(clf): {"zipmap": False}}, target_opset=17)
 
 
+def exporter_plumbing(rng):
+    """What exporters write around the layers: TorchScript's zeros shaped like the batch
+    (Shape -> Gather -> Unsqueeze -> Concat -> ConstantOfShape, and Expand), Split and Slice of
+    a shape, and PyTorch 0.3's BatchNorm1d between Unsqueeze and Squeeze."""
+    i64 = functools.partial(np.array, dtype=np.int64)
+    return make_model(
+        [
+            node("Shape", ["x"], ["shape"], name="shape"),
+            node("Split", ["shape", "sizes"], ["batch", "features"], name="split", axis=0),
+            node("Slice", ["features", "start", "end"], ["one"], name="slice"),
+            node("Concat", ["batch", "five"], ["target"], name="target", axis=0),
+            node("ConstantOfShape", ["target"], ["zeros"], name="zeros"),
+            node("Expand", ["bias", "target"], ["expanded"], name="expand"),
+            node("Gemm", ["x", "W", "b"], ["h"], name="fc"),
+            node("Add", ["h", "zeros"], ["h0"], name="add_zeros"),
+            node("Unsqueeze", ["h0", "axes"], ["u"], name="unsqueeze"),
+            node("BatchNormalization", ["u", "g", "beta", "mean", "var"], ["n"], name="bn"),
+            node("Squeeze", ["n", "axes"], ["s"], name="squeeze"),
+            node("Add", ["s", "expanded"], ["y0"], name="add_bias"),
+            node("Reshape", ["y0", "flat"], ["y"], name="reshape"),
+        ],
+        [("x", ["N", 4])],
+        [("y", ["N", 5])],
+        {
+            "sizes": i64([1, 1]),
+            "start": i64([0]),
+            "end": i64([1]),
+            "five": i64([5]),
+            "bias": _weights(rng, 5),
+            "W": _weights(rng, 4, 5),
+            "b": _weights(rng, 5),
+            "axes": i64([2]),
+            "g": _weights(rng, 5),
+            "beta": _weights(rng, 5),
+            "mean": _weights(rng, 5),
+            "var": np.abs(_weights(rng, 5)) + 0.5,
+            "flat": i64([-1, 5]),
+        },
+    )
+
+
+def batch_one(rng):
+    """A Keras/tf2onnx habit: the batch fixed to 1 in the file, Flatten with axis=0."""
+    return make_model(
+        [
+            node("Transpose", ["x"], ["nchw"], name="to_nchw", perm=[0, 3, 1, 2]),
+            node("Conv", ["nchw", "K"], ["c"], name="conv", kernel_shape=[2, 2]),
+            node("Relu", ["c"], ["r"], name="relu"),
+            node("Flatten", ["r"], ["f"], name="flatten", axis=0),
+            node("Gemm", ["f", "W"], ["y"], name="fc"),
+        ],
+        [("x", [1, 4, 4, 2])],
+        [("y", [1, 3])],
+        {"K": _weights(rng, 3, 2, 2, 2), "W": _weights(rng, 27, 3)},
+    )
+
+
+def separable(rng):
+    """A MobileNet-style block: depthwise 3x3 (group = channels, multiplier 2), BatchNorm,
+    ReLU6 (Clip), pointwise 1x1, then a grouped (group=2) convolution."""
+    return make_model(
+        [
+            node("Conv", ["x", "D"], ["d"], name="depthwise", group=2, pads=[1, 1, 1, 1]),
+            node("BatchNormalization", ["d", "gamma", "beta", "mean", "var"], ["n"], name="bn"),
+            node("Clip", ["n", "lo", "hi"], ["r"], name="relu6"),
+            node("Conv", ["r", "P", "c"], ["p"], name="pointwise"),
+            node("Conv", ["p", "G"], ["g"], name="grouped", group=2, kernel_shape=[2, 2]),
+            node("GlobalAveragePool", ["g"], ["a"], name="gap"),
+            node("Flatten", ["a"], ["y"], name="flatten"),
+        ],
+        [("x", ["N", 2, 5, 5])],
+        [("y", ["N", 4])],
+        {
+            "D": _weights(rng, 4, 1, 3, 3),
+            "gamma": np.abs(_weights(rng, 4)) + 0.5,
+            "beta": _weights(rng, 4),
+            "mean": _weights(rng, 4),
+            "var": np.abs(_weights(rng, 4)) + 0.5,
+            "lo": np.float32(0.0),
+            "hi": np.float32(6.0),
+            "P": _weights(rng, 6, 4, 1, 1),
+            "c": _weights(rng, 6),
+            "G": _weights(rng, 4, 3, 2, 2),
+        },
+    )
+
+
 BUILDERS = (
     mlp_gemm,
     mlp_matmul,
@@ -253,6 +340,9 @@ BUILDERS = (
     misc_ops,
     label_chain,
     sklearn_mlp,
+    exporter_plumbing,
+    batch_one,
+    separable,
 )
 
 

@@ -159,7 +159,7 @@ def test_invalid_utf8_in_a_string_attribute():
         ({"pads": [1, 1, 1]}, "pads [1, 1, 1] must be 4 non-negative integers"),
         ({"pads": [-1, 0, 0, 0]}, "pads [-1, 0, 0, 0] must be 4 non-negative integers"),
         ({"kernel_shape": [2, 2]}, "kernel_shape [2, 2] does not match the weight's kernel"),
-        ({"group": 2}, "group=2 is not supported"),
+        ({"group": 2}, "group=2 does not fit 1 input channels"),
         ({"auto_pad": "SAME_LEFT"}, "auto_pad 'SAME_LEFT' is not supported"),
     ],
 )

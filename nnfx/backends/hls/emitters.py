@@ -97,6 +97,7 @@ def emit_conv(w: HlsWriter, node, ins, out, in_t, out_t):
         "out_height": out_shape[0] if two_d else 1,
         "out_width": out_shape[-2],
         "n_filt": a.out_channels,
+        "n_group": a.group,
         "filt_height": pick(a.kernel_shape, 0, 1),
         "filt_width": a.kernel_shape[-1],
         "stride_height": pick(a.strides, 0, 1),
@@ -256,7 +257,7 @@ HLS_ACTIVATIONS = {
     Activation.HARD_SIGMOID: "HARD_SIGMOID",
     Activation.SIGMOID: "TABLE",
     Activation.TANH: "TABLE",
-    Activation.ELU: "ELU",
+    **{k: "LINEAR_ABOVE" for k, p in ACTIVATION_KINDS.items() if p.linear_above},
 }
 
 
@@ -278,6 +279,8 @@ def emit_activation(w: HlsWriter, node, ins, out, in_t, out_t):
     has_low, has_high = "low" in node.params, "high" in node.params
     if a.kind is Activation.LEAKY_RELU:
         params[0] = node.param(w.graph, "alpha")[0]
+    if ACTIVATION_KINDS[a.kind].linear_above:
+        params[0] = node.param(w.graph, "slope")[0]
     if a.kind is Activation.HARD_SIGMOID:
         params[:] = [node.param(w.graph, "alpha")[0], node.param(w.graph, "beta")[0]]
     if a.kind is Activation.CLIP:

@@ -7,8 +7,9 @@ import math
 from collections.abc import Callable
 
 from nnfx.backends.onnx.quantize import _align, _bits, _mag, quantize, table_index
+from nnfx.compiler import tables
 from nnfx.compiler.fixed import FixedType
-from nnfx.compiler.ops import Activation, activation_rule
+from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, activation_rule
 
 
 def _lookup(e, node, role, t: FixedType, index: str, base: str) -> str:
@@ -71,12 +72,20 @@ def _table(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
     return _lookup(e, node, "table", out, index, "table")
 
 
-def _elu(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
-    """The table for x <= 0, x itself above."""
-    b = e.b
+def _linear_above(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
+    """elu and the kinds unbounded above: the table below its end, Q(x * slope) at or
+    above it (the threshold code clamped to just beyond x's codes, so that float64 holds it)."""
+    b, p = e.b, node.precision
+    fa = p.weight.frac
+    e.check(node, 1 + _mag(x_type) + max(fa, _mag(p.weight)), "x * slope")
     looked_up = _table(e, node, x, x_type, out)
-    positive = b.op("Greater", [x, b.const(0.0, "zero")])
-    return b.op("Where", [positive, quantize(b, x, x_type.frac, out), looked_up], "elu")
+    edge = 2 ** _mag(x_type) + 1
+    threshold = min(max(tables.linear_threshold(p.table, x_type.frac), -edge), edge)
+    above = b.op("GreaterOrEqual", [x, b.const(float(threshold), "threshold")])
+    chosen = b.op("Where", [above, x, b.const(0.0, "zero")])
+    slope = e.const_raw(node, "slope", p.weight, "slope")
+    linear = quantize(b, b.op("Mul", [chosen, slope]), x_type.frac + fa, out)
+    return b.op("Where", [above, linear, looked_up], "linear_above")
 
 
 # Activation kind -> its fixed-point ONNX writer fn(export, node, x, x_type, out).
@@ -84,11 +93,12 @@ FIXED_ACTIVATIONS: dict[Activation, Callable[..., str]] = {
     Activation.LINEAR: lambda e, node, x, x_type, out: quantize(e.b, x, x_type.frac, out),
     Activation.RELU: _relu,
     Activation.LEAKY_RELU: _leaky_relu,
-    Activation.ELU: _elu,
+    Activation.ELU: _linear_above,
     Activation.SIGMOID: _table,
     Activation.TANH: _table,
     Activation.CLIP: _clip,
     Activation.HARD_SIGMOID: _hard_sigmoid,
+    **{k: _linear_above for k, p in ACTIVATION_KINDS.items() if p.linear_above},
 }
 
 

@@ -129,11 +129,31 @@ def _dense(e, node, xs):
 
 
 def _conv(e, node, xs):
-    w = node.param(e.graph, "weight")  # (*k, Cin, Cout): rows in (tap, channel) order
+    w = node.param(e.graph, "weight")  # (*k, Cin // group, Cout): rows in (tap, channel) order
     w_raw = to_raw(w, node.precision.weight.frac).reshape(-1, w.shape[-1]).astype(np.float64)
-    patches = e.b.op("Concat", _taps(e, node, xs[0], 0.0), "patches", axis=-1)
-    products = e.b.op("MatMul", [patches, e.b.const(w_raw, "weight")], "matmul")
+    taps = _taps(e, node, xs[0], 0.0)
+    if node.attrs.group == 1:
+        patches = e.b.op("Concat", taps, "patches", axis=-1)
+        products = e.b.op("MatMul", [patches, e.b.const(w_raw, "weight")], "matmul")
+    else:
+        products = _grouped_products(e, node, taps, w_raw)
     return _linear(e, node, products, e.type_of(node.inputs[0]))
+
+
+def _grouped_products(e: FixedExport, node: Node, taps: list[str], w_raw: np.ndarray) -> str:
+    """A grouped Conv's sums: the patches as (N, *out, G, 1, T * Cg) against each group's
+    weights (G, T * Cg, M) in one batched MatMul, so an output channel sums only over its
+    group's input channels (the same exact integer sums, each below 2**53)."""
+    a, b = node.attrs, e.b
+    out = list(e.graph.tensors[node.outputs[0]].shape[:-1])
+    shape = b.ints([0, *out, a.group, 1, a.in_channels // a.group], "group_shape")
+    parts = [b.op("Reshape", [tap, shape], "tap_groups") for tap in taps]
+    patches = b.op("Concat", parts, "patches", axis=-1)
+    m = a.out_channels // a.group
+    w_groups = np.ascontiguousarray(w_raw.reshape(-1, a.group, m).transpose(1, 0, 2))
+    products = b.op("MatMul", [patches, b.const(w_groups, "weight")], "matmul")
+    merged = b.ints([0, *out, a.out_channels], "out_shape")
+    return b.op("Reshape", [products, merged], "merge_groups")
 
 
 def _max_pool(e, node, xs):

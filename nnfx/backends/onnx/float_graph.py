@@ -62,6 +62,7 @@ def _f_spatial(b, g, node, xs, op_type, **attrs):
         if "bias" in node.params:
             inputs.append(b.const(node.param(g, "bias"), "bias"))
         attrs["dilations"] = list(a.dilations)
+        attrs["group"] = a.group
     y = b.op(
         op_type,
         inputs,
@@ -81,6 +82,22 @@ def _f_clip(b: Builder, a, x: str) -> str:
     return b.op("Clip", [x, lo, hi])
 
 
+def _f_gelu(b: Builder, a, x: str) -> str:
+    """x * 0.5 * (1 + erf(x / sqrt(2))): opset 17 has no Gelu."""
+    erf = b.op("Erf", [b.op("Mul", [x, b.const(1.0 / math.sqrt(2.0), "inv_sqrt2")])])
+    half = b.op("Mul", [x, b.const(0.5, "half")])
+    return b.op("Mul", [half, b.op("Add", [erf, b.const(1.0, "one")])], "gelu")
+
+
+def _f_gelu_tanh(b: Builder, a, x: str) -> str:
+    """x * 0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))."""
+    cube = b.op("Mul", [b.op("Mul", [x, x]), x])
+    inner = b.op("Add", [x, b.op("Mul", [cube, b.const(0.044715, "c")])])
+    t = b.op("Tanh", [b.op("Mul", [inner, b.const(math.sqrt(2.0 / math.pi), "k")])])
+    half = b.op("Mul", [x, b.const(0.5, "half")])
+    return b.op("Mul", [half, b.op("Add", [t, b.const(1.0, "one")])], "gelu")
+
+
 # Activation kind -> its float ONNX writer fn(builder, attrs, x).
 FLOAT_ACTIVATIONS: dict[Activation, Callable[[Builder, object, str], str]] = {
     Activation.LINEAR: lambda b, a, x: x,
@@ -91,6 +108,12 @@ FLOAT_ACTIVATIONS: dict[Activation, Callable[[Builder, object, str], str]] = {
     Activation.TANH: lambda b, a, x: b.op("Tanh", [x]),
     Activation.CLIP: _f_clip,
     Activation.HARD_SIGMOID: lambda b, a, x: b.op("HardSigmoid", [x], alpha=a.alpha, beta=a.beta),
+    Activation.SELU: lambda b, a, x: b.op("Selu", [x], alpha=a.alpha, gamma=a.beta),
+    Activation.SOFTPLUS: lambda b, a, x: b.op("Softplus", [x]),
+    Activation.HARD_SWISH: lambda b, a, x: b.op("HardSwish", [x]),
+    Activation.GELU: _f_gelu,
+    Activation.GELU_TANH: _f_gelu_tanh,
+    Activation.MISH: lambda b, a, x: b.op("Mul", [x, b.op("Tanh", [b.op("Softplus", [x])])]),
 }
 
 

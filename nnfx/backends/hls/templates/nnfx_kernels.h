@@ -81,13 +81,17 @@ template <class data_T, class res_T, typename CONFIG_T>
 void conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
             res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
             const typename CONFIG_T::weight_t
-                weights[CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan *
-                        CONFIG_T::n_filt],
+                weights[CONFIG_T::filt_height * CONFIG_T::filt_width *
+                        (CONFIG_T::n_chan / CONFIG_T::n_group) * CONFIG_T::n_filt],
             const typename CONFIG_T::bias_t biases[CONFIG_T::n_filt]) {
     typedef typename CONFIG_T::accum_t accum_t;
+    // Grouped (depthwise when n_group == n_chan): filter f reads only the group_chan input
+    // channels of its group f / group_filt, so no multiplier is spent on the other groups.
+    static const int group_chan = CONFIG_T::n_chan / CONFIG_T::n_group;
+    static const int group_filt = CONFIG_T::n_filt / CONFIG_T::n_group;
     // One window at a time; each multiplier serves reuse_factor of its products.
     static const int multiplier_limit =
-        (CONFIG_T::filt_height * CONFIG_T::filt_width * CONFIG_T::n_chan * CONFIG_T::n_filt +
+        (CONFIG_T::filt_height * CONFIG_T::filt_width * group_chan * CONFIG_T::n_filt +
          CONFIG_T::reuse_factor - 1) /
         CONFIG_T::reuse_factor;
 #pragma HLS ALLOCATION operation instances=mul limit=multiplier_limit
@@ -99,7 +103,9 @@ void conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_
             for (int f = 0; f < CONFIG_T::n_filt; f++) {
                 accum_t acc = accum_zero;
                 if (CONFIG_T::has_bias) nnfx::quantize(acc, biases[f], accum_zero);
-                for (int c = 0; c < CONFIG_T::n_chan; c++) {
+                const int first_chan = (f / group_filt) * group_chan;
+                for (int gc = 0; gc < group_chan; gc++) {
+                    const int c = first_chan + gc;
                     for (int i = 0; i < CONFIG_T::filt_height; i++) {
                         for (int k = 0; k < CONFIG_T::filt_width; k++) {
                             const int ih = oh * CONFIG_T::stride_height +
@@ -113,8 +119,8 @@ void conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_
                             nnfx::quantize(
                                 product,
                                 data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c] *
-                                    weights[((i * CONFIG_T::filt_width + k) * CONFIG_T::n_chan +
-                                             c) * CONFIG_T::n_filt +
+                                    weights[((i * CONFIG_T::filt_width + k) * group_chan + gc) *
+                                                CONFIG_T::n_filt +
                                             f],
                                 accum_zero);
                             acc = acc + product;
@@ -269,7 +275,7 @@ int table_index(const value_T& x) {
     return nnfx::table_index_of_scaled<CONFIG_T>(x * CONFIG_T::scale());
 }
 
-enum activation_kind { LINEAR, RELU, LEAKY_RELU, CLIP, HARD_SIGMOID, TABLE, ELU };
+enum activation_kind { LINEAR, RELU, LEAKY_RELU, CLIP, HARD_SIGMOID, TABLE, LINEAR_ABOVE };
 
 template <class data_T, class res_T, typename CONFIG_T>
 void activation(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
@@ -309,8 +315,11 @@ void activation(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
                     nnfx::quantize(res[i], v, zero);
                 break;
             }
-            case ELU:
-                if (x > 0) { nnfx::quantize(res[i], x, zero); break; }
+            case LINEAR_ABOVE:  // elu, selu, softplus, ...: Q(x * slope) at or above the table
+                if (x * CONFIG_T::scale() >= CONFIG_T::table_start + CONFIG_T::table_size) {
+                    nnfx::quantize(res[i], x * params[0], zero);
+                    break;
+                }
                 res[i] = table[table_index<CONFIG_T>(x)];
                 break;
             default:  // TABLE: sigmoid, tanh
