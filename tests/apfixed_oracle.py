@@ -12,24 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
-from nnfx.compiler.fixed import FixedType
+from nnfx.backends.hls.render import cpp_type
+from nnfx.backends.hls.writer import TEMPLATES
+from nnfx.compiler.fixed import EXTENSION_ROUNDING, FixedType
 
 CONVERT = r"""
 #include <cstdint>
 #include "ap_fixed.h"
+#include "nnfx_kernels.h"
 typedef void (*Converter)(const double*, int64_t*, int);
-template <int W, int I, bool S, ap_q_mode Q, ap_o_mode O>
+template <class T, int W, bool S>
 void convert(const double* in, int64_t* out, int n) {
     for (int k = 0; k < n; ++k) {
-        if (S) {
-            ap_fixed<W, I, Q, O> v = in[k];
-            uint64_t bits = v.range(W - 1, 0).to_uint64();
-            bool negative = (bits >> (W - 1)) & 1;
-            out[k] = negative ? (int64_t)(bits | (W < 64 ? (~0ULL << W) : 0)) : (int64_t)bits;
-        } else {
-            ap_ufixed<W, I, Q, O> v = in[k];
-            out[k] = (int64_t)v.range(W - 1, 0).to_uint64();
-        }
+        T v = in[k];
+        uint64_t bits = v.range(W - 1, 0).to_uint64();
+        bool negative = S && ((bits >> (W - 1)) & 1);
+        out[k] = negative ? (int64_t)(bits | (W < 64 ? (~0ULL << W) : 0)) : (int64_t)bits;
     }
 }
 """
@@ -65,8 +63,16 @@ def ap_types_dir() -> Path:
 
 
 def _instantiation(t: FixedType) -> str:
+    """ap_fixed itself for its own modes; for nnfx's CEIL and UP, which it lacks, the
+    ``nnfx::directed`` type the HLS writer emits (templates/nnfx_kernels.h), so that the C++
+    rounding step is checked against quantize here too."""
     signed = "true" if t.signed else "false"
-    return f"&convert<{t.width},{t.integer},{signed},AP_{t.rounding},AP_{t.overflow}>"
+    if t.rounding in EXTENSION_ROUNDING:
+        ctype = cpp_type(t, "ap")
+    else:
+        ctype = f"{'ap_fixed' if t.signed else 'ap_ufixed'}<{t.width},{t.integer},"
+        ctype += f"AP_{t.rounding},AP_{t.overflow}>"
+    return f"&convert<{ctype}, {t.width}, {signed}>"
 
 
 class ApFixedOracle:
@@ -90,7 +96,9 @@ class ApFixedOracle:
             "n_tables": chunks,
         }
         compiler = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout
-        key = hashlib.sha256((compiler + repr(sorted(sources.items()))).encode()).hexdigest()[:16]
+        kernels = (TEMPLATES / "nnfx_kernels.h").read_text()  # nnfx::directed lives there
+        text = compiler + kernels + repr(sorted(sources.items()))
+        key = hashlib.sha256(text.encode()).hexdigest()[:16]
         self.folder = cache_dir / key
         self.binary = self.folder / "ap_quantize"
         if not self.binary.exists():
@@ -102,7 +110,7 @@ class ApFixedOracle:
         staging.mkdir(parents=True)
         for name, text in sources.items():
             (staging / name).write_text(text)
-        flags = ["-O0", "-std=c++14", "-w", f"-I{ap_types_dir()}"]
+        flags = ["-O0", "-std=c++14", "-w", f"-I{ap_types_dir()}", f"-I{TEMPLATES}"]
 
         def compile_one(name):
             subprocess.run(["g++", *flags, "-c", name, "-o", name + ".o"], cwd=staging, check=True)

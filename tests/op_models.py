@@ -199,6 +199,120 @@ def models(rng):
             {"slope": np.array([0.3], np.float32)},
         ),
     )
+    i64 = lambda *v: np.array(v, np.int64)  # noqa: E731
+    yield (  # Slice and Split on data (issue #14): channels, spatial axes, features
+        "slice_split",
+        make_model(
+            [  # channels 1:3 and rows 1:-1 (two axes), a channel split swapped, then columns
+                node("Slice", ["x", "st", "en", "ax"], ["y"]),
+                node("Split", ["x", "sizes"], ["a", "b"], axis=1),
+                node("Concat", ["b", "a"], ["ba"], axis=1),
+                node("Split", ["ba"], ["c0", "c1", "c2"], axis=3, num_outputs=3),
+                node("Add", ["c0", "c1"], ["z"]),
+                node("Flatten", ["c2"], ["f"]),
+                node("Slice", ["f", "fst", "fen"], ["w"]),
+            ],
+            image4,
+            [("y", None), ("z", None), ("w", None)],
+            {
+                "st": i64(1, 1),
+                "en": i64(3, -1),
+                "ax": i64(1, 2),
+                "sizes": i64(1, 3),
+                "fst": i64(0, -7),
+                "fen": i64(2**62, -2),
+            },
+            opset=18,
+        ),
+    )
+    yield (  # per-channel PRelu (issue #14): per channel of a feature map, per feature
+        "prelu_channels",
+        make_model(
+            [
+                node("PRelu", ["x", "sc"], ["p"]),
+                node("Flatten", ["p"], ["f"]),
+                node("PRelu", ["f", "sf"], ["y"]),
+            ],
+            image,
+            [("y", None)],
+            {"sc": f(2, 1, 1) * 0.6, "sf": f(50) * 0.6},
+        ),
+    )
+    sequence = [("x", ["N", 4, 7])]
+    yield (  # a 1-D grouped Conv, then its channels split and swapped
+        "conv1d_grouped",
+        make_model(
+            [
+                node("Conv", ["x", "W", "B"], ["c"], group=2, pads=[1, 0], strides=[2]),
+                node("Split", ["c", "sizes"], ["a", "b"], axis=1),
+                node("Concat", ["b", "a"], ["y"], axis=1),
+            ],
+            sequence,
+            [("y", None)],
+            {"W": f(6, 2, 3), "B": f(6), "sizes": i64(2, 4)},
+        ),
+    )
+    yield (  # nearest upsampling and zero padding (issue #14): Pad -> Add, Pad -> MaxPool
+        "resize_pad",
+        make_model(
+            [
+                node("Resize", ["x", "", "scales"], ["u"], mode="nearest"),
+                node("Pad", ["x", "pads"], ["p"]),
+                node("Add", ["u", "p"], ["a"]),
+                node("Pad", ["a", "corner"], ["q"]),
+                node("MaxPool", ["q"], ["y"], kernel_shape=[2, 2], strides=[2, 2]),
+            ],
+            image,  # (2, 5, 5): upsampled to (10, 15) and padded to (10, 15)
+            [("y", None)],
+            {
+                "scales": np.array([1, 1, 2, 3], np.float32),
+                "pads": np.array([0, 0, 2, 4, 0, 0, 3, 6], np.int64),
+                "corner": np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64),
+            },
+        ),
+    )
+    yield (  # the 1-D forms: Resize by the size of one axis (half_pixel), Pad
+        "resize_pad_1d",
+        make_model(
+            [
+                node("Resize", ["x", "", "", "sizes"], ["u"], mode="nearest", axes=[2]),
+                node("Pad", ["u", "pads"], ["p"]),
+                node("Relu", ["p"], ["r"]),
+                node("Pad", ["r", "tail"], ["y"]),
+            ],
+            [("x", ["N", 3, 4])],
+            [("y", None)],
+            {
+                "sizes": np.array([12], np.int64),
+                "pads": np.array([0, 0, 1, 0, 0, 2], np.int64),
+                "tail": np.array([0, 0, 0, 0, 0, 2], np.int64),
+            },
+            opset=18,
+        ),
+    )
+
+    # LayerNorm (issue #14): over a vector's features, and over the last axis of a rank-3
+    # input (moved last in the IR's layout) without a bias
+    yield (
+        "layernorm",
+        make_model(
+            [node("LayerNormalization", ["x", "g", "b"], ["y"], epsilon=1e-3)],
+            vector,
+            [("y", None)],
+            {"g": f(6), "b": f(6)},
+            opset=17,
+        ),
+    )
+    yield (
+        "layernorm_rank3",
+        make_model(
+            [node("LayerNormalization", ["x", "g"], ["y"], axis=2)],
+            [("x", ["N", 3, 4])],
+            [("y", None)],
+            {"g": f(4)},
+            opset=17,
+        ),
+    )
 
 
 MODEL_NAMES = [name for name, _ in models(np.random.default_rng(0))]
@@ -220,6 +334,8 @@ def random_compile(rng, name: str, narrow_accumulators: bool = False, max_table_
             spec["accum"] = str(random_type(rng, width=int(rng.integers(8, 20))))
         if n.op is Op.ACTIVATION and ACTIVATION_KINDS[n.attrs.kind].table:
             spec["table_size"] = int(2 ** rng.integers(3, max_table_log2))
+        if n.op is Op.LAYER_NORM:
+            spec["table_size"] = int(2 ** rng.integers(2, max_table_log2))
         if n.op is Op.ACTIVATION and ACTIVATION_KINDS[n.attrs.kind].calibrated:
             low = float(rng.uniform(-6, -1))  # inputs below, inside and above the table
             spec["table_range"] = [low, low + float(rng.uniform(1.5, 6))]

@@ -10,6 +10,7 @@ check; tests/test_architecture.py holds them to that.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 
@@ -31,6 +32,10 @@ def oracle(value: Fraction, t: FixedType) -> int:
         r = floor
     elif t.rounding == "TRN_ZERO":
         r = floor if q >= 0 else math.ceil(q)
+    elif t.rounding == "CEIL":  # nnfx's own: toward plus infinity
+        r = math.ceil(q)
+    elif t.rounding == "UP":  # nnfx's own: away from zero
+        r = math.ceil(q) if q >= 0 else floor
     elif rest != half:
         r = up if rest > half else floor
     else:
@@ -112,12 +117,21 @@ def o_conv(node, g, xs, types, out):
     (x,) = xs
     a = node.attrs
     w = fr(node.param(g, "weight"))  # (kh, kw, cin // group, cout)
+    if len(a.kernel_shape) == 1:  # 1-D: a 2-D convolution of height 1
+        x, w = x[:, None], w[None]
+        a = dataclasses.replace(
+            a,
+            kernel_shape=(1, *a.kernel_shape),
+            strides=(1, *a.strides),
+            pads=(0, a.pads[0], 0, a.pads[1]),
+            dilations=(1, *a.dilations),
+        )
     cg, m = a.in_channels // a.group, a.out_channels // a.group
     bias = node.param(g, "bias")
     b = fr(bias) if bias is not None else [Fraction(0)] * a.out_channels
     xp = _padded(x, a.pads, Fraction(0))
     kh, kw = a.kernel_shape
-    oh, ow = g.tensors[node.outputs[0]].shape[:2]
+    oh, ow = (1, *g.tensors[node.outputs[0]].shape)[-3:-1]
     y = np.empty((x.shape[0], oh, ow, a.out_channels), dtype=object)
     for n in range(x.shape[0]):
         for p in range(oh):
@@ -132,7 +146,7 @@ def o_conv(node, g, xs, types, out):
                                 terms_x.append(xp[n, r, s, (o // m) * cg + c])
                                 terms_w.append(w[i, j, c, o])
                     y[n, p, q, o] = _accumulate(node, terms_x, terms_w, b[o], out)
-    return y
+    return y[:, 0] if len(node.attrs.kernel_shape) == 1 else y
 
 
 def o_pool(node, g, xs, types, out):
@@ -199,8 +213,9 @@ def o_activation(node, g, xs, types, out):
             r = Q(v, out)
         elif a.kind == "relu":
             r = Q(max(v, Fraction(0)), out)
-        elif a.kind == "leaky_relu":
-            alpha = Fraction(float(node.param(g, "alpha")[0]))
+        elif a.kind == "leaky_relu":  # one slope, or one per channel (the last axis)
+            slopes = node.param(g, "alpha")
+            alpha = Fraction(float(slopes[index[-1] % slopes.size]))
             r = Q(v if v > 0 else v * alpha, out)
         elif a.kind == "clip":
             r = Q(v, out)
@@ -239,6 +254,30 @@ def o_softmax(node, g, xs, types, out):
     return y
 
 
+def o_layer_norm(node, g, xs, types, out):
+    """Rows over the last axis: codes X, S, d = n X - S, U = sum d^2 + E, the even shift s
+    that brings U below the table size, z = Q_z(d T[U >> s] / 2^(s/2)), Q(z * scale + bias)."""
+    (x,) = xs
+    p, n = node.precision, node.attrs.size
+    table, scale, bias = (fr(node.param(g, role)) for role in ("table", "scale", "bias"))
+    epsilon = int(node.param(g, "epsilon")[0])
+    rows = x.reshape(-1, n)
+    y = np.empty(rows.shape, dtype=object)
+    for r, row in enumerate(rows):
+        codes = [int(v * Fraction(2) ** types[0].frac) for v in row]
+        total = sum(codes)
+        d = [n * c - total for c in codes]
+        u = sum(di * di for di in d) + epsilon
+        s = 0
+        while u >= p.table.size * 2**s:
+            s += 2
+        rsqrt = table[u // 2**s]
+        for i in range(n):
+            z = Q(d[i] * rsqrt / Fraction(2) ** (s // 2), p.inverse_type)
+            y[r, i] = Q(z * scale[i] + bias[i], out)
+    return y.reshape(x.shape)
+
+
 def o_add(node, g, xs, types, out):
     a, b = xs
     return np.vectorize(lambda u, v: Q(u + v, out), otypes=[object])(a, b)
@@ -268,6 +307,28 @@ def o_argmax(node, g, xs, types, out):
     return np.array(result, dtype=object)
 
 
+def o_upsample(node, g, xs, types, out):
+    """Element by element: output position i of each spatial axis reads input i // s."""
+    (x,) = xs
+    scales = node.attrs.scales
+    y = np.empty((x.shape[0], *g.tensors[node.outputs[0]].shape), dtype=object)
+    for index in np.ndindex(*y.shape):
+        n, *spatial, c = index
+        y[index] = x[(n, *(i // s for i, s in zip(spatial, scales, strict=True)), c)]
+    return y
+
+
+def o_pad(node, g, xs, types, out):
+    """Zeros (the value 0), each input value moved by the begins."""
+    (x,) = xs
+    begins = node.attrs.pads[: len(node.attrs.pads) // 2]
+    y = np.full((x.shape[0], *g.tensors[node.outputs[0]].shape), Fraction(0), dtype=object)
+    for index in np.ndindex(*x.shape):
+        n, *spatial, c = index
+        y[(n, *(i + b for i, b in zip(spatial, begins, strict=True)), c)] = x[index]
+    return y
+
+
 ORACLE = {
     Op.DENSE: o_dense,
     Op.CONV: o_conv,
@@ -278,15 +339,21 @@ ORACLE = {
     Op.BATCH_NORM: o_batch_norm,
     Op.ACTIVATION: o_activation,
     Op.SOFTMAX: o_softmax,
+    Op.LAYER_NORM: o_layer_norm,
     Op.ADD: o_add,
     Op.SUB: o_sub,
     Op.MUL: o_mul,
     Op.CONCAT: o_concat,
     Op.ARGMAX: o_argmax,
+    Op.UPSAMPLE: o_upsample,
+    Op.PAD: o_pad,
     Op.FLATTEN: lambda n, g, xs, t, o: xs[0].reshape(len(xs[0]), -1),
     Op.RESHAPE: lambda n, g, xs, t, o: xs[0].reshape(len(xs[0]), *n.attrs.shape),
     Op.TRANSPOSE: lambda n, g, xs, t, o: xs[0].transpose(0, *(p + 1 for p in n.attrs.perm)),
     Op.IDENTITY: lambda n, g, xs, t, o: xs[0],
+    Op.SLICE: lambda n, g, xs, t, o: np.take(
+        xs[0], range(n.attrs.start, n.attrs.end), axis=n.attrs.axis + 1
+    ),
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from nnfx.trainer.activations import ACTIVATIONS
-from nnfx.trainer.data import DATASETS
+from nnfx.trainer.data import DATASETS, SEQUENCE_DATASETS
 from nnfx.trainer.optimizers import OPTIMIZERS
 from nnfx.trainer.schedules import SCHEDULES
 
@@ -47,14 +47,15 @@ def split_fractions(ctx, param, value: str) -> tuple[float, float, float]:
 
 
 def dataset(ctx, param, value: str) -> str:
-    if value in DATASETS:
+    if value in DATASETS + SEQUENCE_DATASETS:
         return value
     if value.endswith(".npz"):
         if not Path(value).is_file():
             raise click.BadParameter(f"data file '{value}' does not exist")
         return value
     raise click.BadParameter(
-        f"'{value}' is neither a built-in dataset ({', '.join(DATASETS)}) nor a .npz file"
+        f"'{value}' is neither a built-in dataset ({', '.join(DATASETS + SEQUENCE_DATASETS)}) "
+        "nor a .npz file"
     )
 
 
@@ -161,7 +162,8 @@ def train_options(f):
             default="digits",
             show_default=True,
             callback=dataset,
-            help=f"{', '.join(DATASETS)}, or a .npz file with arrays X and y.",
+            help=f"{', '.join(DATASETS)}, the sequences {', '.join(SEQUENCE_DATASETS)} "
+            "(for --recurrent), or a .npz file with arrays X and y.",
         ),
         click.option(
             "--hidden",
@@ -330,6 +332,33 @@ conv_option = click.option(
     "2x2 max pooling while the image allows), comma-separated, e.g. 8,16; Flatten and the "
     "--hidden layers follow. Needs images: digits (as 1x8x8), or a .npz whose X is "
     "(N, C, H, W), (N, H, W) or (N, side*side).",
+)
+
+
+# -- the recurrent model of `nnfx train` ---------------------------------------------------------
+def recurrent_layers(ctx, param, value: str) -> tuple[str, ...]:
+    """``lstm:32,gru:16`` -> ``("lstm:32", "gru:16")``, each checked; empty means none."""
+    from nnfx.errors import ConfigError
+    from nnfx.trainer.builders import parse_recurrent
+
+    specs = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not specs:
+        return ()
+    try:
+        parse_recurrent(specs)
+    except ConfigError as e:
+        raise click.BadParameter(str(e)) from None
+    return specs
+
+
+recurrent_option = click.option(
+    "--recurrent",
+    default="",
+    callback=recurrent_layers,
+    help="Train a recurrent network: KIND:UNITS layers, comma-separated, KIND rnn, lstm or gru "
+    "(e.g. lstm:32 or gru:32,gru:16; each but the last passes its whole sequence on), then "
+    "the --hidden layers on the last state. Needs sequences: digits-seq, sine-seq, or a .npz "
+    "whose X is (samples, steps, features).",
 )
 
 

@@ -1,4 +1,5 @@
-"""`nnfx train`: train an MLP (or a CNN) with the NumPy trainer and export it to ONNX."""
+"""`nnfx train`: train an MLP (a CNN, a recurrent network) with the NumPy trainer and export it
+to ONNX."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from nnfx.cli.options import (
     conv_option,
     force_option,
     quiet_option,
+    recurrent_option,
     train_options,
 )
 from nnfx.cli.output import print_files, print_model_and_metrics
@@ -26,6 +28,7 @@ def _config(**kw):
 @click.command()
 @train_options
 @conv_option
+@recurrent_option
 @click.option(
     "-o",
     "--output",
@@ -37,7 +40,8 @@ def _config(**kw):
 @force_option
 @quiet_option
 def train(output: str, force: bool, quiet: bool, **kw) -> None:
-    """Train an MLP classifier (a CNN with --conv) with the NumPy trainer and export it to ONNX.
+    """Train an MLP classifier (a CNN with --conv, a recurrent network with --recurrent) with the
+    NumPy trainer and export it to ONNX.
 
     The data set is split 70/15/15 (stratified) and standardized with the training statistics.
     Prints one line per epoch and the test metrics (only these with --quiet); writes the ONNX

@@ -17,7 +17,8 @@ The model, for a layer with reuse factor R:
 - latency in cycles: ``R`` + 3 (multiplier pipeline) + ``ceil(log2(n_in)) / 2`` (two adder
   levels per cycle at 200 MHz) for Dense; Conv repeats that per output pixel of its image
   (io_parallel processes one window at a time); element-wise ops 1, tables 2, softmax
-  ``5 + ceil(log2(n))``. The initiation interval of the design is the largest layer II.
+  ``5 + ceil(log2(n))``, LayerNorm ``8 + 2 ceil(log2(n))``. The initiation interval of the
+  design is the largest layer II.
 """
 
 from __future__ import annotations
@@ -222,6 +223,24 @@ def _softmax(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) ->
     est.latency_cycles = 5 + math.ceil(math.log2(max(axis, 2)))
 
 
+def _layer_norm(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    """Three multipliers per value (d * d, d * T[u], z * scale), one table per row, two sums
+    and the chain of threshold comparisons in the latency."""
+    p = node.layer_precision
+    x_bits = _bits(graph.tensors[node.inputs[0]].dtype) + math.ceil(math.log2(node.attrs.size + 1))
+    table_bits = p.type_of("table_type").width
+    est.multipliers = 3 * n
+    est.dsp = n * (
+        _multiplier_cost(x_bits, x_bits, 3.0)[0]
+        + _multiplier_cost(x_bits, table_bits, 3.0)[0]
+        + _multiplier_cost(table_bits, _bits(p.weight), 3.0)[0]
+    )
+    est.lut = n * (bits + 2 * x_bits)
+    rows = max(n // node.attrs.size, 1)
+    est.bram18 = rows * _rom_blocks(p.spec("table"), table_bits)
+    est.latency_cycles = 8 + 2 * math.ceil(math.log2(max(node.attrs.size, 2)))
+
+
 def _multiply(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
     """Element-wise products: Mul of two tensors, BatchNorm's scale, an activation's slope."""
     in_bits = _bits(graph.tensors[node.inputs[0]].dtype)
@@ -292,6 +311,7 @@ ESTIMATORS: dict[Op, Callable[..., object]] = {
     Op.BATCH_NORM: _multiply,
     Op.ACTIVATION: _activation,
     Op.SOFTMAX: _softmax,
+    Op.LAYER_NORM: _layer_norm,
     Op.ADD: _logic,
     Op.SUB: _logic,
     Op.MUL: _multiply,
@@ -301,6 +321,9 @@ ESTIMATORS: dict[Op, Callable[..., object]] = {
     Op.TRANSPOSE: _wiring,
     Op.IDENTITY: _wiring,
     Op.ARGMAX: _logic,
+    Op.SLICE: _wiring,  # codes copied: wires
+    Op.UPSAMPLE: _wiring,  # a fixed index mapping, like Transpose: no logic, no DSPs
+    Op.PAD: _wiring,  # the input's wires and constant zeros
 }
 
 

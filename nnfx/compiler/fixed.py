@@ -17,6 +17,8 @@ Rounding applies to the bits dropped below ``2**-frac``:
 - ``RND_MIN_INF``: to nearest, ties toward minus infinity
 - ``RND_INF``: to nearest, ties away from zero
 - ``RND_CONV``: to nearest, ties to even
+- ``CEIL``: toward plus infinity (nnfx's own mode, which ap_fixed lacks: QONNX's CEIL)
+- ``UP``: away from zero (nnfx's own mode, which ap_fixed lacks: QONNX's UP)
 
 Overflow applies to the rounded integer: ``WRAP`` keeps the low ``width`` bits (two's
 complement when signed) — the default; ``SAT`` clamps to the range; ``SAT_ZERO`` gives 0 on
@@ -62,9 +64,10 @@ class Rounding:
         return (rest != 0) & when
 
 
-# The seven ap_fixed rounding modes (the module docstring says each in words). Every engine
-# follows this table: quantize (float in) and requantize (integer in) call
-# :meth:`Rounding.up`; the fixed ONNX writer builds the same decision as graph ops.
+# The seven ap_fixed rounding modes and nnfx's two directed extensions, CEIL and UP (the module
+# docstring says each in words). Every engine follows this table: quantize (float in) and
+# requantize (integer in) call :meth:`Rounding.up`; the fixed ONNX writer builds the same
+# decision as graph ops; the C++ writes the extensions as a floor plus an explicit step.
 ROUNDING_RULES = {
     "TRN": Rounding(nearest=False, tie="never"),
     "TRN_ZERO": Rounding(nearest=False, tie="negative"),
@@ -73,8 +76,13 @@ ROUNDING_RULES = {
     "RND_INF": Rounding(nearest=True, tie="positive"),
     "RND_MIN_INF": Rounding(nearest=True, tie="never"),
     "RND_CONV": Rounding(nearest=True, tie="odd"),
+    "CEIL": Rounding(nearest=False, tie="always"),
+    "UP": Rounding(nearest=False, tie="positive"),
 }
 ROUNDING = tuple(ROUNDING_RULES)
+# The modes ap_fixed and ac_fixed do not have: spelled without an AP_ prefix, and written in the
+# C++ as a TRN type plus an explicit rounding step (backends/hls/render.py).
+EXTENSION_ROUNDING = ("CEIL", "UP")
 # The four ap_fixed overflow modes, by what happens to a rounded code outside the type's range
 # ([raw_min, raw_max], or FixedType.clamp_range for the clamping modes): WRAP keeps the low
 # width bits, the SAT modes clamp to clamp_range, SAT_ZERO gives 0.
@@ -168,7 +176,13 @@ class FixedType:
         return f"{name}<{self.width},{self.integer}{modes}>"
 
     def ap_type(self) -> str:
-        """The Vitis HLS spelling, e.g. ``ap_fixed<16,6,AP_RND,AP_SAT>``."""
+        """The Vitis HLS spelling, e.g. ``ap_fixed<16,6,AP_RND,AP_SAT>``; a type with one of
+        nnfx's own rounding modes (CEIL, UP) has none and is refused."""
+        if self.rounding in EXTENSION_ROUNDING:
+            raise PrecisionError(
+                f"{self} has no Vitis spelling: ap_fixed has no {self.rounding} rounding (nnfx's "
+                "C++ writes it as a TRN type with an explicit rounding step)"
+            )
         name = "ap_fixed" if self.signed else "ap_ufixed"
         modes = ""
         if self.rounding != "TRN" or self.overflow != "WRAP":
@@ -207,6 +221,12 @@ class FixedType:
                 f"cannot parse fixed-point type '{text}': expected "
                 f"{'a width' if is_int else 'width, integer bits and optional modes'}"
             ) from None
+        for m in modes:
+            if m.upper().removeprefix("AP_") in EXTENSION_ROUNDING and m.upper().startswith("AP_"):
+                raise PrecisionError(
+                    f"cannot parse fixed-point type '{text}': {m} is not a Vitis mode; CEIL and "
+                    "UP are nnfx's own and are written without AP_, e.g. fixed<8,2,CEIL,SAT>"
+                )
         modes = [m.upper().removeprefix("AP_") for m in modes]
         rounding = modes[0] if len(modes) > 0 else "TRN"
         overflow = modes[1] if len(modes) > 1 else "WRAP"
@@ -302,10 +322,11 @@ def _round_shift(raw: np.ndarray, shift: int, mode: str) -> np.ndarray:
     """``raw / 2**shift`` rounded by ``mode`` (``shift > 0``): int64 codes with
     ``|raw| < 2**62``, or Python ints of any size (object arrays)."""
     wide = raw.dtype == object
-    if not wide and shift >= 63:  # |raw| < 2**62 is below half an LSB: only floor gives -1
-        if mode == "TRN":
-            return np.where(raw < 0, np.int64(-1), np.int64(0))
-        return np.zeros_like(raw)
+    if not wide and shift >= 63:  # |raw| < 2**62 is below half an LSB
+        if ROUNDING_RULES[mode].nearest:  # the rest is above half below 0, below half above
+            return np.zeros_like(raw)
+        floor = np.where(raw < 0, np.int64(-1), np.int64(0))
+        return _round_split(floor, raw != 0, None, raw, mode)  # rest != 0 where raw != 0
     s = shift if wide else np.int64(shift)
     one = 1 if wide else np.int64(1)
     floor = raw >> s  # arithmetic shift: floor division by 2**shift

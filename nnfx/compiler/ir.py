@@ -114,10 +114,10 @@ class LayerPrecision:
     bias: FixedType | None = None  # biases, offsets
     accum: FixedType | None = None  # the accumulator type
     accum_sized: bool = False  # True: the compiler sized accum so that it never overflows
-    table: TableSpec | None = None  # sigmoid, tanh, elu; softmax's exp
+    table: TableSpec | None = None  # sigmoid, tanh, elu; softmax's exp; LayerNorm's 1/sqrt
     table_type: FixedType | None = None
     inverse_table: TableSpec | None = None  # softmax's 1 / sum (or log of the sum)
-    inverse_type: FixedType | None = None
+    inverse_type: FixedType | None = None  # its type; LayerNorm: the normalized value's
 
     def type_of(self, role: TypeRole) -> FixedType:
         """The type of ``role`` (a field above); a PrecisionError when it is not set."""

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from nnfx.compiler.resample import PadAttrs, UpsampleAttrs, pad_shape, upsample_shape
+from nnfx.compiler.slicing import SliceAttrs, slice_shape
 from nnfx.errors import ModelError, UnsupportedOpError
 
 Shape = tuple[int, ...]
@@ -30,6 +32,7 @@ class Op(str, Enum):
     BATCH_NORM = "BatchNorm"  # y = x * scale + bias, constants broadcast over the sample
     ACTIVATION = "Activation"
     SOFTMAX = "Softmax"
+    LAYER_NORM = "LayerNorm"  # over the last axis, then * scale + bias per entry of that axis
     ADD = "Add"
     SUB = "Sub"  # a - b, two tensors of one shape
     MUL = "Mul"  # a * b element-wise, two tensors of one shape
@@ -39,6 +42,9 @@ class Op(str, Enum):
     TRANSPOSE = "Transpose"
     IDENTITY = "Identity"
     ARGMAX = "ArgMax"
+    UPSAMPLE = "Upsample"  # nearest, whole-number scales: codes copied (compiler/resample.py)
+    PAD = "Pad"  # zeros on the spatial axes: codes copied, the code 0 around them
+    SLICE = "Slice"  # one axis, step 1: codes copied (compiler/slicing.py)
 
 
 class Activation(str, Enum):
@@ -224,6 +230,21 @@ class SoftmaxAttrs:
 
 
 @dataclass(frozen=True)
+class LayerNormAttrs:
+    """Normalization over the last axis (``size`` values): ``(x - mean) / sqrt(var + epsilon)``,
+    then ``* scale + bias`` (the constants, one per entry of that axis)."""
+
+    size: int
+    epsilon: float = 1e-5
+
+    def __post_init__(self):
+        if not (isinstance(self.size, int) and self.size >= 1):
+            raise ModelError(f"LayerNorm size {self.size} must be a positive integer")
+        if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
+            raise ModelError(f"LayerNorm epsilon {self.epsilon} must be a finite number >= 0")
+
+
+@dataclass(frozen=True)
 class ConcatAttrs:
     axis: int
 
@@ -258,6 +279,7 @@ ATTRS: dict[Op, type] = {
     Op.BATCH_NORM: NoAttrs,
     Op.ACTIVATION: ActivationAttrs,
     Op.SOFTMAX: SoftmaxAttrs,
+    Op.LAYER_NORM: LayerNormAttrs,
     Op.ADD: NoAttrs,
     Op.SUB: NoAttrs,
     Op.MUL: NoAttrs,
@@ -267,6 +289,9 @@ ATTRS: dict[Op, type] = {
     Op.TRANSPOSE: TransposeAttrs,
     Op.IDENTITY: NoAttrs,
     Op.ARGMAX: ArgMaxAttrs,
+    Op.UPSAMPLE: UpsampleAttrs,
+    Op.PAD: PadAttrs,
+    Op.SLICE: SliceAttrs,
 }
 
 # The constants each op reads, by role (``Node.params``); optional ones may be absent.
@@ -279,6 +304,7 @@ PARAMS: dict[Op, tuple[str, ...]] = {
     Op.GLOBAL_AVG_POOL: ("reciprocal",),
     Op.ACTIVATION: ("table", "alpha", "beta", "low", "high", "slope"),
     Op.SOFTMAX: ("table", "inverse_table"),
+    Op.LAYER_NORM: ("scale", "bias", "table", "epsilon"),
 }
 
 
@@ -346,6 +372,14 @@ def _add_shape(shapes, a):
     return shapes[0]
 
 
+def _layer_norm_shape(shapes, a: LayerNormAttrs):
+    if not shapes[0] or shapes[0][-1] != a.size:
+        raise ModelError(
+            f"LayerNorm over {a.size} values needs a last axis of {a.size}, got {shapes[0]}"
+        )
+    return shapes[0]
+
+
 def _concat_shape(shapes, a: ConcatAttrs):
     rank = len(shapes[0])
     axis = a.axis % rank
@@ -388,6 +422,7 @@ SHAPE_RULES: dict[Op, Callable[[list[Shape], Any], Shape]] = {
     Op.BATCH_NORM: _same_shape,
     Op.ACTIVATION: _same_shape,
     Op.SOFTMAX: _same_shape,
+    Op.LAYER_NORM: _layer_norm_shape,
     Op.ADD: _add_shape,
     Op.SUB: _add_shape,
     Op.MUL: _add_shape,
@@ -397,6 +432,9 @@ SHAPE_RULES: dict[Op, Callable[[list[Shape], Any], Shape]] = {
     Op.TRANSPOSE: _transpose_shape,
     Op.IDENTITY: _same_shape,
     Op.ARGMAX: _argmax_shape,
+    Op.UPSAMPLE: upsample_shape,
+    Op.PAD: pad_shape,
+    Op.SLICE: slice_shape,
 }
 
 

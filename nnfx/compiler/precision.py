@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nnfx.compiler import ir, tables
+from nnfx.compiler import ir, layer_norm, model_types, tables
 from nnfx.compiler.fixed import ALPHA_TYPE, MAX_WIDTH, FixedType, quantize
 from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freeze, validate
 from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op, activation_rule
@@ -71,6 +71,7 @@ class _Assigner:
         self.types: dict[str, ir.DType] = {}
         self.constants = dict(graph.constants)
         self.nodes: list[Node] = []
+        self.model_fixed = model_types.fixes_types(graph)  # a QONNX model's own types
         names = {n.name for n in graph.nodes}
         missing = [n for n in config.layers if n not in names]
         if missing:
@@ -96,8 +97,9 @@ class _Assigner:
         return None if value is None else FixedType.parse(value)
 
     def result_type(self, tensor: str, signed: bool, node: Node | None = None) -> FixedType:
-        if tensor in self.config.tensors:
-            return FixedType.parse(self.config.tensors[tensor])
+        fixed = model_types.tensor_type(self.graph, tensor)  # the model's own (QONNX) first
+        if fixed is not None or tensor in self.config.tensors:
+            return fixed or FixedType.parse(self.config.tensors[tensor])
         given = None if node is None else self.layer_type(node, "result")
         if given is not None:
             return given
@@ -112,7 +114,7 @@ class _Assigner:
         return fit_type(max(abs(low), abs(high)), int(width), signed, self.config.margin_bits)
 
     def constant_type(self, node: Node, key: str, values: np.ndarray) -> FixedType:
-        given = self.layer_type(node, key)
+        given = model_types.constant_type(node, key, values) or self.layer_type(node, key)
         if given is not None:
             return given
         if not self.config.auto:
@@ -159,7 +161,7 @@ class _Assigner:
                 f"precision assignment has no rule for op '{node.op.value}' (node "
                 f"'{node.name}'); it has {', '.join(op.value for op in PRECISION_RULES)}"
             )
-        return rule(self, node, [self.types[i] for i in node.inputs])
+        return model_types.settle(self, rule(self, node, [self.types[i] for i in node.inputs]))
 
     # -- rules that type the output themselves ---------------------------------------------
     def _argmax(self, node: Node, in_types) -> Node:
@@ -287,9 +289,11 @@ class _Assigner:
 
     def _act_leaky_relu(self, node, out_type):
         t = self.internal_type(SLOPE_INTEGER_BITS, signed=True)
+        per_channel = node.param(self.graph, "alpha")  # PRelu's, one per channel
+        alpha = np.array([node.attrs.alpha]) if per_channel is None else per_channel
         return dataclasses.replace(
             node,
-            params={"alpha": self.store(node, "alpha", np.array([node.attrs.alpha]), t)},
+            params={"alpha": self.store(node, "alpha", alpha, t)},
             precision=LayerPrecision(weight=t),
         )
 
@@ -377,6 +381,7 @@ PRECISION_RULES: dict[Op, Callable[[_Assigner, Node, list], Node]] = {
     Op.BATCH_NORM: _typed(_Assigner._batch_norm),
     Op.ACTIVATION: _typed(_Assigner._activation),
     Op.SOFTMAX: _typed(_Assigner._softmax),
+    Op.LAYER_NORM: lambda a, node, in_types: layer_norm.assign(a, node, in_types, a._result(node)),
     Op.ADD: _Assigner._element_wise,
     Op.SUB: _Assigner._element_wise,
     Op.MUL: _Assigner._element_wise,
@@ -386,6 +391,9 @@ PRECISION_RULES: dict[Op, Callable[[_Assigner, Node, list], Node]] = {
     Op.TRANSPOSE: _Assigner._pass_through,
     Op.IDENTITY: _Assigner._pass_through,
     Op.ARGMAX: _Assigner._argmax,
+    Op.SLICE: _Assigner._pass_through,  # codes copied
+    Op.UPSAMPLE: _Assigner._pass_through,  # codes copied
+    Op.PAD: _Assigner._pass_through,  # codes copied, the code 0 around them
 }
 
 ACTIVATION_RULES: dict[Activation, Callable[[_Assigner, Node, FixedType], Node]] = {

@@ -41,6 +41,7 @@ from nnfx.frontends.context import (
     tensor_array,
 )
 from nnfx.frontends.converters import CONVERTERS
+from nnfx.frontends.ops_quant import annotate
 from nnfx.frontends.patterns import fuse_activation_patterns
 
 MIN_OPSET, MAX_OPSET = 13, 21
@@ -98,9 +99,25 @@ def _check_text(model: onnx.ModelProto, source: str) -> None:
                         )
 
 
+def _with_domain_imports(model: onnx.ModelProto) -> onnx.ModelProto:
+    """QONNX files use custom domains (``qonnx.custom_op.general``, ``onnx.brevitas``) often
+    without an opset import for them, which ONNX's checker refuses though the file is valid:
+    the checker sees a copy that imports each such domain at version 1 (every other check
+    stays, and the model itself is unchanged)."""
+    declared = {o.domain for o in model.opset_import}
+    missing = sorted({n.domain for n in model.graph.node} - declared - {"", "ai.onnx"})
+    if not missing:
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    copy.opset_import.extend(onnx.helper.make_opsetid(domain, 1) for domain in missing)
+    return copy
+
+
 def _check(model: onnx.ModelProto, source: str) -> None:
     """ONNX's checker. Nodes out of topological order fail it, yet nnfx sorts them: then the
     checker runs again on a sorted copy, so that it still sees every other defect."""
+    model = _with_domain_imports(model)
     try:
         onnx.checker.check_model(model)
         return
@@ -232,7 +249,9 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
         conv.onnx_node = node
         conv.node_name = unique_name(_node_name(node, index), taken_names)
         taken_names.add(conv.node_name)
+        first = len(conv.nodes)
         CONVERTERS[_op_key(node)](conv)
+        annotate(conv, node, first)  # a layer reading QONNX-quantized constants keeps their types
     outputs = _outputs(conv, graph)
     ir = Graph(
         name=graph.name or Path(source).stem,

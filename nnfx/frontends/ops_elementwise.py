@@ -50,21 +50,39 @@ def gelu(c: Converter) -> None:
 
 
 def prelu(c: Converter) -> None:
-    """PRelu with one slope for every value: a leaky_relu of that slope."""
+    """PRelu: a leaky_relu. One slope for every value is its ``alpha``; a slope that varies
+    along one axis (a channel's, or a feature's) is the node's ``alpha`` constant, one value
+    per entry of the IR's last axis, the value laid out with that axis last."""
     x_name, slope_name = c.inputs(2)
     x = c.tensor(x_name)
     slope = c.numbers(slope_name, "slope")
-    if slope.size != 1 and np.unique(slope).size != 1:
+    if not np.all(np.isfinite(slope)):
+        bad = float(slope[~np.isfinite(slope)][0])
+        raise c.error(f"slope holds {bad}; expected finite numbers")
+    if slope.size == 1 or np.unique(slope).size == 1:
+        attrs = ActivationAttrs(Activation.LEAKY_RELU, alpha=float(slope.reshape(-1)[0]))
+        c.set_output(c.new_value(c.emit(Op.ACTIVATION, [x.tensor], attrs), x.perm))
+        return
+    sample = x.onnx_shape
+    try:  # leading axes of the slope beyond the sample's belong to the batch: size 1
+        full = np.broadcast_to(slope, (1, *sample)).reshape(sample)
+        varying = [a for a in range(len(sample)) if np.any(full != full.take([0], axis=a))]
+    except ValueError:
+        varying = []
+    if len(varying) != 1:
         raise c.error(
-            f"a PRelu slope of shape {slope.shape} (one per channel) is not supported; "
-            "nnfx supports one slope for every value",
+            f"a PRelu slope of shape {slope.shape} against an input of shape "
+            f"(batch, {', '.join(map(str, sample))}) is not supported; nnfx supports one slope, "
+            "or one per channel or feature (varying along one axis)",
             UnsupportedOpError,
         )
-    alpha = float(slope.reshape(-1)[0])
-    if not math.isfinite(alpha):
-        raise c.error(f"slope is {alpha}; expected a finite number")
-    out = c.emit(Op.ACTIVATION, [x.tensor], ActivationAttrs(Activation.LEAKY_RELU, alpha=alpha))
-    c.set_output(c.new_value(out, x.perm))
+    (axis,) = varying
+    perm = x.perm if x.perm[-1] == axis else (*(a for a in x.perm if a != axis), axis)
+    tensor = c.in_layout(x, perm)
+    alpha = np.moveaxis(full, axis, -1).reshape(-1, sample[axis])[0]
+    attrs = ActivationAttrs(Activation.LEAKY_RELU)
+    out = c.emit(Op.ACTIVATION, [tensor], attrs, {"alpha": alpha})
+    c.set_output(c.new_value(out, perm))
 
 
 def clip(c: Converter) -> None:

@@ -15,6 +15,8 @@ import numpy as np
 from nnfx.compiler.ir import Graph, Node
 from nnfx.compiler.layout import batched
 from nnfx.compiler.ops import Activation, Op, activation_rule
+from nnfx.compiler.resample import pad_zeros, upsample
+from nnfx.compiler.slicing import slice_index
 from nnfx.compiler.tables import FUNCTIONS
 from nnfx.compiler.windows import conv_groups, kernel_axes, windows
 from nnfx.errors import DataError, ModelError
@@ -112,9 +114,10 @@ FLOAT_KERNELS: dict[Op, Kernel] = {
     Op.GLOBAL_MAX_POOL: lambda n, i, g: i[0].max(axis=_spatial_axes(i[0])),
     Op.BATCH_NORM: lambda n, i, g: i[0] * n.param(g, "scale") + n.param(g, "bias"),
     Op.ACTIVATION: lambda n, i, g: _activation(
-        i[0], n.attrs.kind, n.attrs.alpha, n.attrs.beta, n.attrs.min, n.attrs.max
+        i[0], n.attrs.kind, _alpha(n, g), n.attrs.beta, n.attrs.min, n.attrs.max
     ),
     Op.SOFTMAX: lambda n, i, g: _softmax(i[0], n.attrs.axis, n.attrs.log),
+    Op.LAYER_NORM: lambda n, i, g: _layer_norm(i[0], n, g),
     Op.ADD: lambda n, i, g: i[0] + i[1],
     Op.SUB: lambda n, i, g: i[0] - i[1],
     Op.MUL: lambda n, i, g: i[0] * i[1],
@@ -124,7 +127,17 @@ FLOAT_KERNELS: dict[Op, Kernel] = {
     Op.TRANSPOSE: lambda n, i, g: i[0].transpose(batched(n.attrs.perm)),
     Op.IDENTITY: lambda n, i, g: i[0],
     Op.ARGMAX: lambda n, i, g: _argmax(i[0], n.attrs),
+    Op.UPSAMPLE: lambda n, i, g: upsample(i[0], n.attrs.scales),
+    Op.PAD: lambda n, i, g: pad_zeros(i[0], n.attrs.pads),
+    Op.SLICE: lambda n, i, g: i[0][slice_index(n.attrs)],
 }
+
+
+def _alpha(node: Node, graph: Graph):
+    """A leaky_relu's slope: its per-channel ``alpha`` constant (PRelu), else the attribute."""
+    if node.attrs.kind is Activation.LEAKY_RELU and "alpha" in node.params:
+        return node.constant(graph, "alpha")
+    return node.attrs.alpha
 
 
 def _batch_axis(axis: int, x: np.ndarray) -> int:
@@ -139,6 +152,13 @@ def _softmax(x: np.ndarray, axis: int, log: bool) -> np.ndarray:
         return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
     e = np.exp(z)
     return e / e.sum(axis=axis, keepdims=True)
+
+
+def _layer_norm(x: np.ndarray, node: Node, graph: Graph) -> np.ndarray:
+    centered = x - x.mean(axis=-1, keepdims=True)
+    variance = np.mean(centered * centered, axis=-1, keepdims=True)
+    normalized = centered / np.sqrt(variance + node.attrs.epsilon)
+    return normalized * node.constant(graph, "scale") + node.constant(graph, "bias")
 
 
 def _argmax(x: np.ndarray, attrs) -> np.ndarray:

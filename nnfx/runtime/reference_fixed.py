@@ -21,10 +21,13 @@ from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code, to_raw
 from nnfx.compiler.ir import INTEGER, Graph
 from nnfx.compiler.layout import batched
 from nnfx.compiler.ops import Activation, Op, activation_rule
+from nnfx.compiler.resample import pad_zeros, upsample
+from nnfx.compiler.slicing import slice_index
 from nnfx.compiler.windows import conv_groups, kernel_axes, windows
 from nnfx.errors import DataError, ModelError, PrecisionError
 from nnfx.runtime.activations_fixed import FIXED_ACTIVATIONS
 from nnfx.runtime.fixed_core import FixedContext, align, exact_ints, magnitude, table_index
+from nnfx.runtime.layer_norm_fixed import layer_norm
 
 INT_MIN = np.iinfo(np.int64).min
 
@@ -242,6 +245,7 @@ FIXED_KERNELS: dict[Op, FixedKernel] = {
     Op.BATCH_NORM: _batch_norm,
     Op.ACTIVATION: _activation,
     Op.SOFTMAX: _softmax,
+    Op.LAYER_NORM: layer_norm,
     Op.ADD: _aligned_sum(subtract=False),
     Op.SUB: _aligned_sum(subtract=True),
     Op.MUL: _mul,
@@ -251,6 +255,9 @@ FIXED_KERNELS: dict[Op, FixedKernel] = {
     Op.TRANSPOSE: lambda c, i: i[0].transpose(batched(c.node.attrs.perm)),
     Op.IDENTITY: lambda c, i: i[0],
     Op.ARGMAX: _argmax,
+    Op.UPSAMPLE: lambda c, i: upsample(i[0], c.node.attrs.scales),  # codes copied
+    Op.PAD: lambda c, i: pad_zeros(i[0], c.node.attrs.pads),  # the code 0 around them
+    Op.SLICE: lambda c, i: i[0][slice_index(c.node.attrs)],  # codes copied, type unchanged
 }
 
 

@@ -1,10 +1,12 @@
-"""The NumPy trainer: layers, losses, optimizers, schedules, callbacks, data, ONNX export."""
+"""The NumPy trainer: layers (dense, convolutional, recurrent), losses, optimizers, schedules,
+callbacks, data, ONNX export."""
 
 from nnfx.trainer.activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from nnfx.trainer.callbacks import Callback, EarlyStopping
 from nnfx.trainer.conv import AvgPool2D, Conv2D, MaxPool2D
 from nnfx.trainer.data import (
     DATASETS,
+    SEQUENCE_DATASETS,
     Dataset,
     Standardizer,
     load_dataset,
@@ -31,6 +33,7 @@ from nnfx.trainer.optimizers import (
     RMSprop,
     clip_gradients,
 )
+from nnfx.trainer.recurrent import GRU, LSTM, SimpleRNN
 from nnfx.trainer.regularizers import L1, L1L2, L2
 from nnfx.trainer.schedules import Constant, CosineDecay, ExponentialDecay, StepDecay
 
@@ -53,15 +56,18 @@ __all__ = [
     "Conv2D",
     "CosineDecay",
     "DATASETS",
+    "SEQUENCE_DATASETS",
     "Dataset",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "ExponentialDecay",
     "Flatten",
+    "GRU",
     "Hinge",
     "History",
     "L1L2",
+    "LSTM",
     "Layer",
     "LeakyReLU",
     "Linear",
@@ -75,6 +81,7 @@ __all__ = [
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "SimpleRNN",
     "Softmax",
     "Standardizer",
     "StepDecay",

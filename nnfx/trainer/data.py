@@ -1,7 +1,10 @@
 """Data helpers: the built-in data sets, splitting, one-hot encoding, standardization.
 
 The built-in data sets are the small ones bundled inside scikit-learn (no download at run
-time): ``digits`` (8x8 images of 0-9), ``iris``, ``wine`` and ``breast_cancer``.
+time): ``digits`` (8x8 images of 0-9), ``iris``, ``wine`` and ``breast_cancer``; and two
+sequence data sets, ``X`` of shape ``(samples, steps, features)``, for recurrent models:
+``digits-seq`` (the digits read row by row: 8 steps of 8 pixels) and ``sine-seq`` (noisy sine
+waves of three periods to tell apart, generated from a fixed seed; see :func:`sine_sequences`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import numpy as np
 from nnfx.errors import DataError
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer")
+SEQUENCE_DATASETS = ("digits-seq", "sine-seq")
+SINE_PERIODS = (6.0, 9.0, 14.0)  # the classes of sine-seq, in steps per cycle
 
 
 @dataclass
@@ -31,15 +36,23 @@ class Dataset:
 
 
 def load_dataset(name: str, images: bool = False) -> Dataset:
-    """One of :data:`DATASETS`, or a ``.npz`` file holding arrays ``X`` and ``y``.
+    """One of :data:`DATASETS` or :data:`SEQUENCE_DATASETS`, or a ``.npz`` file holding arrays
+    ``X`` and ``y``.
 
     ``images=True`` returns digits as ``(N, 1, 8, 8)`` NCHW images for convolutional models.
     """
     if Path(name).suffix or "/" in name:
         return _load_npz(Path(name))
+    if name == "sine-seq":
+        X, y = sine_sequences()
+        return Dataset(name, X, y, [f"period {p:g}" for p in SINE_PERIODS])
+    if name == "digits-seq":
+        digits = load_dataset("digits")
+        return Dataset(name, digits.X.reshape(-1, 8, 8), digits.y, digits.class_names)
     if name not in DATASETS:
         raise DataError(
-            f"unknown dataset '{name}'; expected one of {', '.join(DATASETS)} or a .npz file"
+            f"unknown dataset '{name}'; expected one of "
+            f"{', '.join(DATASETS + SEQUENCE_DATASETS)} or a .npz file"
         )
     from sklearn import datasets as skd  # bundled data files, imported only when needed
 
@@ -49,6 +62,28 @@ def load_dataset(name: str, images: bool = False) -> Dataset:
         X = X.reshape(-1, 1, 8, 8)
     names = [str(c) for c in bunch.target_names]
     return Dataset(name, X, np.asarray(bunch.target, dtype=np.int64), names)
+
+
+def sine_sequences(
+    samples: int = 1200, steps: int = 40, noise: float = 0.5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A time-series classification task: which of :data:`SINE_PERIODS` a noisy sine wave has.
+
+    Each sample is ``a sin(2 pi t / period + phase) + noise`` for ``t = 0..steps-1``, with a
+    random amplitude ``a`` in [0.5, 1.5], a random phase and Gaussian noise of standard
+    deviation ``noise``; ``X`` is ``(samples, steps, 1)``, ``y`` the period's index. The same
+    ``seed`` gives the same data."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(samples) % len(SINE_PERIODS)
+    rng.shuffle(y)
+    periods = np.asarray(SINE_PERIODS)[y][:, None]
+    amplitude = rng.uniform(0.5, 1.5, (samples, 1))
+    phase = rng.uniform(0.0, 2 * np.pi, (samples, 1))
+    t = np.arange(steps)[None, :]
+    X = amplitude * np.sin(2 * np.pi * t / periods + phase) + noise * rng.standard_normal(
+        (samples, steps)
+    )
+    return X[:, :, None], y.astype(np.int64)
 
 
 def read_npz(path: str | Path, what: str = "data") -> dict[str, np.ndarray]:

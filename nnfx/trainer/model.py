@@ -222,7 +222,7 @@ class Sequential:
             raise DataError(
                 f"{what}: y has {y.shape[1]} column(s) per sample; the model outputs {n_out}"
             )
-        return y
+        return y.reshape(len(y), *self.output_shape)  # e.g. (steps, units) of a sequence
 
     def _forward(self, X: np.ndarray, training: bool, upto: int | None = None) -> np.ndarray:
         out = X

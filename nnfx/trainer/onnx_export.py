@@ -3,7 +3,8 @@
 One small function per layer type, in one table (:data:`EXPORTERS`). The graph has one input
 ``input`` of shape ``(N, *input_shape)`` with a symbolic batch dimension and one output
 ``output``. Weights become initializers named after their layer. Dropout is the identity at
-inference and emits nothing; ``Linear`` likewise.
+inference and emits nothing; ``Linear`` likewise. The recurrent layers become the standard
+``RNN``/``LSTM``/``GRU`` operators between Transposes (:mod:`nnfx.trainer.onnx_recurrent`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from nnfx.trainer.activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Soft
 from nnfx.trainer.conv import AvgPool2D, Conv2D, MaxPool2D
 from nnfx.trainer.layers import Dense, Dropout, Flatten, Layer
 from nnfx.trainer.normalization import BatchNorm
+from nnfx.trainer.onnx_recurrent import export_recurrent
+from nnfx.trainer.recurrent import GRU, LSTM, SimpleRNN
 
 MIN_OPSET, MAX_OPSET = 13, 21
 _IR_VERSION_FOR_OPSET = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
@@ -143,6 +146,9 @@ EXPORTERS: dict[type[Layer], Exporter] = {
     LeakyReLU: _alpha,
     ELU: _alpha,
     Softmax: _softmax,
+    SimpleRNN: export_recurrent,  # RNN, LSTM and GRU: see onnx_recurrent.py
+    LSTM: export_recurrent,
+    GRU: export_recurrent,
 }
 
 

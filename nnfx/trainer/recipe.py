@@ -1,8 +1,9 @@
 """The standard training recipe behind ``nnfx train`` and ``nnfx demo``.
 
 Load a data set, split it 70/15/15 (stratified), standardize with the training statistics,
-train an MLP classifier (or, with ``conv``, a CNN on images) with early stopping on the
-validation loss, evaluate on the test split, export ONNX and (with the check the caller passes
+train an MLP classifier (or, with ``conv``, a CNN on images; with ``recurrent``, a recurrent
+network on sequences; see :mod:`nnfx.trainer.builders`) with early stopping on the validation
+loss, evaluate on the test split, export ONNX and (with the check the caller passes
 in, see :func:`save`) that onnxruntime agrees with ``predict``.
 """
 
@@ -16,21 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from nnfx.errors import ConfigError
-from nnfx.trainer.activations import get_activation
-from nnfx.trainer.callbacks import EarlyStopping
-from nnfx.trainer.conv import Conv2D, MaxPool2D
-from nnfx.trainer.data import (
-    DATASETS,
-    Dataset,
-    Standardizer,
-    load_dataset,
-    train_val_test_split,
+from nnfx.trainer.builders import (  # noqa: F401  (build_mlp: part of the recipe's API)
+    as_images,
+    as_sequences,
+    build_cnn,
+    build_mlp,
+    build_rnn,
 )
-from nnfx.trainer.layers import Dense, Dropout, Flatten
+from nnfx.trainer.callbacks import EarlyStopping
+from nnfx.trainer.data import Dataset, Standardizer, load_dataset, train_val_test_split
 from nnfx.trainer.model import History, Sequential
-from nnfx.trainer.normalization import BatchNorm1D, BatchNorm2D
 from nnfx.trainer.optimizers import get_optimizer
-from nnfx.trainer.regularizers import L2
 from nnfx.trainer.schedules import make_schedule
 
 
@@ -58,6 +55,7 @@ class TrainConfig:
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     standardize: bool = True
     conv: tuple[int, ...] = ()  # filters of the 3x3 conv layers before the dense ones (a CNN)
+    recurrent: tuple[str, ...] = ()  # recurrent layers before the dense ones, e.g. ("lstm:32",)
 
 
 @dataclass
@@ -74,87 +72,16 @@ class TrainResult:
     onnx_max_abs_diff: float | None = None
 
 
-def _initializer(config: TrainConfig) -> str:
-    relu_like = config.activation in ("relu", "leaky_relu", "elu")
-    return "he_uniform" if relu_like else "glorot_uniform"
-
-
-def build_mlp(config: TrainConfig, n_features: int, n_classes: int) -> Sequential:
-    """Dense layers of ``config.hidden`` units (+ BatchNorm, dropout), softmax output."""
-    model = Sequential(seed=config.seed, name=f"{Path(config.dataset).stem}_mlp")
-    _dense_head(model, config, n_classes)
-    model.build((n_features,))
-    return model
-
-
-def build_cnn(config: TrainConfig, image_shape: tuple[int, ...], n_classes: int) -> Sequential:
-    """For each of ``config.conv``: a 3x3 ``same`` convolution with that many filters
-    (+ BatchNorm), the activation and 2x2 max pooling while the image is at least 2x2; then
-    Flatten and the dense layers of :func:`build_mlp`. ``image_shape`` is ``(C, H, W)``."""
-    if min(config.conv) < 1:
-        raise ConfigError(f"conv filter counts must be positive integers, got {config.conv}")
-    regularizer = L2(config.l2) if config.l2 else None
-    model = Sequential(seed=config.seed, name=f"{Path(config.dataset).stem}_cnn")
-    height, width = image_shape[1:]
-    for filters in config.conv:
-        model.add(
-            Conv2D(
-                filters,
-                3,
-                padding="same",
-                kernel_initializer=_initializer(config),
-                kernel_regularizer=regularizer,
-            )
-        )
-        if config.batchnorm:
-            model.add(BatchNorm2D())
-        model.add(get_activation(config.activation))
-        if height >= 2 and width >= 2:
-            model.add(MaxPool2D(2))
-            height, width = height // 2, width // 2
-    model.add(Flatten())
-    _dense_head(model, config, n_classes)
-    model.build(tuple(image_shape))
-    return model
-
-
-def _dense_head(model: Sequential, config: TrainConfig, n_classes: int) -> None:
-    if not config.hidden or min(config.hidden) < 1:
-        raise ConfigError(f"hidden layer sizes must be positive integers, got {config.hidden}")
-    regularizer = L2(config.l2) if config.l2 else None
-    initializer = _initializer(config)
-    for units in config.hidden:
-        model.add(Dense(units, kernel_initializer=initializer, kernel_regularizer=regularizer))
-        if config.batchnorm:
-            model.add(BatchNorm1D())
-        model.add(get_activation(config.activation))
-        if config.dropout:
-            model.add(Dropout(config.dropout))
-    model.add(Dense(n_classes, activation="softmax", kernel_regularizer=regularizer))
-
-
-def as_images(X: np.ndarray, dataset: str) -> np.ndarray:
-    """``X`` as ``(N, C, H, W)`` images for a CNN: kept if 4-D, ``(N, H, W)`` gains a channel,
-    and the rows of a .npz file with a square number of features (at least 4) become one
-    square channel; anything else is refused in one sentence."""
-    if X.ndim == 4:
-        return X
-    if X.ndim == 3:
-        return X[:, None]
-    side = int(round(np.sqrt(X.shape[1]))) if X.ndim == 2 else 0
-    if dataset not in DATASETS and side >= 2 and side * side == X.shape[1]:
-        return X.reshape(len(X), 1, side, side)
-    raise ConfigError(
-        f"a convolutional model (--conv) needs images, but dataset '{dataset}' has samples of "
-        f"shape {X.shape[1:]}; use digits or a .npz file whose X is (N, C, H, W), (N, H, W) or "
-        "(N, side*side)"
-    )
-
-
 def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
     """Run the recipe; nothing is written to disk (see :func:`save`)."""
+    if config.conv and config.recurrent:
+        raise ConfigError(
+            "choose a CNN (conv, --conv) or a recurrent model (recurrent, --recurrent), not both"
+        )
     data = load_dataset(config.dataset, images=bool(config.conv))
-    if config.conv:
+    if config.recurrent:
+        data.X = as_sequences(data.X, config.dataset)
+    elif config.conv:
         data.X = as_images(data.X, config.dataset)
     elif data.X.ndim != 2:
         data.X = data.X.reshape(len(data.X), -1)
@@ -169,7 +96,9 @@ def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
     if config.standardize:
         scaler = Standardizer().fit(X_train)
         X_train, X_val, X_test = (scaler.transform(a) for a in (X_train, X_val, X_test))
-    if config.conv:
+    if config.recurrent:
+        model = build_rnn(config, data.X.shape[1:], data.n_classes)
+    elif config.conv:
         model = build_cnn(config, data.X.shape[1:], data.n_classes)
     else:
         model = build_mlp(config, data.X.shape[1], data.n_classes)

@@ -1,6 +1,6 @@
 """`nnfx train`: accuracy and the ONNX model's agreement, optimizers, regularization, npz data
-sets, bad data files, the files it writes (the test and training splits), CNNs (--conv) and
---quiet."""
+sets, bad data files, the files it writes (the test and training splits), CNNs (--conv),
+recurrent networks (--recurrent) and --quiet."""
 
 import json
 
@@ -218,6 +218,53 @@ def test_conv_on_data_that_are_not_images_is_one_sentence(dataset, tmp_path, cap
     assert main(["train", "--dataset", dataset, "--conv", "4", "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "--conv" in err and "needs images" in err and err.count("\n") == 0
+    assert not out.exists()
+
+
+def test_train_a_recurrent_network_on_digit_rows(tmp_path, capsys):
+    import onnx
+
+    args = "train --dataset digits-seq --recurrent gru:16 --hidden 8 --epochs 2 --lr 0.01"
+    assert main([*args.split(), "-o", str(tmp_path / "rnn.onnx")]) == 0
+    printed = capsys.readouterr().out
+    assert "gru_1" in printed and "GRU" in printed and "(batch, 16)" in printed
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["config"]["recurrent"] == ["gru:16"] and record["onnx_test_agreement"] == 1.0
+    train, test = (np.load(tmp_path / f"{split}_data.npz") for split in ("train", "test"))
+    assert train["X"].shape[1:] == test["X"].shape[1:] == (8, 8)  # (steps, features)
+    ops = [node.op_type for node in onnx.load(tmp_path / "rnn.onnx").graph.node]
+    assert ops[:3] == ["Transpose", "GRU", "Squeeze"]
+    probabilities = run(tmp_path / "rnn.onnx", test["X"])
+    assert np.mean(probabilities.argmax(1) == test["y"]) == pytest.approx(
+        record["test_metrics"]["accuracy"]
+    )
+
+
+def test_train_a_recurrent_stack_on_npz_sequences(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 6, 2))
+    y = (X[:, :, 0].sum(axis=1) > 0).astype(int)
+    np.savez(tmp_path / "seq.npz", X=X, y=y)
+    args = ["--dataset", str(tmp_path / "seq.npz"), "--recurrent", "lstm:4,rnn:3", "--hidden", "4"]
+    assert main(["train", *args, "--epochs", "2", "-q", "-o", str(tmp_path / "m.onnx")]) == 0
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["config"]["recurrent"] == ["lstm:4", "rnn:3"]
+    assert record["onnx_test_agreement"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--recurrent", "lstm:8"], "needs sequences, but dataset 'digits' has samples of shape"),
+        (["--recurrent", "lstm:8,tcn:4"], "recurrent layer 'tcn:4' is not KIND:UNITS"),
+        (["--dataset", "digits-seq", "--recurrent", "gru:4", "--conv", "4"], "not both"),
+    ],
+)
+def test_recurrent_misuse_is_one_sentence(args, message, tmp_path, capsys):
+    out = tmp_path / "out" / "m.onnx"
+    assert main(["train", *args, "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0
     assert not out.exists()
 
 

@@ -66,6 +66,35 @@ def test_parse_errors(text, message):
         FixedType.parse(text)
 
 
+def test_nnfx_own_rounding_modes_parse_without_a_vitis_spelling():
+    """CEIL and UP (QONNX's modes, which ap_fixed lacks) are nnfx's own: written without AP_,
+    printed back the same, and refused where a Vitis spelling is asked for."""
+    t = FixedType.parse("fixed<8,2,CEIL,SAT>")
+    assert t == FixedType(8, 2, True, "CEIL", "SAT")
+    assert FixedType.parse(str(t)) == t
+    assert FixedType.parse("ufixed<6,1,up>") == FixedType(6, 1, False, "UP")
+    with pytest.raises(PrecisionError, match="AP_CEIL is not a Vitis mode"):
+        FixedType.parse("ap_fixed<8,2,AP_CEIL,AP_SAT>")
+    with pytest.raises(PrecisionError, match="has no Vitis spelling"):
+        FixedType(8, 2, True, "UP").ap_type()
+
+
+def test_directed_modes_by_hand():
+    """CEIL goes toward plus infinity, UP away from zero, on both sides of zero and at exact
+    codes (nothing to round), through quantize and requantize alike."""
+    values = np.array([1.25, 1.0, -1.25, -1.0, 0.0, 0.125, -0.125, 3.5, -3.5])
+    ceil = [2, 1, -1, -1, 0, 1, 0, 4, -3]
+    up = [2, 1, -2, -1, 0, 1, -1, 4, -4]
+    for mode, expected in (("CEIL", ceil), ("UP", up)):
+        t = FixedType(8, 8, True, mode)
+        assert quantize_raw(values, t).tolist() == expected
+        assert requantize(to_raw(values, 3), 3, t).tolist() == expected
+    # dropped bits far below the LSB: the int64 shortcut for shifts of 63 and more
+    raw = np.array([5, -5, 0], dtype=np.int64)
+    assert requantize(raw, 70, FixedType(8, 8, True, "CEIL")).tolist() == [1, 0, 0]
+    assert requantize(raw, 70, FixedType(8, 8, True, "UP")).tolist() == [1, -1, 0]
+
+
 def test_range_and_step():
     t = FixedType(8, 3)
     assert (t.min, t.max, t.step, t.frac) == (-4.0, 3.96875, 0.03125, 5)
@@ -185,8 +214,7 @@ def test_quantize_is_bit_exact_with_ap_fixed(ap_oracle):
         if not np.array_equal(ours, expected[t]):
             bad = np.flatnonzero(ours != expected[t])[0]
             failures.append(
-                f"{t.ap_type()}: {values[t][bad]!r} -> ours {ours[bad]}, "
-                f"ap_fixed {expected[t][bad]}"
+                f"{t}: {values[t][bad]!r} -> ours {ours[bad]}, ap_fixed {expected[t][bad]}"
             )
     assert not failures, f"{len(failures)} types differ, e.g. " + "; ".join(failures[:5])
 
@@ -200,4 +228,4 @@ def test_requantize_is_bit_exact_with_ap_fixed(ap_oracle):
         frac = t.frac + 12
         fits = np.abs(np.ldexp(values[t], frac)) < 2.0**62  # raw codes must fit int64
         raw = to_raw(values[t][fits], frac)
-        assert np.array_equal(requantize(raw, frac, t), expected[t][fits]), t.ap_type()
+        assert np.array_equal(requantize(raw, frac, t), expected[t][fits]), str(t)

@@ -32,7 +32,11 @@ ACTIVATIONS = (
     "Softplus",
     "HardSwish",
     "GeluErf",
+    "Mish",
+    "Gelu",
 )
+# The opset an op needs beyond the generator's 17 (Mish: 18; Gelu: 20).
+OPSETS = {"Mish": 18, "Gelu": 20}
 
 
 def rng_for(seed: int, index: int, stream: int) -> np.random.Generator:
@@ -125,7 +129,88 @@ def _activation(net: Net, x: str, kind: str | None = None) -> str:
         return net.node("Mul", [net.node("Mul", [x, one_plus]), net.const("half", 0.5)])
     if kind == "ClipRelu":  # Clip(min=0): a relu by another spelling
         return net.node("Clip", [x, net.const("lo", 0.0)], tag="Clip(min=0)")
+    if kind == "Gelu":  # ONNX's own (opset 20), exact or tanh
+        return net.node("Gelu", [x], approximate=str(rng.choice(["none", "tanh"])))
     return net.node(kind, [x])
+
+
+def _prelu(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
+    """PRelu: one slope per channel (nn.PReLU(C)'s (C, 1, ...)), sometimes one for all."""
+    if shape[0] == 1 or net.rng.random() < 0.25:
+        return net.node("PRelu", [x, net.const("slope", net.weights(1))]), shape
+    slope = net.weights(shape[0], *([1] * (len(shape) - 1)))
+    return net.node("PRelu", [x, net.const("slope", slope)], tag="PRelu(channels)"), shape
+
+
+def _slice(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
+    """Slice of one or two sample axes, step 1, bounds sometimes negative or beyond the end."""
+    rng = net.rng
+    axes = [a for a in range(len(shape)) if shape[a] >= 2]
+    if not axes:
+        return _activation(net, x), shape
+    count = int(rng.integers(1, min(2, len(axes)) + 1))
+    chosen = sorted(int(a) for a in rng.choice(axes, size=count, replace=False))
+    starts, ends, out = [], [], list(shape)
+    for a in chosen:
+        n = shape[a]
+        start = int(rng.integers(0, n))
+        end = int(rng.integers(start + 1, n + 1))
+        out[a] = end - start
+        starts.append(start - n if rng.random() < 0.3 else start)
+        if end == n:
+            ends.append(n if rng.random() < 0.5 else 2**62)
+        else:
+            ends.append(end - n if rng.random() < 0.3 else end)
+    inputs = [x, net.int_const("starts", starts), net.int_const("ends", ends)]
+    axes_name = net.int_const("axes", [a + 1 for a in chosen])
+    return net.node("Slice", [*inputs, axes_name]), tuple(out)
+
+
+def _split(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
+    """Split of one sample axis into 2 or 3 parts, concatenated again in reverse order."""
+    rng = net.rng
+    axes = [a for a in range(len(shape)) if shape[a] >= 2]
+    if not axes:
+        return _activation(net, x), shape
+    axis = int(rng.choice(axes))
+    n = shape[axis]
+    cuts = sorted(int(c) for c in rng.choice(range(1, n), size=min(n - 1, 2), replace=False))
+    sizes = np.diff([0, *cuts, n])
+    parts = [net.fresh("split") for _ in sizes]
+    sizes_name = net.int_const("sizes", sizes)
+    split = helper.make_node("Split", [x, sizes_name], parts, name=parts[0], axis=axis + 1)
+    net.nodes.append(split)
+    net.ops.append("Split")
+    return net.node("Concat", parts[::-1], axis=axis + 1), shape
+
+
+def _upsample(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
+    """Nearest Resize by whole scales (1 to 3 per spatial axis) with a coordinate mode and
+    nearest mode that repeat each value; at most 512 values per sample."""
+    rng = net.rng
+    scales = [int(rng.integers(1, 4)) for _ in shape[1:]]
+    scales[-1] = max(scales[-1], 2)
+    out = (shape[0], *(n * s for n, s in zip(shape[1:], scales, strict=True)))
+    if math.prod(out) > 512:
+        return _activation(net, x), shape
+    transform, nearest = [
+        ("asymmetric", "floor"),
+        ("half_pixel", "round_prefer_floor"),
+        ("pytorch_half_pixel", "round_prefer_ceil"),
+    ][int(rng.integers(0, 3))]
+    scales_name = net.const("scales", [1.0, 1.0, *scales])
+    attrs = {"coordinate_transformation_mode": transform, "nearest_mode": nearest}
+    return net.node("Resize", [x, "", scales_name], mode="nearest", **attrs), out
+
+
+def _pad(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
+    """Zero padding of the spatial axes, 0 to 2 at each side."""
+    rng = net.rng
+    begins = [int(rng.integers(0, 3)) for _ in shape[1:]]
+    ends = [int(rng.integers(0, 3)) for _ in shape[1:]]
+    out = (shape[0], *(n + b + e for n, b, e in zip(shape[1:], begins, ends, strict=True)))
+    pads = net.int_const("pads", [0, 0, *begins, 0, 0, *ends])
+    return net.node("Pad", [x, pads]), out
 
 
 def _branch(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
@@ -154,8 +239,9 @@ def _step(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
     if len(shape) == 1:
         d = shape[0]
         kind = rng.choice(
-            ["gemm", "matmul", "act", "softmax", "bn", "const", "binary", "concat", "reshape"],
-            p=[0.2, 0.1, 0.2, 0.06, 0.08, 0.1, 0.12, 0.07, 0.07],
+            ["gemm", "matmul", "act", "softmax", "bn", "const", "binary", "concat", "reshape"]
+            + ["slice", "split", "prelu", "layernorm"],
+            p=[0.15, 0.08, 0.15, 0.06, 0.08, 0.09, 0.11, 0.07, 0.07, 0.03, 0.03, 0.04, 0.04],
         )
         if kind == "gemm":
             m = int(rng.integers(1, 9))
@@ -200,8 +286,17 @@ def _step(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
                 "concat",
                 "flatten",
                 "softmax",
+                "slice",
+                "split",
+                "prelu",
+                "layernorm",
+                "upsample",
+                "pad",
             ],
-            p=[0.24, 0.1, 0.1, 0.06, 0.1, 0.12, 0.05, 0.09, 0.05, 0.06, 0.03],
+            p=[
+                *(0.14, 0.08, 0.08, 0.06, 0.08, 0.1, 0.05),
+                *(0.08, 0.05, 0.06, 0.03, 0.03, 0.03, 0.04, 0.03, 0.03, 0.03),
+            ],
         )
         if kind == "conv":
             spatial = _spatial(net, shape, pooling=False)
@@ -243,8 +338,23 @@ def _step(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
             return y, (math.prod(shape),)
         if kind == "softmax":
             return net.node("Softmax", [x], axis=1, tag="Softmax(channels)"), shape
+        if kind == "upsample":
+            return _upsample(net, x, shape)
+        if kind == "pad":
+            return _pad(net, x, shape)
     if kind == "act":
         return _activation(net, x), shape
+    if kind == "layernorm":  # over the last ONNX axis, a bias or none
+        n = shape[-1]
+        inputs = [x, net.const("g", np.abs(net.weights(n)) + 0.25)]
+        if rng.random() < 0.7:
+            inputs.append(net.const("b", net.weights(n)))
+        axis = -1 if rng.random() < 0.5 else len(shape)
+        epsilon = float(rng.choice([1e-5, 1e-3, 0.1]))
+        y = net.node("LayerNormalization", inputs, axis=axis, epsilon=epsilon)
+        return y, shape
+    if kind in ("slice", "split", "prelu"):
+        return {"slice": _slice, "split": _split, "prelu": _prelu}[str(kind)](net, x, shape)
     if kind == "bn":
         c = shape[0]
         gamma, beta = net.weights(c), net.weights(c)
@@ -281,8 +391,9 @@ def make_onnx(net: Net, inputs, outputs) -> onnx.ModelProto:
         [helper.make_tensor_value_info(n, t, None) for n, t in outputs],
         [numpy_helper.from_array(v, k) for k, v in net.inits.items()],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
+    opset = max([17, *(OPSETS.get(op, 17) for op in net.ops)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8 if opset <= 18 else 10
     inferred = onnx.shape_inference.infer_shapes(model)
     known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
     for out in model.graph.output:
@@ -388,21 +499,21 @@ def random_precision(rng: np.random.Generator, graph, max_width: int) -> tuple[d
     if mode != "uniform":
         share = 0.7 if mode == "mixed" else 0.3
         for node in graph.nodes:
-            if node.op in (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.ARGMAX):
+            if node.op in (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.ARGMAX, Op.SLICE):
                 continue
             if rng.random() >= share and not (wide and node.op in (Op.DENSE, Op.CONV)):
                 continue
             spec: dict = {}
             if node.op not in (Op.MAX_POOL, Op.GLOBAL_MAX_POOL, Op.CONCAT):
                 spec["result"] = any_type()
-            if node.op in (Op.DENSE, Op.CONV, Op.BATCH_NORM):
+            if node.op in (Op.DENSE, Op.CONV, Op.BATCH_NORM, Op.LAYER_NORM):
                 if rng.random() < 0.7 or wide:
                     spec["weight"] = constant_type()
                 if rng.random() < 0.7 or wide:
                     spec["bias"] = constant_type()
             if node.op in (Op.DENSE, Op.CONV) and rng.random() < 0.2:
                 spec["accum"] = str(random_type(rng, min(max_width, 40), True, least))
-            tabled = node.op is Op.SOFTMAX or (
+            tabled = node.op in (Op.SOFTMAX, Op.LAYER_NORM) or (
                 node.op is Op.ACTIVATION and ACTIVATION_KINDS[node.attrs.kind].table
             )
             if tabled and rng.random() < 0.5:
@@ -442,6 +553,7 @@ def _typed_source(graph, producers: dict, name: str) -> str | None:
     """The tensor whose type an output takes: itself, or (through pass-through ops, which
     keep their input's type) the first tensor upstream that gets a type of its own."""
     passing = (Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.IDENTITY, Op.MAX_POOL, Op.GLOBAL_MAX_POOL)
+    passing += (Op.SLICE,)
     while name in producers:
         node = producers[name]
         if node.op is Op.ARGMAX:

@@ -91,7 +91,9 @@ def test_the_generator_covers_every_op_it_names():
         "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "Relu", "LeakyRelu", "Elu",
         "Sigmoid", "Tanh", "HardSigmoid", "Clip", "Softmax", "LogSoftmax", "Add(tensors)",
         "Sub(tensors)", "Mul(tensors)", "Mul(const)", "Add(const)", "Sub(const)", "Div(const)",
-        "Concat", "Flatten", "Reshape", "ArgMax",
+        "Concat", "Flatten", "Reshape", "ArgMax", "Mish", "Gelu", "PRelu", "PRelu(channels)",
+        "Slice", "Split", "LayerNormalization",
+        "Resize", "Pad",
     }  # fmt: skip
     assert expected <= seen, sorted(expected - seen)
 

@@ -4,7 +4,6 @@ compiled at ``auto`` keep the float model's top-1 class and agree bit for bit ac
 reference, the fixed-point ONNX model and both C-simulations."""
 
 import shutil
-import warnings
 
 import numpy as np
 import onnx
@@ -15,6 +14,7 @@ import nnfx
 from nnfx.compiler.estimate import estimate
 from nnfx.errors import ModelError
 from tests.helpers import assert_matches_ort, make_model, rand
+from tests.torch_export import export
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
 nn = torch.nn
@@ -32,33 +32,6 @@ def _randomize_batchnorm(module):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
     return module.eval()
-
-
-def export(module, example, path, dynamo):
-    """Both exporters, as tests/frontends/test_onnx_torch.py drives them."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if dynamo:
-            torch.onnx.export(
-                module,
-                (example,),
-                str(path),
-                dynamo=True,
-                external_data=True,
-                dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-                verbose=False,
-            )
-        else:
-            torch.onnx.export(
-                module,
-                (example,),
-                str(path),
-                dynamo=False,
-                input_names=["x"],
-                output_names=["y"],
-                dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
-            )
-    return path
 
 
 class SeparableCNN(nn.Module):

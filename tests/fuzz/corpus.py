@@ -328,6 +328,106 @@ def separable(rng):
     )
 
 
+def transformer_mlp(rng):
+    """A pre-norm transformer's MLP: LayerNormalization, Gemm, Gelu, Gemm, the residual Add,
+    then a LayerNormalization without a bias and a head."""
+    return make_model(
+        [
+            node("LayerNormalization", ["x", "g1", "b1"], ["n"], name="norm", epsilon=1e-5),
+            node("Gemm", ["n", "W1", "c1"], ["h"], name="fc1"),
+            node("Gelu", ["h"], ["a"], name="gelu"),
+            node("Gemm", ["a", "W2", "c2"], ["m"], name="fc2"),
+            node("Add", ["x", "m"], ["r"], name="residual"),
+            node("LayerNormalization", ["r", "g2"], ["n2"], name="head_norm", axis=1),
+            node("Gemm", ["n2", "W3"], ["y"], name="head"),
+        ],
+        [("x", ["N", 6])],
+        [("y", ["N", 3])],
+        {
+            "g1": np.abs(_weights(rng, 6)) + 0.5,
+            "b1": _weights(rng, 6),
+            "W1": _weights(rng, 6, 8),
+            "c1": _weights(rng, 8),
+            "W2": _weights(rng, 8, 6),
+            "c2": _weights(rng, 6),
+            "g2": np.abs(_weights(rng, 6)) + 0.5,
+            "W3": _weights(rng, 6, 3),
+        },
+        opset=20,
+    )
+
+
+def slice_split_prelu(rng):
+    """Slice and Split of data (issue #14): a Conv's channels split 1 + 3 into a PRelu and a
+    1x1 Conv, concatenated, a per-channel PRelu, rows 1:-1 sliced, flattened, features 2:10."""
+    i64 = functools.partial(np.array, dtype=np.int64)
+    return make_model(
+        [
+            node("Conv", ["x", "K"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+            node("Split", ["c", "sizes"], ["a", "b"], name="split", axis=1),
+            node("PRelu", ["a", "slope"], ["p"], name="prelu"),
+            node("Conv", ["b", "P"], ["q"], name="pointwise"),
+            node("Concat", ["q", "p"], ["j"], name="concat", axis=1),
+            node("PRelu", ["j", "slopes"], ["k"], name="prelu_channels"),
+            node("Slice", ["k", "rows0", "rows1", "rows_axis"], ["s"], name="rows"),
+            node("Flatten", ["s"], ["f"], name="flatten"),
+            node("Slice", ["f", "f0", "f1", "f_axis"], ["y"], name="features"),
+        ],
+        [("x", ["N", 2, 4, 4])],
+        [("y", ["N", 8])],
+        {
+            "K": _weights(rng, 4, 2, 3, 3),
+            "sizes": i64([1, 3]),
+            "slope": np.array([0.2], np.float32),
+            "P": _weights(rng, 2, 3, 1, 1),
+            "slopes": _weights(rng, 3, 1, 1),
+            "rows0": i64([1]),
+            "rows1": i64([-1]),
+            "rows_axis": i64([2]),
+            "f0": i64([2]),
+            "f1": i64([10]),
+            "f_axis": i64([-1]),
+        },
+    )
+
+
+def unet(rng):
+    """A U-Net level (issue #14): Conv, MaxPool, Conv, a nearest Resize by 2 (PyTorch's
+    asymmetric/floor), Concat with the skip, zero Pad before a Conv, global pooling."""
+    return make_model(
+        [
+            node("Conv", ["x", "K1", "c1"], ["e"], name="enc", pads=[1, 1, 1, 1]),
+            node("Relu", ["e"], ["skip"], name="relu1"),
+            node("MaxPool", ["skip"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+            node("Conv", ["p", "K2"], ["m"], name="mid", pads=[1, 1, 1, 1]),
+            node(
+                "Resize",
+                ["m", "", "scales"],
+                ["u"],
+                name="up",
+                mode="nearest",
+                coordinate_transformation_mode="asymmetric",
+                nearest_mode="floor",
+            ),  # fmt: skip
+            node("Concat", ["u", "skip"], ["j"], name="concat", axis=1),
+            node("Pad", ["j", "pads"], ["q"], name="pad"),
+            node("Conv", ["q", "K3"], ["d"], name="dec"),
+            node("GlobalAveragePool", ["d"], ["g"], name="gap"),
+            node("Flatten", ["g"], ["y"], name="flatten"),
+        ],
+        [("x", ["N", 1, 4, 4])],
+        [("y", ["N", 3])],
+        {
+            "K1": _weights(rng, 2, 1, 3, 3),
+            "c1": _weights(rng, 2),
+            "K2": _weights(rng, 3, 2, 3, 3),
+            "scales": np.array([1, 1, 2, 2], np.float32),
+            "pads": np.array([0, 0, 0, 1, 0, 0, 2, 1], np.int64),
+            "K3": _weights(rng, 3, 5, 3, 3),
+        },
+    )
+
+
 BUILDERS = (
     mlp_gemm,
     mlp_matmul,
@@ -343,6 +443,9 @@ BUILDERS = (
     exporter_plumbing,
     batch_one,
     separable,
+    slice_split_prelu,
+    transformer_mlp,
+    unet,
 )
 
 

@@ -252,6 +252,23 @@ def case_models(rng):
         {},
         (2, 5, 5),
     )
+    yield (  # LayerNorm of 62-bit codes: d = n x - S of 66 bits, U of 135, d * T[u] of 84
+        "layer_norm",
+        make_model(
+            [
+                clip("x", "h"),
+                node("LayerNormalization", ["h", "g", "b"], ["l"], epsilon=1e-30),
+                clip("l", "y"),
+            ],
+            VECTOR,
+            [("y", ["N", 6])],
+            {**BOUNDS, "g": f(6), "b": f(6)},
+            opset=17,
+        ),
+        {"x": "fixed<53,20>", "h": "fixed<62,24>", "l": "fixed<50,8>"},
+        {"l": {"weight": "fixed<58,4>", "bias": "fixed<60,6>"}},
+        (6,),
+    )
 
 
 def variant(name: str, tensors: dict, layers: dict | None = None) -> tuple:

@@ -22,6 +22,16 @@ def numerical_gradient(f, x: np.ndarray, indices=None) -> np.ndarray:
     return grad
 
 
+def built(layer, input_shape, rng):
+    """``layer`` built in float64 for ``input_shape``, its parameters drawn from a standard
+    normal (non-trivial values: biases start at zero)."""
+    layer.name = layer.name or type(layer).__name__.lower()
+    layer.build(input_shape, rng, np.dtype(np.float64))
+    for p in layer.parameters():
+        p.value[...] = rng.standard_normal(p.value.shape)
+    return layer
+
+
 def check_layer(layer, x: np.ndarray, rng, training: bool = True, before_forward=None):
     """Compare the layer's backward with finite differences of ``sum(forward(x) * g)``
     for the input and every parameter; returns the worst relative error."""

@@ -1,11 +1,19 @@
-"""Data helpers (nnfx/trainer/data.py): built-in and .npz datasets, the split, one-hot and
-the standardizer."""
+"""Data helpers (nnfx/trainer/data.py): built-in and .npz datasets (sequences included), the
+split, one-hot and the standardizer."""
 
 import numpy as np
 import pytest
 
 from nnfx.errors import DataError
-from nnfx.trainer import DATASETS, Standardizer, load_dataset, one_hot, train_val_test_split
+from nnfx.trainer import (
+    DATASETS,
+    SEQUENCE_DATASETS,
+    Standardizer,
+    load_dataset,
+    one_hot,
+    train_val_test_split,
+)
+from nnfx.trainer.data import SINE_PERIODS, sine_sequences
 
 
 @pytest.mark.parametrize("name", DATASETS)
@@ -17,6 +25,33 @@ def test_builtin_datasets(name):
 
 def test_digits_as_images():
     assert load_dataset("digits", images=True).X.shape == (1797, 1, 8, 8)
+
+
+def test_digits_as_rows():
+    data, digits = load_dataset("digits-seq"), load_dataset("digits")
+    assert data.X.shape == (1797, 8, 8) and data.class_names == digits.class_names
+    np.testing.assert_array_equal(data.X[:, 3], digits.X[:, 24:32])  # step 3 is the 4th row
+    np.testing.assert_array_equal(data.y, digits.y)
+
+
+def test_sine_sequences_are_seeded_balanced_and_have_their_period():
+    data = load_dataset("sine-seq")
+    assert data.X.shape == (1200, 40, 1) and data.n_classes == len(SINE_PERIODS) == 3
+    assert np.bincount(data.y).tolist() == [400, 400, 400]
+    np.testing.assert_array_equal(load_dataset("sine-seq").X, data.X)
+    assert not np.array_equal(sine_sequences(seed=1)[0], data.X)
+    # Without noise, each wave's strongest frequency (zero-padded FFT) is its class's 1/period.
+    X, y = sine_sequences(samples=60, steps=84, noise=0.0, seed=5)
+    spectrum = np.abs(np.fft.rfft(X[:, :, 0], n=4096, axis=1))
+    peak = np.fft.rfftfreq(4096)[spectrum.argmax(axis=1)]
+    nearest = np.abs(peak[:, None] - 1 / np.array(SINE_PERIODS)[None]).argmin(axis=1)
+    np.testing.assert_array_equal(nearest, y)
+
+
+def test_sequence_npz_keeps_its_steps(tmp_path):
+    np.savez(tmp_path / "s.npz", X=np.ones((6, 5, 2)), y=np.array([0, 1] * 3))
+    assert load_dataset(str(tmp_path / "s.npz")).X.shape == (6, 5, 2)
+    assert set(SEQUENCE_DATASETS) == {"digits-seq", "sine-seq"}
 
 
 def test_npz_dataset_and_its_errors(tmp_path):
@@ -39,7 +74,7 @@ def test_npz_dataset_and_its_errors(tmp_path):
             np.savez(tmp_path / name, **arrays)
         with pytest.raises(DataError, match=message):
             load_dataset(str(tmp_path / name))
-    with pytest.raises(DataError, match="unknown dataset 'mnist'"):
+    with pytest.raises(DataError, match="unknown dataset 'mnist'.*digits-seq, sine-seq"):
         load_dataset("mnist")
 
 

@@ -28,15 +28,7 @@ from nnfx.trainer import (
 )
 from nnfx.trainer.activations import softmax, stable_sigmoid
 
-from .gradcheck import check_layer, numerical_gradient
-
-
-def built(layer, input_shape, rng):
-    layer.name = layer.name or type(layer).__name__.lower()
-    layer.build(input_shape, rng, np.dtype(np.float64))
-    for p in layer.parameters():  # non-trivial values (biases start at zero)
-        p.value[...] = rng.standard_normal(p.value.shape)
-    return layer
+from .gradcheck import built, check_layer, numerical_gradient
 
 
 @pytest.mark.parametrize("use_bias", [True, False])

@@ -1,4 +1,5 @@
-"""Initializers (nnfx/trainer/initializers.py): variances, limits, zeros, unknown names."""
+"""Initializers (nnfx/trainer/initializers.py): variances, limits, orthogonality, zeros,
+unknown names."""
 
 import numpy as np
 import pytest
@@ -29,4 +30,15 @@ def test_uniform_initializer_limits_and_zeros():
     assert np.abs(w).max() <= 1.0 and np.abs(w).max() > 0.99  # sqrt(6 / 6) = 1
     assert not INITIALIZERS["zeros"]((3, 3), 3, 3, None).any()
     with pytest.raises(ConfigError, match="unknown initializer"):
-        get_initializer("orthogonal")
+        get_initializer("orthogonl")
+
+
+@pytest.mark.parametrize("shape", [(6, 24), (24, 6), (8, 8)])
+def test_orthogonal_has_orthonormal_rows_or_columns(shape):
+    w = get_initializer("orthogonal")(shape, 0, 0, np.random.default_rng(1))
+    assert w.shape == shape
+    small = w @ w.T if shape[0] <= shape[1] else w.T @ w
+    np.testing.assert_allclose(small, np.eye(min(shape)), atol=1e-12)
+    assert not np.array_equal(
+        w, get_initializer("orthogonal")(shape, 0, 0, np.random.default_rng(2))
+    )

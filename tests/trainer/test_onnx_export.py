@@ -12,6 +12,8 @@ from nnfx.errors import ModelError
 from nnfx.runtime.ort import run
 from nnfx.trainer import (
     ELU,
+    GRU,
+    LSTM,
     SGD,
     AvgPool2D,
     BatchNorm1D,
@@ -26,8 +28,10 @@ from nnfx.trainer import (
     ReLU,
     Sequential,
     Sigmoid,
+    SimpleRNN,
     Tanh,
 )
+from nnfx.trainer.onnx_recurrent import onnx_weights
 
 RTOL = 1e-5
 
@@ -124,6 +128,74 @@ def test_opsets(opset, tmp_path, rng):
     model = Sequential(CNN_LAYERS["batchnorm2d"](), input_shape=(1, 6, 6), seed=0)
     X = rng.standard_normal((16, 1, 6, 6)).astype(np.float32)
     assert_matches_onnxruntime(trained_briefly(model, X, rng), X, tmp_path, opset=opset)
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("return_sequences", [False, True], ids=["last", "sequences"])
+def test_recurrent_layers(cls, return_sequences, tmp_path, rng):
+    """The standard RNN/LSTM/GRU operator between Transposes, then Squeeze of Y_h (the last
+    state) or of Y's num_directions axis and a Transpose back (the whole sequence)."""
+    layer = cls(6, return_sequences=return_sequences)
+    model = Sequential([layer] if return_sequences else [layer, Dense(3)], input_shape=(7, 4))
+    X = rng.standard_normal((32, 7, 4)).astype(np.float32)
+    proto = assert_matches_onnxruntime(trained_briefly(model, X, rng), X, tmp_path)
+    ops = [n.op_type for n in proto.graph.node]
+    tail = ["Squeeze", "Transpose"] if return_sequences else ["Squeeze", "Gemm"]
+    assert ops == ["Transpose", layer.onnx_op, *tail]
+    node = proto.graph.node[1]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    assert attrs["hidden_size"] == 6 and attrs.get("layout", 0) == 0
+    assert attrs.get("linear_before_reset", 0) == (1 if cls is GRU else 0)
+    used = [f"{layer.name}_Y"] if return_sequences else ["", f"{layer.name}_Y_h"]
+    assert list(node.output) == used  # Y (steps, 1, N, 6) or Y_h (1, N, 6) alone
+    shapes = {i.name: tuple(i.dims) for i in proto.graph.initializer}
+    gates = layer.gates * 6
+    assert shapes[f"{layer.name}.W"] == (1, gates, 4)
+    assert shapes[f"{layer.name}.R"] == (1, gates, 6)
+    assert shapes[f"{layer.name}.B"] == (1, 2 * gates)
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        lambda: [LSTM(8, return_sequences=True), GRU(5), Dense(4, activation="softmax")],
+        lambda: [GRU(6, return_sequences=True), SimpleRNN(4, return_sequences=True)],
+        lambda: [SimpleRNN(5, return_sequences=True), LSTM(3, return_sequences=True), Flatten()],
+    ],
+    ids=["lstm-gru-dense", "gru-rnn-sequences", "rnn-lstm-flatten"],
+)
+def test_recurrent_stacks(layers, tmp_path, rng):
+    model = Sequential(layers(), input_shape=(9, 3), seed=1)
+    X = rng.standard_normal((32, 9, 3)).astype(np.float32)
+    assert_matches_onnxruntime(trained_briefly(model, X, rng), X, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "cls,onnx_order", [(SimpleRNN, [0]), (LSTM, [0, 3, 1, 2]), (GRU, [1, 0, 2])]
+)
+def test_recurrent_weights_in_the_spec_gate_order(cls, onnx_order):
+    """Ours (PyTorch's) i, f, g, o and r, z, n; ONNX's i, o, f, c and z, r, h: each gate's
+    block filled with its own index shows where it lands."""
+    layer = cls(2)
+    layer.name = "r"
+    layer.build((3, 5), np.random.default_rng(0), np.dtype(np.float32))
+    marks = np.repeat(np.arange(layer.gates), 2).astype(np.float32)
+    layer.W.value[...] = marks
+    layer.R.value[...] = marks
+    layer.b.value[...] = marks
+    layer.rb.value[...] = marks + 10
+    w, r, b = onnx_weights(layer)
+    expected = np.repeat(onnx_order, 2)
+    np.testing.assert_array_equal(w[0][:, 0], expected)  # (gates * units, features)
+    np.testing.assert_array_equal(r[0][:, 1], expected)  # (gates * units, units)
+    np.testing.assert_array_equal(b[0], np.concatenate([expected, expected + 10]))
+
+
+def test_recurrent_opsets(tmp_path, rng):
+    for opset in (13, 21):
+        model = Sequential([GRU(4, return_sequences=True), LSTM(3), Dense(2)], input_shape=(5, 2))
+        X = rng.standard_normal((8, 5, 2)).astype(np.float32)
+        assert_matches_onnxruntime(model, X, tmp_path, opset=opset)
 
 
 def test_graph_shape_names_and_dynamic_batch(tmp_path, rng):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nnfx.backends.hls.emit_norm import emit_layer_norm
 from nnfx.backends.hls.render import (
     WideType,
     exact_affine_type,
@@ -248,6 +249,34 @@ def emit_transpose(w: HlsWriter, node, ins, out, in_t, out_t):
     w.body.append(f"    nnfx::permute<{in_t[0]}, {out_t}, {cfg}>({ins[0]}, {out}, {idx});")
 
 
+def _resample(w: HlsWriter, node, ins, out, in_t, out_t, kernel: str, fields: dict) -> None:
+    """Upsample and Pad: codes copied between two feature maps (1-D as height 1)."""
+    in_shape = w.graph.tensors[node.inputs[0]].shape
+    out_shape = w.graph.tensors[node.outputs[0]].shape
+    two_d = len(in_shape) == 3
+    geometry = {
+        "in_height": in_shape[0] if two_d else 1,
+        "in_width": in_shape[-2],
+        "n_chan": in_shape[-1],
+        "out_height": out_shape[0] if two_d else 1,
+        "out_width": out_shape[-2],
+    }
+    cfg = w.config(node, {**geometry, **fields}, {})
+    w.body.append(f"    nnfx::{kernel}<{in_t[0]}, {out_t}, {cfg}>({ins[0]}, {out});")
+
+
+def emit_upsample(w: HlsWriter, node, *args):
+    s = node.attrs.scales
+    fields = {"scale_height": s[0] if len(s) == 2 else 1, "scale_width": s[-1]}
+    _resample(w, node, *args, kernel="upsample2d", fields=fields)
+
+
+def emit_pad(w: HlsWriter, node, *args):
+    p, rank = node.attrs.pads, len(node.attrs.pads) // 2
+    fields = {"pad_top": p[0] if rank == 2 else 0, "pad_left": p[rank - 1]}
+    _resample(w, node, *args, kernel="pad2d", fields=fields)
+
+
 # Activation kind -> the nnfx::activation_kind its kernel computes (templates/nnfx_kernels.h).
 HLS_ACTIVATIONS = {
     Activation.LINEAR: "LINEAR",
@@ -275,10 +304,11 @@ def emit_activation(w: HlsWriter, node, ins, out, in_t, out_t):
             param_type = WideType(integer + frac, integer)
         wide = exact_affine_type(x, alpha_type, beta_type)
     param_t = w.types.add(w.node_name("ptype", node), param_type)
-    params, table = np.zeros(2), np.zeros(2)
+    params, table, n_alpha = np.zeros(2), np.zeros(2), 1
     has_low, has_high = "low" in node.params, "high" in node.params
-    if a.kind is Activation.LEAKY_RELU:
-        params[0] = node.param(w.graph, "alpha")[0]
+    if a.kind is Activation.LEAKY_RELU:  # one slope, or one per channel (PRelu)
+        alpha = node.param(w.graph, "alpha")
+        params, n_alpha = np.concatenate([alpha, np.zeros(max(2 - alpha.size, 0))]), alpha.size
     if ACTIVATION_KINDS[a.kind].linear_above:
         params[0] = node.param(w.graph, "slope")[0]
     if a.kind is Activation.HARD_SIGMOID:
@@ -296,7 +326,7 @@ def emit_activation(w: HlsWriter, node, ins, out, in_t, out_t):
     wide_t = w.types.add(w.node_name("widetype", node), wide)
     cfg = w.config(
         node,
-        {"n_in": w.size(node.inputs[0])},
+        {"n_in": w.size(node.inputs[0]), "n_param": params.size, "n_alpha": n_alpha},
         {"param_t": param_t, "wide_t": wide_t},
         [
             *w.table_members(node, "lutscale", spec),
@@ -361,6 +391,15 @@ def emit_argmax(w: HlsWriter, node, ins, out, in_t, out_t):
     w.body.append(f"    nnfx::argmax<{in_t[0]}, {cfg}>({ins[0]}, {out}, {classes});")
 
 
+def emit_slice(w: HlsWriter, node, ins, out, in_t, out_t):
+    """Codes copied: rows ``[start, end)`` of each ``(outer, n_in, inner)`` block."""
+    a = node.attrs
+    outer, n_in, inner = _axis_geometry(w, node.inputs[0], a.axis)
+    fields = {"outer": outer, "n_in": n_in, "inner": inner, "start": a.start}
+    cfg = w.config(node, {**fields, "n_out": a.end - a.start}, {})
+    w.body.append(f"    nnfx::slice<{in_t[0]}, {out_t}, {cfg}>({ins[0]}, {out});")
+
+
 EMITTERS: dict[Op, Emitter] = {
     Op.DENSE: emit_dense,
     Op.CONV: emit_conv,
@@ -371,6 +410,7 @@ EMITTERS: dict[Op, Emitter] = {
     Op.BATCH_NORM: emit_batch_norm,
     Op.ACTIVATION: emit_activation,
     Op.SOFTMAX: emit_softmax,
+    Op.LAYER_NORM: emit_layer_norm,
     Op.ADD: emit_add,
     Op.SUB: emit_sub,
     Op.MUL: emit_mul,
@@ -380,6 +420,9 @@ EMITTERS: dict[Op, Emitter] = {
     Op.TRANSPOSE: emit_transpose,
     Op.IDENTITY: emit_alias_or_copy,
     Op.ARGMAX: emit_argmax,
+    Op.SLICE: emit_slice,
+    Op.UPSAMPLE: emit_upsample,
+    Op.PAD: emit_pad,
 }
 
 

@@ -7,14 +7,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nnfx.compiler.fixed import FixedType
+from nnfx.compiler.fixed import EXTENSION_ROUNDING, FixedType
 from nnfx.compiler.ir import INTEGER
 
 
 def cpp_type(t, number: str) -> str:
-    """The C++ spelling of a tensor type for ``number`` = ``ap`` (ap_fixed) or ``ac``."""
+    """The C++ spelling of a tensor type for ``number`` = ``ap`` (ap_fixed) or ``ac``. A type
+    with nnfx's own rounding (CEIL, UP: :data:`EXTENSION_ROUNDING`) is ``nnfx::directed`` over
+    its TRN type and a floor type two integer bits wider (templates/nnfx_kernels.h)."""
     if t == INTEGER:
         return "int"
+    if t.rounding in EXTENSION_ROUNDING:
+        base = cpp_type(WideType(t.width, t.integer, t.signed, "TRN", t.overflow), number)
+        floor_overflow = "WRAP" if t.overflow == "WRAP" else "SAT"
+        below = cpp_type(WideType(t.width + 2, t.integer + 2, True, "TRN", floor_overflow), number)
+        any_sign = "true" if t.rounding == "CEIL" else "false"
+        return f"nnfx::directed<{base}, {below}, {any_sign}>"
     if number == "ap":
         name = "ap_fixed" if t.signed else "ap_ufixed"
         return f"{name}<{t.width}, {t.integer}, AP_{t.rounding}, AP_{t.overflow}>"

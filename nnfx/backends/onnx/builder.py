@@ -60,6 +60,12 @@ def _transpose(b: Builder, x: str, perm: tuple[int, ...], base: str) -> str:
     return b.op("Transpose", [x], base, perm=list(perm))
 
 
+def slice_op(b: Builder, attrs, x: str) -> str:
+    """An IR Slice (``SliceAttrs``) as ONNX's Slice on the batched tensor, in both exports."""
+    starts, ends = b.ints([attrs.start], "starts"), b.ints([attrs.end], "ends")
+    return b.op("Slice", [x, starts, ends, b.ints([attrs.axis + 1], "axes")], "slice")
+
+
 def _model_shape(t) -> list:
     return ["N", *onnx_shape(t.shape, t.onnx_perm)]
 

@@ -22,13 +22,16 @@ from nnfx.backends.onnx.builder import (
     _model_shape,
     _safe,
     _transpose,
+    slice_op,
 )
 from nnfx.backends.onnx.fixed_activation import _activation, _softmax
+from nnfx.backends.onnx.fixed_norm import _layer_norm
 from nnfx.backends.onnx.quantize import _align, _bits, _mag, _quantize_input, quantize
 from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code, to_raw
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.layout import batched, inverse
 from nnfx.compiler.ops import Activation, Op
+from nnfx.compiler.resample import batched_pads, source_index
 from nnfx.errors import PrecisionError, UnsupportedOpError
 
 EXACT_BITS = 53  # float64 holds every integer below 2**53 exactly
@@ -255,6 +258,17 @@ def _argmax(e, node, xs):
     return e.b.op("Gather", [classes, index], "label", axis=0)
 
 
+def _upsample(e, node, xs):
+    """Codes copied: one Gather per spatial axis reads input position ``i // s`` (onnxruntime
+    has no float64 Resize)."""
+    x, shape = xs[0], e.graph.tensors[node.inputs[0]].shape
+    for axis, s in enumerate(node.attrs.scales):
+        if s > 1:
+            index = e.b.ints(source_index(shape[axis], s), "index")
+            x = e.b.op("Gather", [x, index], "upsample", axis=axis + 1)
+    return x
+
+
 FIXED_WRITERS: dict[Op, Callable[[FixedExport, Node, list[str]], str]] = {
     Op.DENSE: _dense,
     Op.CONV: _conv,
@@ -265,6 +279,7 @@ FIXED_WRITERS: dict[Op, Callable[[FixedExport, Node, list[str]], str]] = {
     Op.BATCH_NORM: _batch_norm,
     Op.ACTIVATION: _activation,
     Op.SOFTMAX: _softmax,
+    Op.LAYER_NORM: _layer_norm,
     Op.ADD: _aligned_sum("Add"),
     Op.SUB: _aligned_sum("Sub"),
     Op.MUL: _mul,
@@ -276,6 +291,9 @@ FIXED_WRITERS: dict[Op, Callable[[FixedExport, Node, list[str]], str]] = {
     ),
     Op.IDENTITY: lambda e, n, xs: xs[0],
     Op.ARGMAX: _argmax,
+    Op.SLICE: lambda e, n, xs: slice_op(e.b, n.attrs, xs[0]),  # codes copied
+    Op.UPSAMPLE: _upsample,
+    Op.PAD: lambda e, n, xs: e.b.op("Pad", [xs[0], e.b.ints(batched_pads(n.attrs), "pads")], "pad"),
 }
 
 

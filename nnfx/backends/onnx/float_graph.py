@@ -15,10 +15,12 @@ from nnfx.backends.onnx.builder import (
     _model_shape,
     _safe,
     _transpose,
+    slice_op,
 )
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.layout import batched, inverse
 from nnfx.compiler.ops import Activation, Op, activation_rule
+from nnfx.compiler.resample import batched_pads
 from nnfx.errors import UnsupportedOpError
 
 
@@ -119,6 +121,8 @@ FLOAT_ACTIVATIONS: dict[Activation, Callable[[Builder, object, str], str]] = {
 
 def _f_activation(b, g, node, xs):
     writer = activation_rule(FLOAT_ACTIVATIONS, node.attrs.kind, "float ONNX export")
+    if node.attrs.kind is Activation.LEAKY_RELU and "alpha" in node.params:  # per channel
+        return b.op("PRelu", [xs[0], b.const(node.param(g, "alpha"), "slope")], "prelu")
     return writer(b, node.attrs, xs[0])
 
 
@@ -163,6 +167,13 @@ FLOAT_WRITERS = {
         "softmax",
         axis=n.attrs.axis % len(g.tensors[n.inputs[0]].shape) + 1,
     ),
+    Op.LAYER_NORM: lambda b, g, n, xs: b.op(
+        "LayerNormalization",
+        [xs[0], b.const(n.param(g, "scale"), "scale"), b.const(n.param(g, "bias"), "bias")],
+        "layer_norm",
+        axis=-1,
+        epsilon=float(n.attrs.epsilon),
+    ),
     Op.ADD: lambda b, g, n, xs: b.op("Add", xs, "add"),
     Op.SUB: lambda b, g, n, xs: b.op("Sub", xs, "sub"),
     Op.MUL: lambda b, g, n, xs: b.op("Mul", xs, "mul"),
@@ -178,6 +189,16 @@ FLOAT_WRITERS = {
     ),
     Op.IDENTITY: lambda b, g, n, xs: xs[0],
     Op.ARGMAX: _f_argmax,
+    Op.SLICE: lambda b, g, n, xs: slice_op(b, n.attrs, xs[0]),
+    Op.UPSAMPLE: lambda b, g, n, xs: b.op(
+        "Resize",
+        [xs[0], "", b.const([1.0, *n.attrs.scales, 1.0], "scales", np.float32)],
+        "upsample",
+        mode="nearest",
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="floor",
+    ),
+    Op.PAD: lambda b, g, n, xs: b.op("Pad", [xs[0], b.ints(batched_pads(n.attrs), "pads")], "pad"),
 }
 
 

@@ -33,6 +33,8 @@ def _round(b: Builder, q: str, mode: str) -> str:
     in float64, and the decision compares ``r`` with one half (no ``q + 0.5`` that could
     itself round)."""
     rule = ROUNDING_RULES[mode]
+    if rule.tie == "always" and not rule.nearest:  # CEIL: up on any non-zero rest, one op
+        return b.op("Ceil", [q], mode.lower())
     floor = b.op("Floor", [q], "floor" if mode != "TRN" else "trn")
     if rule.tie == "never" and not rule.nearest:  # TRN: floor
         return floor

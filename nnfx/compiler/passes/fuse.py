@@ -25,6 +25,9 @@ def _fuse_one(graph: Graph) -> Graph | None:
             continue
         if not ACTIVATION_KINDS[act.attrs.kind].fusable:
             continue
+        slopes = act.param(graph, "alpha")
+        if slopes is not None and slopes.size > 1:
+            continue  # a leaky_relu with a slope per channel (PRelu) stays a node of its own
         attrs = dataclasses.replace(
             layer.attrs, activation=act.attrs.kind, activation_alpha=act.attrs.alpha
         )

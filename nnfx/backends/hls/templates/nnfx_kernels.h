@@ -10,6 +10,48 @@
 
 namespace nnfx {
 
+// nnfx's own rounding modes CEIL (toward plus infinity) and UP (away from zero), which ap_fixed
+// and ac_fixed lack (docs/semantics.md). A type with one of them is `directed<base_T, floor_T,
+// any_sign>`: base_T is the type with TRN rounding and the type's own overflow, and every
+// conversion into it (from a fixed-point value, a double or an int) rounds up by
+// ceil(v) = -floor(-v): floor_T, two integer bits wider than base_T on the same LSB, takes
+// floor(-v) with TRN; negating it is exact, and base_T then applies the overflow to that exact
+// rounded integer. floor_T wraps when base_T wraps (congruent modulo 2^(W+2), so base_T's low W
+// bits are right) and saturates otherwise (a clamped value lies beyond base_T's range on the
+// same side, where SAT, SAT_SYM and SAT_ZERO give what the exact one gives). CEIL rounds up
+// every value (any_sign); UP only v > 0, and floors the others (away from zero both ways).
+template <class base_T, class floor_T, bool any_sign>
+class directed : public base_T {
+  public:
+    directed() : base_T() {}
+    directed(const directed& v) : base_T(v) {}
+    template <class value_T>
+    directed(const value_T& v) : base_T() {
+        assign(v);
+    }
+    directed& operator=(const directed& v) {
+        static_cast<base_T&>(*this) = static_cast<const base_T&>(v);
+        return *this;
+    }
+    template <class value_T>
+    directed& operator=(const value_T& v) {
+        assign(v);
+        return *this;
+    }
+
+  private:
+    template <class value_T>
+    void assign(const value_T& v) {
+        base_T& self = *this;
+        if (any_sign || v > 0) {
+            const floor_T below = -v;  // floor(-v), exact or overflowed like base_T
+            self = -below;
+        } else {
+            self = v;
+        }
+    }
+};
+
 // res = Q(v), v exact: the one quantization, and the only number-type-specific glue here.
 // ap_fixed's conversion reads the bit below the result's LSB even where it lies above v's MSB
 // (I_v + F_res <= -1), which fails an assertion in ap_private and aborts the C-simulation
@@ -256,6 +298,60 @@ void copy(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
     for (int k = 0; k < CONFIG_T::n_in; k++) nnfx::quantize(res[k], data[k], zero);
 }
 
+// Slice along one axis: of each block of n_in rows of `inner` values (`outer` blocks), the
+// n_out rows from `start`, the codes copied (the type is the input's).
+template <class data_T, class res_T, typename CONFIG_T>
+void slice(const data_T data[CONFIG_T::outer * CONFIG_T::n_in * CONFIG_T::inner],
+           res_T res[CONFIG_T::outer * CONFIG_T::n_out * CONFIG_T::inner]) {
+    const res_T zero = 0.0;
+    for (int o = 0; o < CONFIG_T::outer; o++)
+        for (int k = 0; k < CONFIG_T::n_out; k++)
+            for (int i = 0; i < CONFIG_T::inner; i++)
+                nnfx::quantize(res[(o * CONFIG_T::n_out + k) * CONFIG_T::inner + i],
+                               data[(o * CONFIG_T::n_in + CONFIG_T::start + k) * CONFIG_T::inner + i],
+                               zero);
+}
+
+// Nearest upsampling by whole numbers (1-D as height 1): res[oh][ow][c] =
+// data[oh / scale_height][ow / scale_width][c], the codes copied.
+template <class data_T, class res_T, typename CONFIG_T>
+void upsample2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+                res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_chan]) {
+    const res_T zero = 0.0;
+    for (int oh = 0; oh < CONFIG_T::out_height; oh++) {
+        const int ih = oh / CONFIG_T::scale_height;
+        for (int ow = 0; ow < CONFIG_T::out_width; ow++) {
+            const int iw = ow / CONFIG_T::scale_width;
+            for (int c = 0; c < CONFIG_T::n_chan; c++)
+                nnfx::quantize(res[(oh * CONFIG_T::out_width + ow) * CONFIG_T::n_chan + c],
+                               data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c], zero);
+        }
+    }
+}
+
+// Zero padding (1-D as height 1): the input placed at (pad_top, pad_left), the code 0 around.
+template <class data_T, class res_T, typename CONFIG_T>
+void pad2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
+           res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_chan]) {
+    const res_T zero = 0.0;
+    for (int oh = 0; oh < CONFIG_T::out_height; oh++) {
+        const int ih = oh - CONFIG_T::pad_top;
+        for (int ow = 0; ow < CONFIG_T::out_width; ow++) {
+            const int iw = ow - CONFIG_T::pad_left;
+            const bool inside =
+                ih >= 0 && ih < CONFIG_T::in_height && iw >= 0 && iw < CONFIG_T::in_width;
+            for (int c = 0; c < CONFIG_T::n_chan; c++) {
+                const int at = (oh * CONFIG_T::out_width + ow) * CONFIG_T::n_chan + c;
+                if (inside)
+                    nnfx::quantize(res[at], data[(ih * CONFIG_T::in_width + iw) * CONFIG_T::n_chan + c],
+                                   zero);
+                else
+                    res[at] = zero;
+            }
+        }
+    }
+}
+
 // clip(floor(x * 2^shift) - start, 0, size - 1): the table index of docs/semantics.md, for
 // every input width. `scaled` = x * 2^shift is exact (a product of fixed-point types, any
 // width) and is compared with the table's ends (long long constants) before anything is
@@ -279,7 +375,8 @@ enum activation_kind { LINEAR, RELU, LEAKY_RELU, CLIP, HARD_SIGMOID, TABLE, LINE
 
 template <class data_T, class res_T, typename CONFIG_T>
 void activation(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
-                const typename CONFIG_T::param_t params[2], const res_T table[CONFIG_T::table_size]) {
+                const typename CONFIG_T::param_t params[CONFIG_T::n_param],
+                const res_T table[CONFIG_T::table_size]) {
     const res_T zero = 0.0;
     const res_T one = 1.0;
     for (int i = 0; i < CONFIG_T::n_in; i++) {
@@ -291,11 +388,11 @@ void activation(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
             case RELU:
                 if (x > 0) nnfx::quantize(res[i], x, zero); else res[i] = zero;
                 break;
-            case LEAKY_RELU:
+            case LEAKY_RELU:  // one slope (n_alpha 1), or one per channel (the last axis)
                 if (x > 0)
                     nnfx::quantize(res[i], x, zero);
                 else
-                    nnfx::quantize(res[i], x * params[0], zero);
+                    nnfx::quantize(res[i], x * params[i % CONFIG_T::n_alpha], zero);
                 break;
             case CLIP: {
                 res_T y;
@@ -360,6 +457,47 @@ void softmax(const data_T data[CONFIG_T::outer * CONFIG_T::n * CONFIG_T::inner],
                 else
                     nnfx::quantize(res[at], e[k] * inv, zero);
             }
+        }
+    }
+}
+
+// LayerNorm over rows of n values (docs/semantics.md): S = sum x and d = n x - S exact (dev_t),
+// U = sum d^2 + E exact (var_t); every threshold 2^(M + 2j) that U reaches halves p (= 2^-(s/2),
+// exact in half_t); u = floor(U * p^2) on codes; z = Q_z(d * T[u] * p) on codes (code_scale()
+// = 2^F turns d into its code); res = Q(z * scale + bias).
+template <class data_T, class res_T, typename CONFIG_T>
+void layernorm(const data_T data[CONFIG_T::n_rows * CONFIG_T::n],
+               res_T res[CONFIG_T::n_rows * CONFIG_T::n],
+               const typename CONFIG_T::table_t table[CONFIG_T::table_size],
+               const typename CONFIG_T::var_t thresholds[CONFIG_T::n_thresholds],
+               const typename CONFIG_T::scale_t scale[CONFIG_T::n],
+               const typename CONFIG_T::bias_t bias[CONFIG_T::n]) {
+    typedef typename CONFIG_T::dev_t dev_t;
+    typedef typename CONFIG_T::var_t var_t;
+    typedef typename CONFIG_T::half_t half_t;
+    typedef typename CONFIG_T::norm_t norm_t;
+    const res_T zero = 0.0;
+    const norm_t norm_zero = 0.0;
+    const half_t one = 1.0;
+    const half_t half = 0.5;
+    for (int r = 0; r < CONFIG_T::n_rows; r++) {
+        const int base = r * CONFIG_T::n;
+        typename CONFIG_T::sum_t total = 0;  // sum_t truncates and wraps: 0 is converted exactly
+        for (int k = 0; k < CONFIG_T::n; k++) total = total + data[base + k];
+        dev_t d[CONFIG_T::n];
+        var_t squares = CONFIG_T::epsilon();
+        for (int k = 0; k < CONFIG_T::n; k++) {
+            d[k] = data[base + k] * CONFIG_T::n - total;
+            squares = squares + d[k] * d[k];
+        }
+        half_t p = one;
+        for (int j = 0; j < CONFIG_T::n_steps; j++)
+            if (squares >= thresholds[j]) p = p * half;
+        const typename CONFIG_T::table_t t = table[table_index<CONFIG_T>(squares * p * p)];
+        for (int k = 0; k < CONFIG_T::n; k++) {
+            norm_t z;
+            nnfx::quantize(z, d[k] * CONFIG_T::code_scale() * t * p, norm_zero);
+            nnfx::quantize(res[base + k], z * scale[k] + bias[k], zero);
         }
     }
 }
