@@ -4,7 +4,10 @@ and replaced by the one ONNX op they compute, so that each becomes one table:
 - GELU as PyTorch's exporter writes it: ``x * 0.5 * (1 + Erf(x / sqrt(2)))`` — the Div by
   sqrt(2) or Mul by 1/sqrt(2), the Add of 1, and the two Muls (by x and by 0.5) in any order
   and with the constants on either side -> ``Gelu(x)``;
-- Mish: ``x * Tanh(Softplus(x))`` -> ``Mish(x)``.
+- Mish: ``x * Tanh(Softplus(x))`` -> ``Mish(x)``;
+- Softplus as PyTorch's dynamo exporter writes its threshold: ``Where(x > t, x, Softplus(x))``
+  -> ``Softplus(x)`` when ``t >= 15`` (there the two differ by ``log(1 + exp(-x)) < 3.1e-7``,
+  under float32's resolution of ``x``; a lower threshold stays and is refused by name).
 
 A match needs every intermediate tensor read once and none a graph output. An ``Erf`` outside
 the GELU pattern stays, and the converter table refuses it by name.
@@ -107,11 +110,32 @@ def _mish(g: _Graph, softplus: onnx.NodeProto) -> tuple[str, list[onnx.NodeProto
     return x, [softplus, tanh, mul]
 
 
+SOFTPLUS_THRESHOLD = 15.0  # the lowest threshold read as the plain function (see above)
+
+
+def _softplus_threshold(
+    g: _Graph, softplus: onnx.NodeProto
+) -> tuple[str, list[onnx.NodeProto]] | None:
+    x = softplus.input[0]
+    where = g.only_reader(softplus.output[0], "Where")
+    if where is None or list(where.input[1:]) != [x, softplus.output[0]]:
+        return None
+    greater = g.made_by(where.input[0], "Greater")
+    if greater is None or g.only_reader(where.input[0], "Where") is not where:
+        return None
+    t = g.consts.get(greater.input[1])
+    if greater.input[0] != x or t is None or t.size != 1:
+        return None
+    if not float(np.asarray(t, np.float64).reshape(-1)[0]) >= SOFTPLUS_THRESHOLD:
+        return None
+    return x, [greater, softplus, where]
+
+
 def fuse_activation_patterns(
     graph: onnx.GraphProto, order: list[onnx.NodeProto]
 ) -> list[onnx.NodeProto]:
-    """``order`` (topological) with each GELU and Mish composition replaced by one node, at
-    the place of the composition's last node."""
+    """``order`` (topological) with each GELU, Mish and thresholded Softplus composition
+    replaced by one node, at the place of the composition's last node."""
     g = _Graph(graph, order)
     replaced: dict[int, onnx.NodeProto] = {}  # id of a matched last node -> its replacement
     dropped: set[int] = set()
@@ -119,14 +143,16 @@ def fuse_activation_patterns(
         if id(node) in dropped:
             continue
         found = _gelu(g, node) if node.op_type == "Erf" else None
+        op_type = "Gelu"
         if node.op_type == "Softplus":
-            found = _mish(g, node)
+            found, op_type = _mish(g, node), "Mish"
+            if found is None:
+                found, op_type = _softplus_threshold(g, node), "Softplus"
         if found is None:
             continue
         x, nodes = found
         if any(id(n) in dropped for n in nodes):
             continue
-        op_type = "Gelu" if node.op_type == "Erf" else "Mish"
         last = nodes[-1]
         name = last.name or node.name
         replaced[id(last)] = onnx.helper.make_node(op_type, [x], [last.output[0]], name=name)

@@ -270,3 +270,24 @@ def test_initializers_listed_as_inputs_do_not_break_the_batch_1_check(rng):
     model.graph.input.append(helper.make_tensor_value_info("W", TensorProto.FLOAT, [4, 3]))
     assert numpy_helper.to_array(model.graph.initializer[0]).shape == (4, 3)
     assert_matches_ort_per_sample(model, rand(rng, N, 2, 2).astype(np.float32))
+
+
+@pytest.mark.parametrize("threshold", [20.0, 15.0, 5.0])
+def test_softplus_with_a_threshold_is_softplus_only_where_the_two_agree(threshold, rng):
+    """Where(x > t, x, Softplus(x)) (PyTorch's dynamo export of nn.Softplus) is the table
+    activation for t >= 15, where the two differ under float32's resolution; below, the
+    Where is refused by name."""
+    nodes = [
+        helper.make_node("Softplus", ["x"], ["s"]),
+        helper.make_node("Greater", ["x", "t"], ["g"]),
+        helper.make_node("Where", ["g", "x", "s"], ["y"]),
+    ]
+    t = {"t": np.array(threshold, np.float32)}
+    model = make_model(nodes, [("x", ["N", 6])], [("y", ["N", 6])], t)
+    X = np.concatenate([rand(rng, 64, 6) * 8, np.full((1, 6), 30.0, np.float32)])
+    if threshold < 15:
+        with pytest.raises(UnsupportedOpError, match="Where|Greater"):
+            nnfx.load(model)
+        return
+    loaded = assert_matches_ort(model, X)
+    assert [n.op.value for n in loaded.graph.nodes] == ["Activation"]

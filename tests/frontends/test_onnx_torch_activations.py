@@ -36,9 +36,6 @@ class ActivationMLP(nn.Module):
         return self.net(x)
 
 
-DYNAMO_SOFTPLUS = "the dynamo exporter writes Softplus as Greater/Where/Exp/Log1p, not recognized"
-
-
 def export(module, example, path, dynamo):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -56,7 +53,7 @@ def export(module, example, path, dynamo):
 
 @pytest.mark.parametrize(
     "dynamo",
-    [False, pytest.param(True, marks=pytest.mark.xfail(reason=DYNAMO_SOFTPLUS, strict=True))],
+    [False, True],
     ids=["torchscript", "dynamo"],
 )
 def test_an_mlp_of_the_new_activations_compiles_at_auto(dynamo, tmp_path, rng):
