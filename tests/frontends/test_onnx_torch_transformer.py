@@ -5,7 +5,6 @@ top-1 class on held-out data (>= 97%) and agrees bit for bit across the referenc
 fixed-point ONNX model and both C-simulations."""
 
 import shutil
-import warnings
 
 import numpy as np
 import onnx
@@ -16,6 +15,7 @@ from nnfx.compiler.ops import Op
 from nnfx.report.layers import layer_rows
 from nnfx.runtime import reference as float_reference
 from tests.helpers import assert_matches_ort, rand
+from tests.torch_export import export
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
 nn = torch.nn
@@ -23,33 +23,6 @@ needs_gxx = pytest.mark.skipif(
     shutil.which("g++") is None, reason="g++ is not installed: the C-simulation needs it"
 )
 FEATURES = 16
-
-
-def export(module, example, path, dynamo):
-    """Both exporters, as tests/frontends/test_onnx_torch.py drives them."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if dynamo:
-            torch.onnx.export(
-                module,
-                (example,),
-                str(path),
-                dynamo=True,
-                external_data=True,
-                dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-                verbose=False,
-            )
-        else:
-            torch.onnx.export(
-                module,
-                (example,),
-                str(path),
-                dynamo=False,
-                input_names=["x"],
-                output_names=["y"],
-                dynamic_axes={"x": {0: "N"}, "y": {0: "N"}},
-            )
-    return path
 
 
 class MlpBlock(nn.Module):
