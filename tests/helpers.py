@@ -175,3 +175,16 @@ def run_strict_testbench(
     run = subprocess.run(["../tb_run"], cwd=folder / "tb", capture_output=True, text=True)
     expected = f"{samples} samples, 0 mismatching values"
     assert run.returncode == 0 and expected in run.stdout, run.stdout
+
+
+def assert_auto_keeps_top1_and_is_bit_exact(path, train, held_out):
+    """``path`` compiled at ``auto`` (calibrated on ``train``) keeps the float model's top-1
+    class on >= 97% of ``held_out`` and gives the reference's codes in ort, csim, csim-ap."""
+    compiled = nnfx.compile(str(path), "auto", calibration=train)
+    float_top1 = nnfx.load(str(path)).predict(held_out).argmax(axis=1)
+    assert np.mean(compiled.predict(held_out).argmax(axis=1) == float_top1) >= 0.97
+    reference = compiled.predict_raw(held_out)
+    for engine in ("ort", "csim", "csim-ap"):
+        raw = compiled.predict_raw(held_out, engine)
+        for output, codes in reference.items():
+            np.testing.assert_array_equal(raw[output], codes, err_msg=f"{engine}: {output}")

@@ -13,7 +13,12 @@ from onnx import helper
 import nnfx
 from nnfx.compiler.estimate import estimate
 from nnfx.errors import ModelError
-from tests.helpers import assert_matches_ort, make_model, rand
+from tests.helpers import (
+    assert_auto_keeps_top1_and_is_bit_exact,
+    assert_matches_ort,
+    make_model,
+    rand,
+)
 from tests.torch_export import export
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
@@ -102,14 +107,7 @@ def test_grouped_pytorch_models_compile_bit_exact(name, tmp_path, rng):
     module = _randomize_batchnorm(cls())
     path = export(module, torch.randn(2, *shape), tmp_path / "m.onnx", dynamo=False)
     train, held_out = rand(rng, 256, *shape), rand(rng, 200, *shape)
-    compiled = nnfx.compile(str(path), "auto", calibration=train)
-    float_top1 = nnfx.load(str(path)).predict(held_out).argmax(axis=1)
-    assert np.mean(compiled.predict(held_out).argmax(axis=1) == float_top1) >= 0.97
-    reference = compiled.predict_raw(held_out)
-    for engine in ("ort", "csim", "csim-ap"):
-        raw = compiled.predict_raw(held_out, engine)
-        for output, codes in reference.items():
-            np.testing.assert_array_equal(raw[output], codes, err_msg=f"{engine}: {output}")
+    assert_auto_keeps_top1_and_is_bit_exact(path, train, held_out)
 
 
 def _conv_model(group, channels=4, weight=(4, 2, 3, 3)):

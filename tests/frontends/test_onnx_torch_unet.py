@@ -11,9 +11,8 @@ import numpy as np
 import onnx
 import pytest
 
-import nnfx
 from nnfx.compiler.ops import Op
-from tests.helpers import assert_matches_ort, rand
+from tests.helpers import assert_auto_keeps_top1_and_is_bit_exact, assert_matches_ort, rand
 from tests.torch_export import export
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
@@ -105,11 +104,4 @@ def test_pytorch_resampling_models_load_and_match(name, dynamo, tmp_path, rng):
 def test_pytorch_resampling_models_compile_bit_exact(name, dynamo, tmp_path, rng):
     _, path, shape = _exported(name, dynamo, tmp_path)
     train, held_out = rand(rng, 256, *shape), rand(rng, 200, *shape)
-    compiled = nnfx.compile(str(path), "auto", calibration=train)
-    float_top1 = nnfx.load(str(path)).predict(held_out).argmax(axis=1)
-    assert np.mean(compiled.predict(held_out).argmax(axis=1) == float_top1) >= 0.97
-    reference = compiled.predict_raw(held_out)
-    for engine in ("ort", "csim", "csim-ap"):
-        raw = compiled.predict_raw(held_out, engine)
-        for output, codes in reference.items():
-            np.testing.assert_array_equal(raw[output], codes, err_msg=f"{engine}: {output}")
+    assert_auto_keeps_top1_and_is_bit_exact(path, train, held_out)
