@@ -26,43 +26,20 @@ from typing import Any
 import numpy as np
 
 from nnfx.compiler import ir, layer_norm, model_types, tables
-from nnfx.compiler.fixed import ALPHA_TYPE, MAX_WIDTH, FixedType, quantize
+from nnfx.compiler.fixed import MAX_WIDTH, FixedType, quantize
 from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freeze, validate
 from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op, activation_rule
 from nnfx.compiler.passes._rewrite import add_constant
+from nnfx.compiler.precision_activations import ACTIVATION_RULES
 from nnfx.compiler.precision_config import PrecisionConfig
+from nnfx.compiler.type_rules import (  # noqa: F401  (integer_bits, fit_type: public)
+    SOFTMAX_EXP_RANGE,
+    UNIT_INTEGER_BITS,
+    fit_type,
+    integer_bits,
+)
 from nnfx.compiler.windows import kernel_axes, windows
 from nnfx.errors import PrecisionError, UnsupportedOpError
-
-# The rules for the constant types precision makes up itself: all ``table_width`` bits wide,
-# rounded to nearest and saturated (docs/semantics.md, "Precision assignment"). Integer bits:
-UNIT_INTEGER_BITS = 1  # unsigned values in [0, 1]: window-count reciprocals, exp(-d), 1/sum
-SLOPE_INTEGER_BITS = ALPHA_TYPE.integer  # a leaky_relu slope, signed: |alpha| < 2 (as fused)
-HARD_SIGMOID_INTEGER_BITS = 3  # hard_sigmoid's alpha and beta, signed: |value| < 4
-# The inputs d = max(x) - x that softmax's exp table covers; exp(-16) < 2**-23, below the
-# table type's step at the default width, so the table is flat (0) beyond it.
-SOFTMAX_EXP_RANGE = (0.0, 16.0)
-
-
-def integer_bits(max_abs: float, signed: bool) -> int:
-    """The fewest integer bits (sign included) whose range holds ``max_abs``."""
-    if not math.isfinite(max_abs):
-        raise PrecisionError(f"a range of {max_abs} has no fixed-point type; use finite data")
-    if max_abs <= 0:
-        return 1 if signed else 0
-    bits = math.floor(math.log2(max_abs)) + 1
-    return bits + 1 if signed else bits
-
-
-def fit_type(
-    max_abs: float,
-    width: int,
-    signed: bool,
-    margin: int = 0,
-    rounding: str = "RND",
-    overflow: str = "SAT",
-) -> FixedType:
-    return FixedType(width, integer_bits(max_abs, signed) + margin, signed, rounding, overflow)
 
 
 class _Assigner:
@@ -287,53 +264,6 @@ class _Assigner:
         rule = activation_rule(ACTIVATION_RULES, node.attrs.kind, "precision assignment")
         return rule(self, node, out_type)
 
-    def _act_leaky_relu(self, node, out_type):
-        t = self.internal_type(SLOPE_INTEGER_BITS, signed=True)
-        per_channel = node.param(self.graph, "alpha")  # PRelu's, one per channel
-        alpha = np.array([node.attrs.alpha]) if per_channel is None else per_channel
-        return dataclasses.replace(
-            node,
-            params={"alpha": self.store(node, "alpha", alpha, t)},
-            precision=LayerPrecision(weight=t),
-        )
-
-    def _act_hard_sigmoid(self, node, out_type):
-        a = node.attrs
-        wt = bt = self.internal_type(HARD_SIGMOID_INTEGER_BITS, signed=True)
-        params = {
-            "alpha": self.store(node, "alpha", np.array([a.alpha]), wt),
-            "beta": self.store(node, "beta", np.array([a.beta]), bt),
-        }
-        return dataclasses.replace(
-            node, params=params, precision=LayerPrecision(weight=wt, bias=bt)
-        )
-
-    def _act_clip(self, node, out_type):
-        a = node.attrs
-        bound = tables.saturating(out_type)  # codes of the type: clamped, +-max if SAT_SYM
-        params = {}
-        if math.isfinite(a.min):
-            params["low"] = self.store(node, "low", np.array([a.min]), bound)
-        if math.isfinite(a.max):
-            params["high"] = self.store(node, "high", np.array([a.max]), bound)
-        return dataclasses.replace(node, params=params)
-
-    def _act_table(self, node, out_type):
-        a = node.attrs
-        default = tables.table_range(a.kind, self.ranges.get(node.inputs[0]))
-        low, high = self.layer(node, "table_range", default)
-        size = self.layer(node, "table_size", self.config.table_size)
-        spec = tables.spec_for_range(float(low), float(high), int(size))
-        values = tables.activation_table(a.kind, spec, out_type, a.alpha, a.beta)
-        params = {"table": add_constant(self.constants, f"{node.name}.table", values)}
-        precision = LayerPrecision(table=spec, table_type=out_type)
-        if ACTIVATION_KINDS[a.kind].linear_above:  # the asymptote's slope, like leaky_relu's
-            slope = tables.asymptote_slope(a.kind, a.beta)
-            t = self.internal_type(max(SLOPE_INTEGER_BITS, integer_bits(abs(slope), True)), True)
-            params["slope"] = self.store(node, "slope", np.array([slope]), t)
-            precision = dataclasses.replace(precision, weight=t)
-        return dataclasses.replace(node, params=params, precision=precision)
-
     def _softmax(self, node, in_types, out_type):
         size = self.layer(node, "table_size", self.config.table_size)
         low, high = self.layer(node, "table_range", SOFTMAX_EXP_RANGE)
@@ -363,8 +293,6 @@ class _Assigner:
         return dataclasses.replace(node, params=params, precision=precision)
 
 
-# Activation kind -> how its constants (table, slope, bounds) get types; the engine-coverage
-# test walks this table (tests/compiler/test_activation_kinds.py).
 def _typed(method: Callable[..., Node]) -> Callable[[_Assigner, Node, list], Node]:
     """A rule that needs its output's type first (:meth:`_Assigner._result`)."""
     return lambda a, node, in_types: method(a, node, in_types, a._result(node))
@@ -394,23 +322,6 @@ PRECISION_RULES: dict[Op, Callable[[_Assigner, Node, list], Node]] = {
     Op.SLICE: _Assigner._pass_through,  # codes copied
     Op.UPSAMPLE: _Assigner._pass_through,  # codes copied
     Op.PAD: _Assigner._pass_through,  # codes copied, the code 0 around them
-}
-
-ACTIVATION_RULES: dict[Activation, Callable[[_Assigner, Node, FixedType], Node]] = {
-    Activation.LINEAR: lambda assigner, node, out_type: node,  # no constants
-    Activation.RELU: lambda assigner, node, out_type: node,
-    Activation.LEAKY_RELU: _Assigner._act_leaky_relu,
-    Activation.ELU: _Assigner._act_table,
-    Activation.SIGMOID: _Assigner._act_table,
-    Activation.TANH: _Assigner._act_table,
-    Activation.CLIP: _Assigner._act_clip,
-    Activation.HARD_SIGMOID: _Assigner._act_hard_sigmoid,
-    Activation.SELU: _Assigner._act_table,
-    Activation.SOFTPLUS: _Assigner._act_table,
-    Activation.HARD_SWISH: _Assigner._act_table,
-    Activation.GELU: _Assigner._act_table,
-    Activation.GELU_TANH: _Assigner._act_table,
-    Activation.MISH: _Assigner._act_table,
 }
 
 

@@ -54,7 +54,7 @@ def width_sweep(model, X, score, calibration, options, sim, given: bool, step):
     calibration (``auto``), compiled from the float ``model``; with a note instead when it is
     skipped (no widths, or for a given design, longer than ``SWEEP_BUDGET_S``)."""
     import nnfx
-    from nnfx.compiler.precision import integer_bits
+    from nnfx.compiler.type_rules import integer_bits
     from nnfx.runtime.calibration import observed_ranges
 
     precisions = options.precisions

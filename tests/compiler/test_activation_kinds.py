@@ -11,7 +11,7 @@ import pytest
 from onnx import helper
 
 import nnfx
-from nnfx.backends.hls.emitters import HLS_ACTIVATIONS
+from nnfx.backends.hls.emit_activation import HLS_ACTIVATIONS
 from nnfx.backends.onnx import to_float_onnx
 from nnfx.backends.onnx.fixed_activation import FIXED_ACTIVATIONS as FIXED_ONNX_ACTIVATIONS
 from nnfx.backends.onnx.float_graph import FLOAT_ACTIVATIONS as FLOAT_ONNX_ACTIVATIONS
@@ -30,7 +30,7 @@ from nnfx.compiler.ops import (
     activation_rule,
 )
 from nnfx.compiler.passes import fuse_activations
-from nnfx.compiler.precision import ACTIVATION_RULES
+from nnfx.compiler.precision_activations import ACTIVATION_RULES
 from nnfx.errors import ModelError, UnsupportedOpError
 from nnfx.runtime import reference_fixed
 from nnfx.runtime.reference import FLOAT_ACTIVATIONS
