@@ -63,6 +63,9 @@ class Options:
     minimize: bool = True
     minimize_limit: int = 8  # C-simulation minimizations per failure kind and worker (builds)
     specials: float = 0.0  # share of cases whose inputs also hold NaN, +Inf and -Inf
+    # Run the sampled cases' C-simulations together, one build of their union per engine
+    # (tests/csim_union.py), falling back to one build per case when the union does not run.
+    csim_together: bool = False
 
 
 @dataclass
@@ -425,15 +428,27 @@ def _may_minimize(engine: str, kind: str, options: Options) -> bool:
     return _MINIMIZED[(engine, kind)] <= options.minimize_limit
 
 
-def run_case(index: int, options: Options) -> CaseResult:
-    started = time.perf_counter()
-    result = CaseResult(index)
-    built = None
+@dataclass
+class _Pending:
+    """A case whose fast engines ran; ``slow``: the C-simulations still to run."""
+
+    built: Built | None
+    result: CaseResult
+    outputs: dict = field(default_factory=dict)
+    slow: list[str] = field(default_factory=list)
+    started: float = 0.0
+
+
+def start_case(index: int, options: Options) -> _Pending:
+    """Build case ``index`` and run its fast engines; the C-simulations it samples are left
+    in ``slow``."""
+    pending = _Pending(None, CaseResult(index), started=time.perf_counter())
+    result = pending.result
     try:
-        built = build(options.seed, index, options, result)
+        built = pending.built = build(options.seed, index, options, result)
         if built is not None and built.compiled is not None:
             fast = [e for e in options.engines if e not in CSIM]
-            outputs = run_engines(built.compiled, built.X, fast, result)
+            pending.outputs = run_engines(built.compiled, built.X, fast, result)
             slow = [e for e in options.engines if e in CSIM]
             if slow and not csim_sampled(index, options, result):
                 for e in slow:
@@ -444,8 +459,23 @@ def run_case(index: int, options: Options) -> CaseResult:
                 for e in slow:
                     result.skipped[e] = wide
                 slow = []
-            outputs.update(run_engines(built.compiled, built.X, slow, result))
-            compare(built.compiled, built.X, outputs, result)
+            pending.slow = slow
+    except Exception as e:  # noqa: BLE001 - the tester itself or nnfx crashed
+        _crashed(result, e)
+    return pending
+
+
+def _crashed(result: CaseResult, e: Exception) -> None:
+    result.errors["case"] = _describe(e)
+    result.errors["traceback"] = traceback.format_exc()[-2000:]
+
+
+def finish_case(pending: _Pending, options: Options) -> CaseResult:
+    """Compare the engines' codes (the C-simulations' included), minimize, save."""
+    built, result = pending.built, pending.result
+    try:
+        if built is not None and built.compiled is not None and "case" not in result.errors:
+            compare(built.compiled, built.X, pending.outputs, result)
             if options.minimize:
                 for m in result.mismatches:
                     if not _may_minimize(m["engine"], "mismatch", options):
@@ -461,13 +491,94 @@ def run_case(index: int, options: Options) -> CaseResult:
                         result.crashes[engine] = minimize_crash(built.compiled, built.X, engine)
                     except Exception as e:  # noqa: BLE001
                         result.crashes[engine] = {"error": _describe(e)}
-    except Exception as e:  # noqa: BLE001 - the tester itself or nnfx crashed
-        result.errors["case"] = _describe(e)
-        result.errors["traceback"] = traceback.format_exc()[-2000:]
-    result.seconds = time.perf_counter() - started
+    except Exception as e:  # noqa: BLE001
+        _crashed(result, e)
+    result.seconds = time.perf_counter() - pending.started
     if result.failed and options.save_dir and built is not None:
         result.saved = str(save(Path(options.save_dir), options, built, result))
     return result
+
+
+def run_case(index: int, options: Options) -> CaseResult:
+    pending = start_case(index, options)
+    if pending.slow and pending.built is not None:
+        try:
+            pending.outputs.update(
+                run_engines(pending.built.compiled, pending.built.X, pending.slow, pending.result)
+            )
+        except Exception as e:  # noqa: BLE001
+            _crashed(pending.result, e)
+    return finish_case(pending, options)
+
+
+def _union_child(connection, compiled, raws, engine: str, log: str) -> None:
+    import faulthandler
+    import os
+    import sys
+
+    from tests.csim_union import run_together
+
+    faulthandler.disable()
+    with open(log, "w") as stream:
+        os.dup2(stream.fileno(), 2)
+        sys.stderr = stream
+        try:
+            connection.send(("ok", run_together(engine, compiled, raws)))
+        except Exception as e:  # noqa: BLE001 - any failure sends the group back case by case
+            connection.send(("error", _describe(e)))
+    connection.close()
+
+
+def run_slow_together(pending: list[_Pending], timeout: float = 900) -> None:
+    """The sampled C-simulations of ``pending`` cases: per engine, one build of the union of
+    the cases with one batch size, in a forked child; where a union does not run (a refusal,
+    a crash, a hang), its cases run one by one as :func:`run_case` runs them, so every outcome
+    is the one a lone run gives."""
+    import multiprocessing
+    import tempfile
+
+    for engine in CSIM:
+        groups: dict[int, list[tuple[_Pending, dict]]] = collections.defaultdict(list)
+        for p in pending:
+            if engine not in p.slow or p.built is None:
+                continue
+            try:
+                raw = p.built.compiled.quantize_inputs(p.built.X)
+            except NnfxError:  # refused inputs: the lone run records the refusal
+                groups[-1].append((p, {}))
+                continue
+            groups[len(p.built.X)].append((p, raw))
+        for batch, members in groups.items():
+            outcome: tuple = ("error", "")
+            if batch >= 0 and len(members) > 1:
+                context = multiprocessing.get_context("fork")
+                parent, child = context.Pipe(duplex=False)
+                compiled = [p.built.compiled for p, _ in members]  # type: ignore[union-attr]
+                raws = [raw for _, raw in members]
+                with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
+                    process = context.Process(
+                        target=_union_child, args=(child, compiled, raws, engine, log.name)
+                    )
+                    process.start()
+                    child.close()
+                    if parent.poll(timeout):
+                        try:
+                            outcome = parent.recv()
+                        except EOFError:
+                            pass
+                    process.join(5)
+                    if process.is_alive():
+                        process.kill()
+                        process.join()
+            if outcome[0] == "ok":
+                for (p, _), out in zip(members, outcome[1], strict=True):
+                    p.outputs[engine] = out
+                    p.result.ran[engine] = True
+            else:
+                for p, _ in members:
+                    p.outputs.update(
+                        run_engines(p.built.compiled, p.built.X, [engine], p.result)  # type: ignore[union-attr]
+                    )
 
 
 def save(folder: Path, options: Options, built: Built, result: CaseResult) -> Path:
@@ -695,7 +806,16 @@ def run_many(options: Options, cases: int, first: int = 0, jobs: int = 1, progre
     summary = Summary(options, first=first)
     started = time.perf_counter()
     indices = range(first, first + cases)
-    if jobs <= 1:
+    if options.csim_together:
+        pending = []
+        for i in indices:
+            pending.append(start_case(i, options))
+        run_slow_together(pending)
+        for p in pending:
+            summary.add(finish_case(p, options))
+            if progress:
+                progress(summary)
+    elif jobs <= 1:
         results = (run_case(i, options) for i in indices)
         for r in results:
             summary.add(r)

@@ -3,8 +3,9 @@ every rounding/overflow mode x random inputs, through the fixed engines, identic
 
 CI budget: 400 seeded cases in 4 chunks of 100, the last with widths up to 62 (a third of its
 cases wide: 33-62-bit results). ``reference`` and ``ort`` run every case; ``csim`` and
-``csim-ap`` (a g++ build each) run on every 50th case and on every 25th case that ort refused
-(every 20th in the wide chunk).
+``csim-ap`` run on every 50th case and on every 25th case that ort refused (every 20th in the
+wide chunk), all of a chunk's sampled cases in one g++ build per engine (their union; a case
+the union cannot run is rebuilt alone, so its outcome is the one a lone run gives).
 The long run is ``python -m tests.differential --cases 10000`` (same generator, same checks).
 """
 
@@ -48,6 +49,7 @@ def test_fixed_engines_agree_on_random_cases(chunk, tmp_path):
         csim_refused_every=20 if wide else 25,
         save_dir=str(tmp_path),
         minimize=False,  # python -m tests.differential --seed S --case I minimizes
+        csim_together=True,  # one build of the sampled cases' union per engine
     )
     summary = run_many(options, CHUNK, first=chunk * CHUNK)
     report = summary.table()
@@ -140,3 +142,34 @@ def test_a_crashing_engine_is_an_error_not_the_end(monkeypatch):
     result = CaseResult(0)
     run_engines(compiled, None, ["csim"], result)
     assert result.errors["csim"].startswith("Crash(SIGABRT)")
+
+
+def test_cases_run_together_give_what_they_give_alone(monkeypatch):
+    """The union build is only packaging: each case's C-simulation outcome is the one its
+    lone build gives, and a wrong code planted in one case's share of the union's output is
+    a mismatch of that case alone."""
+    import tests.csim_union as csim_union
+    from tests.differential.runner import finish_case, run_case, run_slow_together, start_case
+
+    options = Options(seed=SEED, engines=("reference", "csim"), csim_every=1, minimize=False)
+    honest = csim_union.run_together
+
+    def wrong_in_the_first(engine, compiled, raws):
+        outputs = honest(engine, compiled, raws)
+        name = next(iter(outputs[0]))
+        outputs[0][name] = outputs[0][name].copy()
+        outputs[0][name].reshape(-1)[0] += 1
+        return outputs
+
+    monkeypatch.setattr(csim_union, "run_together", wrong_in_the_first)
+    pending = [start_case(i, options) for i in range(5)]
+    assert sum(bool(p.slow) for p in pending) >= 2
+    run_slow_together(pending)
+    together = [finish_case(p, options) for p in pending]
+    alone = [run_case(i, options) for i in range(5)]
+    assert [r.ran for r in together] == [r.ran for r in alone]
+    assert all(r.equal.get("csim", True) for r in alone)
+    wrong = [r.index for r in together if r.equal.get("csim") is False]
+    assert len(wrong) == 1 and together[wrong[0]].mismatches[0]["engine"] == "csim"
+    right = [r for r in together if r.equal.get("csim")]
+    assert len(right) == sum("csim" in r.equal for r in alone) - 1
