@@ -64,3 +64,35 @@ def run_together(engine: str, compiled: list, raw_inputs: list[dict]) -> list[di
             }
         )
     return results
+
+
+class _Member:
+    """One model's view of a union's C-simulation: its inputs fed, the others' zero."""
+
+    def __init__(self, simulation, k: int, graphs: list[Graph]):
+        self.simulation, self.k, self.graphs = simulation, k, graphs
+        self.graph = graphs[k]
+
+    def run(self, ir_inputs: dict[str, np.ndarray], threads: int | None = None) -> dict:
+        n = len(next(iter(ir_inputs.values())))
+        feed = {
+            f"m{j}_{name}": ir_inputs[name]
+            if j == self.k
+            else np.zeros((n, *g.tensors[name].shape), np.float64)
+            for j, g in enumerate(self.graphs)
+            for name in g.inputs
+        }
+        return split(self.simulation.run(feed, threads), self.k, self.graph)
+
+
+def share_csim(compiled: list, engines=("csim", "csim-ap")) -> None:
+    """Build each engine's C-simulation of all ``compiled`` models once, as their union, and
+    make it each model's own (what ``predict_raw(X, engine)`` then runs): a test module that
+    compiles several small models pays one g++ build per engine, not one per model."""
+    from nnfx.runtime.csim import CSimulation
+
+    graphs = [c.graph for c in compiled]
+    for engine in engines:
+        simulation = CSimulation(union(graphs), engine, progress=False)
+        for k, c in enumerate(compiled):
+            c.__dict__.setdefault("_csim", {})[engine] = _Member(simulation, k, graphs)

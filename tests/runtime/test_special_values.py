@@ -17,6 +17,7 @@ from onnx import helper
 
 import nnfx
 from nnfx.errors import DataError, NnfxError
+from tests.csim_union import share_csim
 from tests.helpers import make_model
 
 ENGINES = ["reference", "ort"]
@@ -102,13 +103,28 @@ TYPES = {
 CASES = [("mlp", m) for m in TYPES] + [("cnn", "SAT"), ("cnn", "WRAP")]
 
 
-@pytest.mark.parametrize("model,mode", CASES)
-def test_every_engine_follows_the_special_value_rule(model, mode):
+def compile_case(model: str, mode: str):
     rng = np.random.default_rng(3)
     onnx_model, shape = (mlp(rng), (5,)) if model == "mlp" else (cnn(rng), (1, 4, 4))
     compiled = nnfx.compile(
         onnx_model, {"default": "fixed<16,6,RND,SAT>", "tensors": {"x": TYPES[mode]}}
     )
+    return compiled, shape
+
+
+@pytest.fixture(scope="module")
+def compiled_cases():
+    """Every case compiled, their C-simulations one build per engine (tests/csim_union.py)."""
+    cases = {case: compile_case(*case) for case in CASES}
+    if "csim" in ENGINES:
+        share_csim([compiled for compiled, _ in cases.values()])
+    return cases
+
+
+@pytest.mark.xdist_group("special-values")  # one worker builds the shared C-simulations
+@pytest.mark.parametrize("model,mode", CASES)
+def test_every_engine_follows_the_special_value_rule(model, mode, compiled_cases):
+    compiled, shape = compiled_cases[model, mode]
     t = compiled.graph.tensors["x"].dtype
     for name, X in special_batches(t, shape).items():
         results = {engine: outcome(compiled, X, engine) for engine in ENGINES}
