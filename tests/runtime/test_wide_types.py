@@ -26,6 +26,7 @@ from nnfx.compiler.fixed import OVERFLOW, ROUNDING, FixedType, quantize_raw, req
 from nnfx.compiler.ir import INTEGER
 from nnfx.errors import NnfxError, PrecisionError
 from nnfx.runtime.reference_fixed import run_fixed
+from tests.csim_union import share_csim
 from tests.helpers import make_model
 from tests.oracles import oracle as quantize_code
 from tests.oracles import run_oracle
@@ -289,11 +290,12 @@ CASES["hard_sigmoid_fine"] = variant("leaky_relu_hard_sigmoid", {"x": "fixed<52,
 MODES = list(itertools.product(ROUNDING, OVERFLOW))
 
 
-def build(name: str, seed: int, output: str = "fixed<50,24>"):
-    """The case compiled with its types, each given a rounding/overflow pair drawn so that the
-    cases together sample every pair; returns (compiled, inputs)."""
+def build(name: str, seed: int, output: str = "fixed<50,24>", case: tuple | None = None):
+    """The case (``case``: instead of CASES[name]) compiled with its types, each given a
+    rounding/overflow pair drawn so that the cases together sample every pair; returns
+    (compiled, inputs)."""
     rng = np.random.default_rng(1000 * seed + list(CASES).index(name))
-    model, tensors, layers, shape = CASES[name]
+    model, tensors, layers, shape = case or CASES[name]
     loaded = nnfx.load(model)
     tensors = {"y": output, **tensors}
 
@@ -354,10 +356,19 @@ def test_reference_equals_the_exact_oracle(name, seed):
         assert np.array_equal(ours[tensor], want.astype(np.int64)), f"{name}: '{tensor}' ({t})"
 
 
+@pytest.fixture(scope="module")
+def wide_cases():
+    """Every case at seed 0, their C-simulations one build per engine (tests/csim_union.py)."""
+    cases = {name: build(name, 0) for name in CASES}
+    share_csim([compiled for compiled, _ in cases.values()])
+    return cases
+
+
 @pytest.mark.skipif(not HAVE_GXX, reason="g++ is not installed: the C-simulation needs it")
+@pytest.mark.xdist_group("wide-types")  # one worker builds the shared C-simulations
 @pytest.mark.parametrize("name", list(CASES))
-def test_csim_and_ort_equal_the_reference(name):
-    compiled, X = build(name, 0)
+def test_csim_and_ort_equal_the_reference(name, wide_cases):
+    compiled, X = wide_cases[name]
     reference = compiled.predict_raw(X)
     for engine in ("csim", "csim-ap"):
         assert raw_equal(compiled.predict_raw(X, engine), reference), engine
@@ -490,12 +501,22 @@ ORT_TYPES = {
 }
 
 
+@pytest.fixture(scope="module")
+def ort_cases():
+    """The ORT_TYPES cases, their C-simulations shared as for :func:`wide_cases`."""
+    cases = {
+        name: build(name, 2, "fixed<44,20>", (CASES[name][0], types, {}, CASES[name][3]))
+        for name, types in ORT_TYPES.items()
+    }
+    share_csim([compiled for compiled, _ in cases.values()])
+    return cases
+
+
 @pytest.mark.skipif(not HAVE_GXX, reason="g++ is not installed: the C-simulation needs it")
+@pytest.mark.xdist_group("wide-types-ort")
 @pytest.mark.parametrize("name", list(ORT_TYPES))
-def test_every_engine_agrees_from_33_to_53_bits(name, monkeypatch):
-    model, _, _, shape = CASES[name]
-    monkeypatch.setitem(CASES, name, (model, ORT_TYPES[name], {}, shape))
-    compiled, X = build(name, 2, output="fixed<44,20>")
+def test_every_engine_agrees_from_33_to_53_bits(name, ort_cases):
+    compiled, X = ort_cases[name]
     assert max(widths(compiled)) <= 53 and sum(w >= 33 for w in widths(compiled)) >= 3
     reference = compiled.predict_raw(X)
     for engine in ("ort", "csim", "csim-ap"):
