@@ -6,7 +6,14 @@ Models: the 16-64-32-32-5 MLP (hls4ml's jet-tagging shape, ReLU, softmax) and a 
 (conv 8 -> pool -> conv 16 -> pool -> dense 10), both at fixed<16,6>. Batch sizes 1, 256 and
 65536; samples/s is the best of a few repeats (batch 1: the mean over many single calls).
 
-Usage: ``python benchmarks/emulation_throughput.py [--repeats 3]``.
+Then the width sweep (nnfx issue #16): the MLP at widths 6..16, ``auto`` (calibrated on the
+inputs, ``width=W``) and uniform ``fixed<W, I>`` (``I = min(6, W // 2 + 1)``), batch 65536:
+the fixed ONNX model as exported (float32 codes where the export proves them exact, see
+docs/semantics.md) and forced to float64 codes, each against the float model in the same run,
+with the ratio (time / float time: the median over rounds of back-to-back calls, which the
+load of a shared machine moves less than either rate) and the element type the graph used.
+
+Usage: ``python benchmarks/emulation_throughput.py [--repeats 3] [--sweep-only]``.
 Writes ``benchmarks/results/emulation_throughput.json``.
 """
 
@@ -25,10 +32,67 @@ from _machine import machine, write  # noqa: E402
 from _models import build_models  # noqa: E402
 
 import nnfx  # noqa: E402
+from nnfx.backends.onnx import codes_dtype, to_fixed_onnx  # noqa: E402
 from nnfx.runtime.ort import available_providers, session  # noqa: E402
 from nnfx.ui import console, table  # noqa: E402
 
 BATCHES = (1, 256, 65536)
+WIDTHS = range(6, 17)
+
+
+def sweep(path: Path, repeats: int) -> list[dict]:
+    """The MLP at every width of WIDTHS, auto and uniform: samples/s of the float model and of
+    the fixed ONNX model with its chosen codes and with float64 codes, all in one run."""
+    X = np.random.default_rng(1).standard_normal((65536, 16))
+    float_session = session(path)
+    name = float_session.get_inputs()[0].name
+    X32 = X.astype(np.float32)
+    rows = []
+    for width in WIDTHS:
+        designs = {
+            f"auto{width}": lambda w=width: nnfx.compile(
+                path, "auto", calibration=X[:4096], width=w
+            ),
+            f"fixed<{width},{min(6, width // 2 + 1)}>": lambda w=width: nnfx.compile(
+                path, f"fixed<{w},{min(6, w // 2 + 1)}>"
+            ),
+        }
+        for design, build in designs.items():
+            graph = build().graph
+            row: dict = {"design": design, "width": width}
+            sessions = {
+                "chosen": to_fixed_onnx(graph, precision="auto"),
+                "float64": to_fixed_onnx(graph, precision="float64"),
+            }
+            row["codes"] = codes_dtype(sessions["chosen"])
+            row["float32_nodes"] = next(
+                p.value for p in sessions["chosen"].metadata_props if p.key == "nnfx.float32_nodes"
+            )
+            fns = {"float (ORT)": lambda A: float_session.run(None, {name: X32[: len(A)]})}
+            for label, model in sessions.items():
+                s = session(model)
+                k = s.get_inputs()[0].name
+                fns[f"fixed ONNX {label}"] = lambda A, s=s, k=k: s.run(None, {k: A})
+            # rounds of back-to-back calls: the machine's load drifts, so each ratio is the
+            # median over rounds of the times within one round; samples/s the best call
+            times: dict[str, list[float]] = {label: [] for label in fns}
+            for fn in fns.values():
+                fn(X[:1])
+            for _ in range(repeats):
+                for label, fn in fns.items():
+                    times[label].append(_timed(fn, X))
+            for label in fns:
+                row[label] = len(X) / min(times[label])
+            for label in ("chosen", "float64"):
+                ratios = np.divide(times[f"fixed ONNX {label}"], times["float (ORT)"])
+                row[f"ratio {label}"] = float(np.median(ratios))
+            rows.append(row)
+            console.print(
+                f"{design}: float {row['float (ORT)']:,.0f}/s, fixed ({row['codes']}) "
+                f"{row['fixed ONNX chosen']:,.0f}/s = {row['ratio chosen']:.2f}x, float64 "
+                f"{row['fixed ONNX float64']:,.0f}/s = {row['ratio float64']:.2f}x"
+            )
+    return rows
 
 
 def rate(fn, X: np.ndarray, repeats: int) -> float:
@@ -52,11 +116,14 @@ def _timed(fn, X) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sweep-only", action="store_true", help="only the width sweep")
     args = parser.parse_args()
     provider = available_providers()[0]
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (path, _, shape) in build_models(Path(tmp)).items():
+        built = build_models(Path(tmp))
+        widths = sweep(built["mlp_16_64_32_32_5"][0], max(3 * args.repeats, 9))
+        for name, (path, _, shape) in ({} if args.sweep_only else built).items():
             compiled = nnfx.compile(path, "fixed<16,6>")
             float_session = session(path)
             float_input = float_session.get_inputs()[0].name
@@ -77,6 +144,38 @@ def main() -> None:
                 console.print(
                     f"{name} batch {batch}: " + ", ".join(f"{e} {row[e]:,.0f}/s" for e in engines)
                 )
+    sweep_columns = ["design", "codes", "float (ORT)", "fixed ONNX chosen", "ratio chosen"]
+    sweep_columns += ["fixed ONNX float64", "ratio float64"]
+    console.print(
+        table(
+            f"MLP batch 65536, samples/s on {provider} ({machine()['cores']} cores)",
+            sweep_columns,
+            [
+                [
+                    r["design"],
+                    r["codes"],
+                    *(
+                        f"{r[c]:,.2f}" if "ratio" in c else f"{r[c]:,.0f}"
+                        for c in sweep_columns[2:]
+                    ),
+                ]
+                for r in widths
+            ],
+        )
+    )
+    if args.sweep_only:
+        print_path(
+            write(
+                "emulation_throughput",
+                {
+                    "benchmark": "emulation_throughput",
+                    "provider": provider,
+                    "machine": machine(("numpy", "onnx", "onnxruntime", "nnfx")),
+                    "width_sweep": widths,
+                },
+            )
+        )
+        return
     columns = ["model", "batch", "float (ORT)", "fixed reference", "fixed ONNX (ORT)"]
     console.print(
         table(
@@ -108,8 +207,13 @@ def main() -> None:
             "machine": machine(("numpy", "onnx", "onnxruntime", "nnfx")),
             "results": results,
             "verdict": verdict,
+            "width_sweep": widths,
         },
     )
+    print_path(path)
+
+
+def print_path(path) -> None:
     console.print(f"wrote {path}")
 
 

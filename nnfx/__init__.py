@@ -45,7 +45,7 @@ _PUBLIC = {
 _HOME = {name: module for module, names in _PUBLIC.items() for name in names}
 
 
-_MODULES = ("report",)  # public names that are modules of their own
+_MODULES = ("report", "sweep")  # public names that are modules of their own
 
 
 def __getattr__(name: str):
@@ -93,6 +93,7 @@ __all__ = [
     "report",
     "search_precision",
     "simulate",
+    "sweep",
     "Simulation",
     "Report",
     "load_dataset",

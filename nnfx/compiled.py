@@ -46,7 +46,8 @@ class CompiledModel:
         for name, x in self.float_model.model_inputs(X).items():
             x = np.asarray(x, dtype=np.float64)
             t = self.graph.tensors[name].dtype
-            for bad, what in ((np.isnan(x), "NaN"), (np.isinf(x), "infinity")):
+            seen = self.float_model.stepped(name, x)  # what the input quantizer sees
+            for bad, what in ((np.isnan(seen), "NaN"), (np.isinf(seen), "infinity")):
                 if what == "infinity" and getattr(t, "overflow", "WRAP") != "WRAP":
                     continue
                 if x.size and bad.any():
@@ -162,6 +163,14 @@ class CompiledModel:
 
             self._fixed_onnx = to_fixed_onnx(self.graph, name=f"{self.graph.name}_fixed")
         return self._fixed_onnx
+
+    @property
+    def ort_precision(self) -> str:
+        """The element type the ``ort`` engine computes the codes in: ``float32`` where the
+        export proves every step exact in it, ``float64``, or ``mixed`` (docs/semantics.md)."""
+        from nnfx.backends.onnx import codes_dtype
+
+        return codes_dtype(self.fixed_onnx())
 
     def _run_ort(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """``inputs`` from :meth:`checked_inputs`, non-empty: the fixed-point graph quantizes

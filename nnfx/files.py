@@ -79,6 +79,21 @@ def check_output_folder(
     return target
 
 
+def claim_folder(
+    folder: str | Path, what: str = "output", *, force: bool = False, inputs: Iterable = ()
+) -> Path:
+    """For outputs written in place over time (a sweep that resumes): ``folder`` checked as
+    :func:`check_output_folder` does, created, and marked with the manifest; its path."""
+    target = check_output_folder(folder, what, force=force, inputs=inputs)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        if not is_nnfx_output(target):
+            _write_manifest(target, what)
+    except OSError as e:
+        raise ConfigError(f"cannot write the {what} to '{folder}' ({_reason(e)})") from None
+    return target
+
+
 @contextmanager
 def staged_directory(
     folder: str | Path, what: str = "output", *, force: bool = False, inputs: Iterable = ()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from nnfx.compiler.input_steps import apply_steps
 from nnfx.compiler.ir import INTEGER, Graph, for_message
 from nnfx.compiler.layout import onnx_shape, to_ir, to_onnx
 from nnfx.compiler.passes import PIPELINE, Pass, run_passes
@@ -32,11 +33,17 @@ class Model:
         return self.graph.outputs
 
     def to_ir_inputs(self, X) -> dict[str, np.ndarray]:
-        """Model-layout arrays (one array, or a dict by input name) to IR-layout arrays."""
+        """Model-layout arrays (one array, or a dict by input name) to IR-layout arrays, after
+        each input's steps (its float preprocessing, docs/semantics.md "Input steps")."""
         return {
-            name: to_ir(x, self.graph.tensors[name].onnx_perm)
+            name: to_ir(self.stepped(name, x), self.graph.tensors[name].onnx_perm)
             for name, x in self.model_inputs(X).items()
         }
+
+    def stepped(self, name: str, x: np.ndarray) -> np.ndarray:
+        """Model-layout input ``name`` after its input steps (float64), or as it is if none."""
+        steps = self.graph.tensors[name].steps
+        return apply_steps(np.asarray(x, np.float64), steps) if steps else x
 
     def model_inputs(self, X) -> dict[str, np.ndarray]:
         """Check model-layout inputs (one array, or a dict by input name) against the model."""

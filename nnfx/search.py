@@ -7,6 +7,7 @@ candidate is compiled and run by the fixed reference on the given data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,37 +77,43 @@ def search_precision(
     widths: range = range(4, 25),
     per_layer: bool = True,
     progress=None,
+    executor=None,
 ) -> SearchResult:
-    """The narrowest configuration within ``max_accuracy_drop`` percentage points of float."""
-    from nnfx.compiled import compile as compile_model
+    """The narrowest configuration within ``max_accuracy_drop`` percentage points of float.
 
+    ``executor`` (nnfx.sweep.executors: in-process or Ray) evaluates the candidates, as many
+    at a time as it has workers: the next widths are tried ahead and the results taken in the
+    order the one-by-one search would take them, so the result and ``trials`` are the same."""
     if y is None:
         raise DataError("precision search needs labels y to measure accuracy")
     check_calibration(model.graph, model.to_ir_inputs(X))  # before anything runs on X
     float_acc = accuracy(model.predict(X), y)
     trials: list[dict] = []
+    shared = None if executor is None else executor.put((model, X, y))
 
-    def evaluate(config: PrecisionConfig, what: str) -> float:
-        compiled = compile_model(model, precision=config, calibration=X)
-        acc = accuracy(compiled.predict(X), y)
-        trials.append(
-            {
-                "candidate": what,
-                "accuracy": acc,
-                "within_budget": 100 * (float_acc - acc) <= max_accuracy_drop,
-            }
-        )
+    def accuracies(configs: list[PrecisionConfig]) -> Iterator[float]:
+        """Each candidate's accuracy, in order, computed as they are asked for (a batch of
+        the executor's width at a time)."""
+        if executor is None:
+            for config in configs:
+                yield candidate_accuracy((model, X, y), config)
+            return
+        batch = max(1, int(getattr(executor, "slots", 1)))
+        for start in range(0, len(configs), batch):
+            yield from executor.map(candidate_accuracy, shared, configs[start : start + batch])
+
+    def record(what: str, acc: float) -> None:
+        trials.append({"candidate": what, "accuracy": acc, "within_budget": ok(acc)})
         if progress is not None:
             progress(what, acc)
-        return acc
 
     def ok(acc: float) -> bool:
         return 100 * (float_acc - acc) <= max_accuracy_drop
 
     best = None
-    for width in widths:
-        config = PrecisionConfig(default="auto", width=width)
-        acc = evaluate(config, f"uniform {width} bits")
+    configs = [PrecisionConfig(default="auto", width=width) for width in widths]
+    for config, acc in zip(configs, accuracies(configs), strict=True):
+        record(f"uniform {config.width} bits", acc)
         if ok(acc):
             best, best_acc = config, acc
             break
@@ -123,13 +130,23 @@ def search_precision(
         ]
         layers: dict[str, dict] = {}
         for name in names:
-            width = best.width
-            while width > 2:
-                trial_layers = {**layers, name: {"width": width - 1}}
-                config = PrecisionConfig(default="auto", width=best.width, layers=trial_layers)
-                acc = evaluate(config, f"{name} {width - 1} bits")
+            narrower = range(best.width - 1, 1, -1)  # one bit at a time while accuracy holds
+            tried = [{**layers, name: {"width": w}} for w in narrower]
+            configs = [PrecisionConfig(default="auto", width=best.width, layers=t) for t in tried]
+            for w, trial_layers, acc in zip(narrower, tried, accuracies(configs), strict=True):
+                record(f"{name} {w} bits", acc)
                 if not ok(acc):
                     break
-                layers, best_acc, width = trial_layers, acc, width - 1
+                layers, best_acc = trial_layers, acc
         best = PrecisionConfig(default="auto", width=best.width, layers=layers)
     return SearchResult(best, float_acc, best_acc, trials)
+
+
+def candidate_accuracy(shared: tuple, config: PrecisionConfig) -> float:
+    """The accuracy of ``config`` compiled from ``model`` (calibrated on ``X``) and run by the
+    fixed reference on ``X``; ``shared`` is ``(model, X, y)``."""
+    from nnfx.compiled import compile as compile_model
+
+    model, X, y = shared
+    compiled = compile_model(model, precision=config, calibration=X)
+    return accuracy(compiled.predict(X), y)

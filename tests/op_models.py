@@ -29,6 +29,39 @@ def node(op, inputs, outputs, **attrs):
     return helper.make_node(op, inputs, outputs, name=outputs[0], **attrs)
 
 
+def recurrent_model(rng, op, steps=4, n_in=3, hidden=5, every=True, last=False, **attrs):
+    """An ONNX RNN/LSTM/GRU between the layout changes nnfx's and PyTorch's exports write:
+    ``Transpose(perm=[1, 0, 2])`` of a batch-first input into it; ``Y`` squeezed and transposed
+    back (output ``y``, when ``every``), ``Y_h`` squeezed (output ``h``, when ``last``)."""
+    gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[op]
+    f = lambda *s: (rng.standard_normal(s) * 0.6).astype(np.float32)  # noqa: E731
+    if op == "GRU":
+        attrs.setdefault("linear_before_reset", 1)
+    outs = ["Y" if every else "", "Y_h" if last else ""]
+    nodes = [
+        node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+        helper.make_node(op, ["xt", "W", "R", "B"], outs, name="rec", hidden_size=hidden, **attrs),
+    ]
+    inits = {
+        "W": f(1, gates * hidden, n_in),
+        "R": f(1, gates * hidden, hidden),
+        "B": f(1, 2 * gates * hidden),
+        "ax1": np.array([1], np.int64),
+        "ax0": np.array([0], np.int64),
+    }
+    outputs = []
+    if every:
+        nodes += [
+            node("Squeeze", ["Y", "ax1"], ["ys"]),
+            node("Transpose", ["ys"], ["y"], perm=[1, 0, 2]),
+        ]
+        outputs.append(("y", ["N", steps, hidden]))
+    if last:
+        nodes.append(node("Squeeze", ["Y_h", "ax0"], ["h"]))
+        outputs.append(("h", ["N", hidden]))
+    return make_model(nodes, [("x", ["N", steps, n_in])], outputs, inits)
+
+
 def models(rng):
     f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
     image = [("x", ["N", 2, 5, 5])]
@@ -313,6 +346,45 @@ def models(rng):
             opset=17,
         ),
     )
+    yield (  # QONNX's BipolarQuant after a Dense: the model's own 2-bit types, a sign step
+        "bipolar",
+        make_model(
+            [
+                node("Gemm", ["x", "W", "B"], ["h"]),
+                helper.make_node(
+                    "BipolarQuant", ["h", "s"], ["y"], name="y", domain="qonnx.custom_op.general"
+                ),
+            ],
+            vector,
+            [("y", ["N", 4])],
+            {"W": f(6, 4), "B": f(4), "s": np.float32(0.5)},
+        ),
+    )
+    thresholds = np.sort(rng.random((2, 5)), axis=1).astype(np.float32)
+    yield (  # QONNX's MultiThreshold per channel, off the input type's grid (rounded up onto it)
+        "multithreshold",
+        make_model(
+            [
+                node("Sigmoid", ["x"], ["r"]),  # a config-typed input: the random types apply
+                helper.make_node(
+                    "MultiThreshold",
+                    ["r", "t"],
+                    ["y"],
+                    name="y",
+                    domain="qonnx.custom_op.general",
+                    out_scale=0.75,
+                    out_bias=-1.0,
+                ),
+            ],
+            [("x", ["N", 2, 5, 5])],
+            [("y", ["N", 2, 5, 5])],
+            {"t": thresholds},
+        ),
+    )
+
+    yield "rnn_sequence", recurrent_model(rng, "RNN")
+    yield "lstm_last_state", recurrent_model(rng, "LSTM", every=False, last=True)
+    yield "gru_both_outputs", recurrent_model(rng, "GRU", last=True)
 
 
 MODEL_NAMES = [name for name, _ in models(np.random.default_rng(0))]

@@ -223,6 +223,8 @@ def o_activation(node, g, xs, types, out):
                 r = max(r, Fraction(float(node.param(g, "low")[0])))
             if "high" in node.params:
                 r = min(r, Fraction(float(node.param(g, "high")[0])))
+        elif a.kind == "bipolar":  # Q(alpha) where x >= 0, else Q(-alpha), stored as codes
+            r = Fraction(float(node.param(g, "high" if v >= 0 else "low")[0]))
         elif a.kind == "hard_sigmoid":
             alpha = Fraction(float(node.param(g, "alpha")[0]))
             beta = Fraction(float(node.param(g, "beta")[0]))
@@ -329,7 +331,77 @@ def o_pad(node, g, xs, types, out):
     return y
 
 
+def o_recurrent(node, g, xs, types, out):
+    """docs/semantics.md, Recurrent layers: per sample and step, each gate's exact sum, its
+    table entry, then the new state quantized once (an LSTM's cell state to its own type).
+    Gates in ONNX's order: LSTM i, o, f, c (here g); GRU z, r, h (here n)."""
+    (x,) = xs
+    a, p = node.attrs, node.precision
+    hidden = a.hidden
+    w, r, b = (fr(node.param(g, k)) for k in ("weight", "recurrent", "bias"))
+    rb = node.param(g, "recurrent_bias")
+    rb = fr(rb) if rb is not None else None
+    sig, tanh = list(fr(node.param(g, "table"))), list(fr(node.param(g, "inverse_table")))
+
+    def s(v):
+        return table_lookup(v, p.table, sig)
+
+    def th(v):
+        return table_lookup(v, p.inverse_table, tanh)
+
+    y = np.empty((x.shape[0], a.steps, hidden), dtype=object)
+    for n in range(x.shape[0]):
+        h = [Fraction(0)] * hidden
+        c = [Fraction(0)] * hidden
+        for t in range(a.steps):
+            xs_t = list(x[n, t])
+            gates = range(w.shape[1])
+            xw = [sum(xi * w[i, j] for i, xi in enumerate(xs_t)) for j in gates]
+            hr = [sum(hk * r[k, j] for k, hk in enumerate(h)) for j in gates]
+            new_h = []
+            for j in range(hidden):
+                if a.cell == "rnn":
+                    new_h.append(th(b[j] + xw[j] + hr[j]))
+                elif a.cell == "lstm":
+                    gi, go, gf, gg = (j + k * hidden for k in range(4))
+                    i_, o_, f_ = (s(b[q] + xw[q] + hr[q]) for q in (gi, go, gf))
+                    g_ = th(b[gg] + xw[gg] + hr[gg])
+                    c[j] = Q(f_ * c[j] + i_ * g_, p.cell)
+                    new_h.append(Q(o_ * th(c[j]), out))
+                else:
+                    gz, gr, gn = (j + k * hidden for k in range(3))
+                    z_ = s(b[gz] + xw[gz] + hr[gz])
+                    r_ = s(b[gr] + xw[gr] + hr[gr])
+                    n_ = th(b[gn] + xw[gn] + r_ * (hr[gn] + rb[j]))
+                    new_h.append(Q((1 - z_) * n_ + z_ * h[j], out))
+            h = new_h
+            y[n, t] = h
+    return y if a.return_sequences else y[:, -1]
+
+
+def o_threshold(node, g, xs, types, out):
+    """Per value: how many of its channel's stored thresholds (the last axis; one row for all
+    when there is one) it reaches, then ``Q(bias + scale k)`` saturating to codes of ``out``."""
+    (x,) = xs
+    thresholds = fr(node.param(g, "thresholds"))
+    a = node.attrs
+    saturating = dataclasses.replace(
+        out, overflow="SAT_SYM" if out.overflow == "SAT_SYM" else "SAT"
+    )
+    levels = [
+        Q(Fraction(a.out_bias) + Fraction(a.out_scale) * k, saturating)
+        for k in range(thresholds.shape[1] + 1)
+    ]
+    y = np.empty(x.shape, dtype=object)
+    for index in np.ndindex(x.shape):
+        row = thresholds[index[-1] % thresholds.shape[0]]
+        y[index] = levels[sum(1 for t in row if x[index] >= t)]
+    return y
+
+
 ORACLE = {
+    Op.THRESHOLD: o_threshold,
+    Op.RECURRENT: o_recurrent,
     Op.DENSE: o_dense,
     Op.CONV: o_conv,
     Op.MAX_POOL: o_pool,

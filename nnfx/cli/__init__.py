@@ -17,6 +17,7 @@ from nnfx.cli.inspect import inspect
 from nnfx.cli.ops import ops
 from nnfx.cli.report import report_command
 from nnfx.cli.simulate import simulate
+from nnfx.cli.sweep import sweep_command
 from nnfx.cli.train import train
 from nnfx.errors import NnfxError
 
@@ -35,7 +36,16 @@ def cli() -> None:
     """
 
 
-for _command in (train, demo, inspect, ops, compile_command, simulate, report_command):
+for _command in (
+    train,
+    demo,
+    inspect,
+    ops,
+    compile_command,
+    simulate,
+    report_command,
+    sweep_command,
+):
     cli.add_command(_command)
 
 

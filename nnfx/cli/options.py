@@ -375,3 +375,51 @@ task_option = click.option(
     help="How y is read: class labels (integers or one-hot rows; top-1 accuracy) or "
     "regression targets (MSE, MAE, max |error|). Default: found from y and the model's outputs.",
 )
+
+
+# -- quantization-aware training and the standardization of `nnfx train` -----------------------
+def qat_type(ctx, param, value: str | None) -> str | None:
+    """A ``--precision`` type for quantization-aware training, checked (fixed<6,2>, ...)."""
+    if value is None:
+        return None
+    from nnfx.errors import ConfigError
+    from nnfx.trainer.quantization import QuantSpec
+
+    try:
+        spec = QuantSpec.parse(value)
+    except ConfigError as e:
+        raise click.BadParameter(str(e)) from None
+    if spec.integer is None:
+        raise click.BadParameter(f"'{value}' is a bit width; give it as --quantize {spec.width}")
+    return value
+
+
+def qat_options(f):
+    """``--quantize``, ``--precision`` and ``--standardize-in-model/--no-...``."""
+    options = [
+        click.option(
+            "--quantize",
+            default=None,
+            type=click.IntRange(2, 24),
+            help="Quantization-aware training at this many bits (power-of-two scales calibrated "
+            "from the running max |x|); writes a QONNX model that `nnfx compile` takes as is.",
+        ),
+        click.option(
+            "--precision",
+            default=None,
+            callback=qat_type,
+            help="Quantization-aware training with this type for the weights, biases and "
+            "activations, e.g. fixed<6,2> (modes default to RND_CONV,SAT); writes QONNX.",
+        ),
+        click.option(
+            "--standardize-in-model/--no-standardize-in-model",
+            default=True,
+            show_default=True,
+            help="Standardize as the model's first step (the ONNX model takes raw features); "
+            "--no-standardize-in-model standardizes the data instead (the model expects "
+            "standardized inputs, the constants are in history.json).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f

@@ -98,6 +98,11 @@ def simulate(build, data_path, engines, output, task, quiet) -> None:
             f"more; latency: median of up to {LATENCY_CALLS} one-sample calls; float timed on "
             "onnxruntime"
         )
+    if "ort" in engines and not quiet:
+        console.print(
+            f"ort: the fixed-point ONNX model computes its codes in {compiled.ort_precision} "
+            "(float32 where the export proves every step exact)"
+        )
     print_overflows(compiled, X, "the input data")
     if output:
         result.save(output)

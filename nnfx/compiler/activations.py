@@ -36,6 +36,7 @@ class Activation(str, Enum):
     GELU = "gelu"
     GELU_TANH = "gelu_tanh"
     MISH = "mish"
+    BIPOLAR = "bipolar"  # QONNX's BipolarQuant: alpha where x >= 0, else -alpha
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ ACTIVATION_KINDS: dict[Activation, ActivationKind] = {
     Activation.GELU: _unbounded((-8.0, 8.0), monotone=False),
     Activation.GELU_TANH: _unbounded((-8.0, 8.0), monotone=False),
     Activation.MISH: _unbounded((-16.0, 16.0), monotone=False),
+    Activation.BIPOLAR: ActivationKind(constants=("low", "high")),
 }
 
 ACTIVATIONS = tuple(k.value for k in Activation)

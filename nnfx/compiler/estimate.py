@@ -163,8 +163,13 @@ def _multiplier_cost(a: int, b: int, weight: float) -> tuple[int, int]:
 
 
 def _linear(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimate:
+    return _linear_over(graph, node, node.constant(graph, "weight"), reuse, strategy)
+
+
+def _linear_over(
+    graph: Graph, node: Node, weights: np.ndarray, reuse: int, strategy: str
+) -> LayerEstimate:
     p = node.precision
-    weights = node.constant(graph, "weight")
     x_bits = _bits(graph.tensors[node.inputs[0]].dtype)
     w_bits = p.weight.width if p and p.weight else 16
     n_out = weights.shape[-1]
@@ -204,6 +209,33 @@ def _linear(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimat
     est.latency_cycles = per_pixel + (pixels - 1) * reuse
     est.ii_cycles = reuse * pixels
     return est
+
+
+def _recurrent(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimate:
+    """One step's datapath, reused over the sequence (the static form): the gate sums priced
+    as a Dense over ``[x_t, h_{t-1}]`` at the reuse factor, plus the state's element-wise
+    products and the gate tables; latency and II are the steps times one step's."""
+    a, p = node.attrs, node.layer_precision
+    est = _linear_priced(graph, node, reuse, strategy)
+    products = {"rnn": 0, "lstm": 3, "gru": 3}[a.cell] * a.hidden
+    lookups = {"rnn": 1, "lstm": 5, "gru": 3}[a.cell] * a.hidden
+    state_bits = _bits(graph.tensors[node.outputs[0]].dtype)
+    est.multiplications = est.multiplications * a.steps + products * a.steps
+    est.multipliers += products
+    est.dsp += products * _multiplier_cost(p.type_of("table_type").width, state_bits, 3.0)[0]
+    est.bram18 += math.ceil(lookups / 2) * _rom_blocks(p.spec("table"), 18)
+    est.ff += a.hidden * 2 * state_bits
+    per_step = est.latency_cycles + 2 + 3  # the sums, a table lookup, the state's products
+    est.latency_cycles = a.steps * per_step
+    est.ii_cycles = a.steps * max(reuse, per_step)
+    return est
+
+
+def _linear_priced(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimate:
+    """A recurrent layer's gate sums priced as the Dense over ``[x_t, h_{t-1}]``."""
+    w, r = node.constant(graph, "weight"), node.constant(graph, "recurrent")
+    stacked = np.concatenate([w, r], axis=0)
+    return _linear_over(graph, node, stacked, reuse, strategy)
 
 
 def _wiring(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
@@ -281,6 +313,14 @@ def _logic(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> N
     est.latency_cycles = 1 + (2 if node.op in (Op.AVG_POOL, Op.GLOBAL_AVG_POOL) else 0)
 
 
+def _thresholds(graph: Graph, node: Node, est: LayerEstimate, n: int, bits: int) -> None:
+    """MultiThreshold: ``B`` comparators of the threshold width per value, then a select."""
+    steps = node.constant(graph, "thresholds").shape[-1]
+    width = _bits(node.precision.weight if node.precision else None)
+    est.lut = n * (steps * width + bits)
+    est.latency_cycles = 1 + math.ceil(math.log2(steps + 1)) // 2
+
+
 # Activation kind -> how it is priced: a table, a constant slope (multipliers) or logic.
 ACTIVATION_ESTIMATORS: dict[Activation, Callable[..., None]] = {
     Activation.LINEAR: _logic,
@@ -297,6 +337,7 @@ ACTIVATION_ESTIMATORS: dict[Activation, Callable[..., None]] = {
     Activation.GELU: _lookup_linear,
     Activation.GELU_TANH: _lookup_linear,
     Activation.MISH: _lookup_linear,
+    Activation.BIPOLAR: _logic,  # a sign comparison choosing one of two codes
 }
 
 # Op -> how a layer of it is priced (Dense and Conv by _linear). No op is priced by default:
@@ -324,6 +365,8 @@ ESTIMATORS: dict[Op, Callable[..., object]] = {
     Op.SLICE: _wiring,  # codes copied: wires
     Op.UPSAMPLE: _wiring,  # a fixed index mapping, like Transpose: no logic, no DSPs
     Op.PAD: _wiring,  # the input's wires and constant zeros
+    Op.RECURRENT: _recurrent,  # one step's datapath, reused over time
+    Op.THRESHOLD: _thresholds,  # B comparators per value, a B + 1 entry result table
 }
 
 
@@ -355,9 +398,9 @@ def estimate(
                 f"the estimator has no rule for op '{node.op.value}' (node '{node.name}'); it "
                 f"prices {supported}"
             )
-        if rule is _linear:
+        if rule is _linear or rule is _recurrent:
             reuse = int(layer_reuse_factor.get(node.name, reuse_factor))
-            layer = _linear(graph, node, reuse, layer_strategy.get(node.name, strategy))
+            layer = rule(graph, node, reuse, layer_strategy.get(node.name, strategy))
             layers.append(layer)
             continue
         out = graph.tensors[node.outputs[0]]

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from nnfx.compiler.fixed import FixedType
+from nnfx.compiler.input_steps import InputStep
 from nnfx.compiler.ops import ATTRS, PARAMS, Activation, Op, Shape, infer_shape
 from nnfx.errors import ModelError, PrecisionError
 from nnfx.text import printable
@@ -102,7 +103,7 @@ class TableSpec:
 
 
 # The fields of LayerPrecision that hold a FixedType (LayerPrecision.type_of).
-TypeRole = Literal["weight", "bias", "accum", "table_type", "inverse_type"]
+TypeRole = Literal["weight", "bias", "accum", "table_type", "inverse_type", "cell"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class LayerPrecision:
     table_type: FixedType | None = None
     inverse_table: TableSpec | None = None  # softmax's 1 / sum (or log of the sum)
     inverse_type: FixedType | None = None  # its type; LayerNorm: the normalized value's
+    cell: FixedType | None = None  # an LSTM's cell state (compiler/recurrent.py)
 
     def type_of(self, role: TypeRole) -> FixedType:
         """The type of ``role`` (a field above); a PrecisionError when it is not set."""
@@ -165,6 +167,7 @@ class Tensor:
     shape: Shape
     dtype: DType = FLOAT
     onnx_perm: tuple[int, ...] | None = None  # graph inputs/outputs only
+    steps: tuple[InputStep, ...] = ()  # graph inputs only: float preprocessing (input_steps.py)
 
     @property
     def size(self) -> int:

@@ -23,8 +23,10 @@ from nnfx.compiler.activations import (  # noqa: F401  (re-exported: the IR's vo
     activation_kind,
     activation_rule,
 )
+from nnfx.compiler.recurrent import RecurrentAttrs, recurrent_shape
 from nnfx.compiler.resample import PadAttrs, UpsampleAttrs, pad_shape, upsample_shape
 from nnfx.compiler.slicing import SliceAttrs, slice_shape
+from nnfx.compiler.threshold import ThresholdAttrs, threshold_shape
 from nnfx.errors import ModelError
 
 Shape = tuple[int, ...]
@@ -53,6 +55,8 @@ class Op(str, Enum):
     UPSAMPLE = "Upsample"  # nearest, whole-number scales: codes copied (compiler/resample.py)
     PAD = "Pad"  # zeros on the spatial axes: codes copied, the code 0 around them
     SLICE = "Slice"  # one axis, step 1: codes copied (compiler/slicing.py)
+    RECURRENT = "Recurrent"  # RNN, LSTM, GRU over (steps, features) (compiler/recurrent.py)
+    THRESHOLD = "MultiThreshold"  # count of thresholds reached, per channel (threshold.py)
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,8 @@ ATTRS: dict[Op, type] = {
     Op.UPSAMPLE: UpsampleAttrs,
     Op.PAD: PadAttrs,
     Op.SLICE: SliceAttrs,
+    Op.RECURRENT: RecurrentAttrs,
+    Op.THRESHOLD: ThresholdAttrs,
 }
 
 # The constants each op reads, by role (``Node.params``); optional ones may be absent.
@@ -204,6 +210,8 @@ PARAMS: dict[Op, tuple[str, ...]] = {
     Op.ACTIVATION: ("table", "alpha", "beta", "low", "high", "slope"),
     Op.SOFTMAX: ("table", "inverse_table"),
     Op.LAYER_NORM: ("scale", "bias", "table", "epsilon"),
+    Op.RECURRENT: ("weight", "recurrent", "bias", "recurrent_bias", "table", "inverse_table"),
+    Op.THRESHOLD: ("thresholds", "levels"),
 }
 
 
@@ -334,6 +342,8 @@ SHAPE_RULES: dict[Op, Callable[[list[Shape], Any], Shape]] = {
     Op.UPSAMPLE: upsample_shape,
     Op.PAD: pad_shape,
     Op.SLICE: slice_shape,
+    Op.RECURRENT: recurrent_shape,
+    Op.THRESHOLD: threshold_shape,
 }
 
 

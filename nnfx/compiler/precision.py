@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from nnfx.compiler import ir, layer_norm, model_types, tables
+from nnfx.compiler import ir, layer_norm, model_types, precision_recurrent, tables, threshold
 from nnfx.compiler.fixed import MAX_WIDTH, FixedType, quantize
-from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, Tensor, freeze, validate
+from nnfx.compiler.ir import INTEGER, Graph, LayerPrecision, Node, freeze, validate
 from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, Op, activation_rule
 from nnfx.compiler.passes._rewrite import add_constant
 from nnfx.compiler.precision_activations import ACTIVATION_RULES
@@ -119,7 +119,7 @@ class _Assigner:
         for node in self.graph.nodes:
             self.nodes.append(self.assign(node))
         tensors = {
-            name: Tensor(t.name, t.shape, self.types.get(name, t.dtype), t.onnx_perm)
+            name: dataclasses.replace(t, dtype=self.types.get(name, t.dtype))
             for name, t in self.graph.tensors.items()
         }
         graph = self.graph.replace(
@@ -322,6 +322,10 @@ PRECISION_RULES: dict[Op, Callable[[_Assigner, Node, list], Node]] = {
     Op.SLICE: _Assigner._pass_through,  # codes copied
     Op.UPSAMPLE: _Assigner._pass_through,  # codes copied
     Op.PAD: _Assigner._pass_through,  # codes copied, the code 0 around them
+    Op.RECURRENT: lambda a, node, in_types: precision_recurrent.assign(
+        a, node, in_types, a._result(node)
+    ),
+    Op.THRESHOLD: lambda a, node, in_types: threshold.assign(a, node, in_types, a._result(node)),
 }
 
 

@@ -68,6 +68,16 @@ def _table(assigner, node, out_type):
     return dataclasses.replace(node, params=params, precision=precision)
 
 
+def _bipolar(assigner, node, out_type):
+    """The two codes, ``Q(-alpha)`` and ``Q(alpha)``, saturating to codes of the type."""
+    bound, alpha = tables.saturating(out_type), node.attrs.alpha
+    params = {
+        "low": assigner.store(node, "low", np.array([-alpha]), bound),
+        "high": assigner.store(node, "high", np.array([alpha]), bound),
+    }
+    return dataclasses.replace(node, params=params)
+
+
 # Activation kind -> how its constants get types.
 ACTIVATION_RULES: dict[Activation, Callable[[Any, Node, FixedType], Node]] = {
     Activation.LINEAR: lambda assigner, node, out_type: node,  # no constants
@@ -84,4 +94,5 @@ ACTIVATION_RULES: dict[Activation, Callable[[Any, Node, FixedType], Node]] = {
     Activation.GELU: _table,
     Activation.GELU_TANH: _table,
     Activation.MISH: _table,
+    Activation.BIPOLAR: _bipolar,
 }

@@ -12,7 +12,16 @@ from pathlib import Path
 from nnfx.compiler.fixed import FixedType
 from nnfx.errors import PrecisionError
 
-LAYER_KEYS = ("result", "weight", "bias", "accum", "width", "table_size", "table_range")
+LAYER_KEYS = (
+    "result",
+    "weight",
+    "bias",
+    "accum",
+    "width",
+    "table_size",
+    "table_range",
+    "cell",  # a recurrent layer's cell state (LSTM)
+)
 
 
 @dataclass

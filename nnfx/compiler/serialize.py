@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnfx.compiler.input_steps import InputStep
 from nnfx.compiler.ir import (
     Graph,
     LayerPrecision,
@@ -57,6 +58,7 @@ def write(graph: Graph, folder: Path) -> None:
                 "shape": list(t.shape),
                 "dtype": str(t.dtype),
                 **({"onnx_perm": list(t.onnx_perm)} if t.onnx_perm is not None else {}),
+                **({"steps": [step.to_json() for step in t.steps]} if t.steps else {}),
             }
             for t in graph.tensors.values()
         ],
@@ -119,6 +121,7 @@ def _from_document(document: dict, constants: dict[str, np.ndarray]) -> Graph:
             tuple(t["shape"]),
             parse_dtype(t["dtype"]),
             tuple(t["onnx_perm"]) if "onnx_perm" in t else None,
+            tuple(InputStep.from_json(step) for step in t.get("steps", ())),
         )
         for t in document["tensors"]
     }

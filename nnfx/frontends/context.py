@@ -144,6 +144,8 @@ class Converter:
         # the same to a Flatten (Keras/tf2onnx exports), and nnfx runs it on any batch.
         self.batch_one = False
         self._readers: dict[str, int] | None = None
+        # ONNX names that hold a graph input, after the input steps folded so far
+        self.input_values: dict[str, str] = {}
 
     # -- values -----------------------------------------------------------------------
     def culprit(self, what: str) -> str:
@@ -332,7 +334,7 @@ class Converter:
         """Give IR tensor ``old`` the name ``new`` everywhere."""
         rename_tensor(self.nodes, old, new)
         t = self.tensors.pop(old)
-        self.tensors[new] = Tensor(new, t.shape, t.dtype, t.onnx_perm)
+        self.tensors[new] = dataclasses.replace(t, name=new)
         for key, v in self.values.items():
             if v.tensor == old:
                 self.values[key] = dataclasses.replace(v, tensor=new)

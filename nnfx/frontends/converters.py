@@ -14,15 +14,20 @@ from __future__ import annotations
 
 from nnfx.compiler.ops import Activation, Op
 from nnfx.frontends import (
+    ops_bipolar,
     ops_elementwise,
     ops_heads,
     ops_linear,
     ops_norm,
+    ops_qdq,
     ops_quant,
+    ops_recurrent,
     ops_resample,
     ops_shape,
     ops_slice,
     ops_spatial,
+    ops_threshold,
+    ops_trunc,
 )
 from nnfx.frontends.context import ConverterFn
 
@@ -80,11 +85,22 @@ CONVERTERS: dict[str, ConverterFn] = {
     "Equal": ops_shape.constant_only,
     "Where": ops_shape.constant_only,
     "ArgMax": ops_heads.argmax,
+    "RNN": ops_recurrent.recurrent,
+    "LSTM": ops_recurrent.recurrent,
+    "GRU": ops_recurrent.recurrent,
     "ai.onnx.ml.ArrayFeatureExtractor": ops_heads.array_feature_extractor,
     "ai.onnx.ml.ZipMap": ops_heads.zipmap,
     "qonnx.custom_op.general.Quant": ops_quant.quant,
     "qonnx.custom_op.general.IntQuant": ops_quant.quant,
     "onnx.brevitas.Quant": ops_quant.quant,
+    "qonnx.custom_op.general.Trunc": ops_trunc.trunc,
+    "onnx.brevitas.Trunc": ops_trunc.trunc,
+    "qonnx.custom_op.general.BipolarQuant": ops_bipolar.bipolar_quant,
+    "onnx.brevitas.BipolarQuant": ops_bipolar.bipolar_quant,
+    "qonnx.custom_op.general.MultiThreshold": ops_threshold.multi_threshold,
+    "finn.custom_op.general.MultiThreshold": ops_threshold.multi_threshold,
+    "QuantizeLinear": ops_qdq.quantize_linear,
+    "DequantizeLinear": ops_qdq.dequantize_linear,
 }
 
 # What `nnfx ops` prints: every key of CONVERTERS, once, in its group, with its limits ("" for
@@ -112,6 +128,11 @@ OP_GROUPS: dict[str, dict[str, str]] = {
     "normalization": {
         "BatchNormalization": "inference (training_mode=0); folded into the layer before",
         "LayerNormalization": "over the last axis (axis=-1); Mean/InvStdDev outputs unread",
+    },
+    "recurrent": {
+        "RNN": "forward, zero state, default activations; batch-first (Transpose in)",
+        "LSTM": "as RNN; no peepholes, input_forget=0; Y_c unread",
+        "GRU": "as RNN; linear_before_reset=1 (PyTorch's)",
     },
     "activations": {
         "Relu": "",
@@ -166,6 +187,14 @@ OP_GROUPS: dict[str, dict[str, str]] = {
         "qonnx.custom_op.general.Quant": "power-of-two scale, zero point 0; the model's own types",
         "qonnx.custom_op.general.IntQuant": "as Quant (its newer name)",
         "onnx.brevitas.Quant": "as Quant (Brevitas's domain)",
+        "qonnx.custom_op.general.Trunc": "version 2 (6 inputs); power-of-two scales, zero point 0",
+        "onnx.brevitas.Trunc": "as Trunc (Brevitas's domain)",
+        "qonnx.custom_op.general.BipolarQuant": "power-of-two scale; binary weights, sign step",
+        "onnx.brevitas.BipolarQuant": "as BipolarQuant (Brevitas's domain)",
+        "qonnx.custom_op.general.MultiThreshold": "constant thresholds; exact code comparisons",
+        "finn.custom_op.general.MultiThreshold": "as MultiThreshold (FINN's domain)",
+        "QuantizeLinear": "power-of-two scale; int8/uint8/int16/uint16; before DequantizeLinear",
+        "DequantizeLinear": "power-of-two scale, per tensor or per axis; the model's own types",
     },
 }
 

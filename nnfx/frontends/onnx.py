@@ -12,6 +12,7 @@ take whichever layout spares a Transpose, recorded in ``onnx_perm``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from nnfx.frontends.context import (
 )
 from nnfx.frontends.converters import CONVERTERS
 from nnfx.frontends.ops_quant import annotate
+from nnfx.frontends.ops_recurrent import batch_first_recurrent
 from nnfx.frontends.patterns import fuse_activation_patterns
 
 MIN_OPSET, MAX_OPSET = 13, 21
@@ -235,6 +237,7 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
             continue
         conv.values[vi.name] = _input_value(conv, vi)
         inputs.append(conv.values[vi.name].tensor)
+        conv.input_values[vi.name] = conv.values[vi.name].tensor
     if not inputs:
         raise ModelError(f"'{source}' has no graph input that is not an initializer")
     conv.batch_one = all(
@@ -243,6 +246,7 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
         if vi.name in conv.values and conv.values[vi.name].tensor is not None
     )
     order = fuse_activation_patterns(graph, topological_order(graph, set(conv.values)))
+    order = batch_first_recurrent(graph, order)
     _check_supported(order)
     taken_names: set[str] = set()
     for index, node in enumerate(order):
@@ -309,7 +313,7 @@ def _outputs(conv: Converter, graph: onnx.GraphProto) -> list[str]:
             conv.rename(tensor, vi.name)
             tensor = vi.name
         t = conv.tensors[tensor]
-        conv.tensors[tensor] = Tensor(t.name, t.shape, v.dtype, onnx_perm=v.perm)
+        conv.tensors[tensor] = dataclasses.replace(t, dtype=v.dtype, onnx_perm=v.perm)
         outputs.append(tensor)
     return outputs
 
@@ -330,8 +334,10 @@ def _absorb_boundary_transposes(ir: Graph) -> Graph:
         old = tensors[name]
         nodes.remove(t)
         del tensors[t.outputs[0]]
-        tensors[name] = Tensor(
-            name, ir.tensors[t.outputs[0]].shape, old.dtype, compose(old.onnx_perm, t.attrs.perm)
+        tensors[name] = dataclasses.replace(
+            old,
+            shape=ir.tensors[t.outputs[0]].shape,
+            onnx_perm=compose(old.onnx_perm, t.attrs.perm),
         )
         rename_tensor(nodes, t.outputs[0], name)
     for name in ir.outputs:
@@ -344,8 +350,10 @@ def _absorb_boundary_transposes(ir: Graph) -> Graph:
         # onnx = out.transpose(inverse(onnx_perm)), out = source.transpose(perm)
         t = tensors[name]
         nodes.remove(node)
-        tensors[name] = Tensor(
-            name, tensors.pop(source).shape, t.dtype, compose(inverse(node.attrs.perm), t.onnx_perm)
+        tensors[name] = dataclasses.replace(
+            t,
+            shape=tensors.pop(source).shape,
+            onnx_perm=compose(inverse(node.attrs.perm), t.onnx_perm),
         )
         rename_tensor(nodes, source, name)
     return ir.replace(tensors=tensors, nodes=tuple(nodes))

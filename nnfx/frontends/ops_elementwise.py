@@ -4,10 +4,14 @@ of its input."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
+from nnfx import limits
+from nnfx.compiler.input_steps import InputStep
+from nnfx.compiler.ir import for_message
 from nnfx.compiler.ops import Activation, ActivationAttrs, NoAttrs, Op
 from nnfx.errors import UnsupportedOpError
 from nnfx.frontends.context import Converter, ConverterFn, Value
@@ -121,6 +125,36 @@ def _affine(c: Converter, x: Value, scale: np.ndarray, bias: np.ndarray) -> None
     c.set_output(c.new_value(out, x.perm))
 
 
+def _input_step(c: Converter, op_type: str, data: str, const: str) -> bool:
+    """Fold ``data op constant`` into the input steps of the graph input ``data`` holds, when
+    nothing else reads ``data`` (docs/semantics.md, "Input steps"): applied in float64 before
+    the input quantizer, the step costs no precision. False (the node becomes a BatchNorm)
+    when it does not fold: another reader, a graph output, a constant that does not broadcast
+    against one sample or that is not finite (or holds 0, for Div)."""
+    tensor = c.input_values.get(data)
+    out = c.onnx_node.output[0]
+    if tensor is None or c.readers(data) != 1 or out in {o.name for o in c.model.graph.output}:
+        return False
+    value = c.value(const)
+    if value.batch_axis is not None:
+        return False
+    k = np.asarray(value.const, np.float64)
+    sample = (1, *c.value(data).onnx_shape)
+    try:
+        fits = np.broadcast_shapes(k.shape, sample) == sample and k.ndim <= len(sample)
+    except ValueError:
+        fits = False
+    if not fits or not np.all(np.isfinite(k)) or (op_type == "Div" and np.any(k == 0)):
+        return False
+    limits.WEIGHTS.check(k.size, f"the input steps of '{for_message(tensor)}'")
+    step = InputStep(op_type.lower(), k.shape, tuple(float(v) for v in k.reshape(-1)))
+    t = c.tensors[tensor]
+    c.tensors[tensor] = dataclasses.replace(t, steps=(*t.steps, step))
+    c.values[out] = c.value(data)
+    c.input_values[out] = tensor
+    return True
+
+
 def binary(op_type: str) -> ConverterFn:
     def convert(c: Converter) -> None:
         if fold(c):
@@ -148,6 +182,10 @@ def binary(op_type: str) -> ConverterFn:
             c.set_output(c.new_value(out, a.perm))
             return
         x, const, const_first = (b, a_name, True) if a.is_const else (a, b_name, False)
+        if not (const_first and op_type in ("Sub", "Div")) and _input_step(
+            c, op_type, b_name if const_first else a_name, const
+        ):
+            return
         k = c.ir_constant(c.numbers(const, "constant"), x)
         one, zero = np.ones_like(k), np.zeros_like(k)
         if op_type == "Add":

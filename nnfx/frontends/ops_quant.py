@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 
 from nnfx.compiler.fixed import MAX_ABS_INTEGER, MAX_WIDTH, FixedType, quantize
-from nnfx.compiler.ir import FLOAT, LayerPrecision, Tensor, for_message
+from nnfx.compiler.ir import FLOAT, LayerPrecision, for_message
 from nnfx.compiler.ops import Activation, ActivationAttrs, Op
 from nnfx.errors import UnsupportedOpError
 from nnfx.frontends.context import Converter, Value
@@ -63,7 +63,7 @@ def _exponents(c: Converter, scale: np.ndarray) -> np.ndarray:
         value = float(scale.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])
         raise _refuse(
             c,
-            f"scale {value!r} is not a power of two; nnfx maps a Quant to an exact fixed-point "
+            f"scale {value!r} is not a power of two; nnfx maps it to an exact fixed-point "
             "type only with power-of-two scales (folding other scales into the neighbouring "
             "layer is later work)",
         )
@@ -162,24 +162,51 @@ def _constant(c, x: Value, exponents, width, signed, rounding, overflow) -> None
 
 
 def _type_value(c: Converter, x_name: str, x: Value, t: FixedType) -> None:
-    """Give computed data the type ``t``: as the producer's output type where the producer
-    computes an exact value and nothing else reads it, else through a linear activation."""
+    c.set_output(typed(c, x_name, x, t))
+
+
+def _exact_average(c: Converter, node) -> bool:
+    """An average pool whose count is a power of two with no padding left out of it: its
+    ``Q(sum * r)`` is the exact average quantized once (``r = 1/count`` exact)."""
+    if node.op is Op.AVG_POOL:
+        a = node.attrs
+        count = int(np.prod(a.kernel_shape))
+        uniform = a.count_include_pad or not any(a.pads)
+    elif node.op is Op.GLOBAL_AVG_POOL:
+        count = int(np.prod(c.tensors[node.inputs[0]].shape[1:-1]))
+        uniform = True
+    else:
+        return False
+    return uniform and count & (count - 1) == 0
+
+
+def typed(c: Converter, x_name: str, x: Value, t: FixedType, suffix: str = "") -> Value:
+    """Computed data given the type ``t``: as the producer's output type where the producer
+    computes an exact value and quantizes once and nothing else reads it, else through a
+    linear activation (its IR node named with ``suffix``)."""
     name = str(x.tensor)
-    tensor = c.tensors[name]
     producer = next((n for n in c.nodes if name in n.outputs), None)
+    chain = [name]
+    if producer is not None and producer.op is Op.RESHAPE:  # a GlobalAveragePool's reshape
+        inner = next((n for n in c.nodes if producer.inputs[0] in n.outputs), None)
+        if inner is not None and _exact_average(c, inner):
+            producer, chain = inner, [producer.inputs[0], name]
     exact = (
         producer is None
         or producer.op in EXACT_PRODUCERS
         or (producer.op is Op.ACTIVATION and producer.attrs.kind in EXACT_ACTIVATIONS)
+        or _exact_average(c, producer)
     )
     outputs = {o.name for o in c.model.graph.output}
     alone = c.readers(x_name) == 1 and x_name not in outputs
-    if exact and alone and tensor.dtype == FLOAT:
-        c.tensors[name] = Tensor(tensor.name, tensor.shape, t, tensor.onnx_perm)
-        c.set_output(dataclasses.replace(x, dtype=t))
-        return
-    out = c.emit(Op.ACTIVATION, [name], ActivationAttrs(Activation.LINEAR), dtype=t)
-    c.set_output(c.new_value(out, x.perm, dtype=t))
+    if exact and alone and all(c.tensors[k].dtype == FLOAT for k in chain):
+        for k in chain:
+            tensor = c.tensors[k]
+            c.tensors[k] = dataclasses.replace(tensor, dtype=t)
+        return dataclasses.replace(x, dtype=t)
+    attrs = ActivationAttrs(Activation.LINEAR)
+    out = c.emit(Op.ACTIVATION, [name], attrs, suffix=suffix, dtype=t)
+    return c.new_value(out, x.perm, dtype=t)
 
 
 def propagate(c: Converter, node) -> None:

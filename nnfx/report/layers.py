@@ -33,8 +33,23 @@ def layer_rows(model, compiled, X, float_values) -> list[dict]:
         row = _layer_row(
             node.name, node.op.value, t, float_values[name], fixed_raw[name], overflows
         )
+        if node.op.value == "Recurrent":  # its types per time step, beside the state's
+            row["type"] = _recurrent_types(node, t)
         layers.append({**row, **_weight_profile(model.graph, node)})
     return layers
+
+
+def _recurrent_types(node, t) -> str:
+    """A recurrent layer's types, which every time step uses: the state ``h`` (its output), an
+    LSTM's cell state, the gate tables and the exact gate sum (its overflows count both the
+    state's and the cell state's quantizations, over every step)."""
+    p = node.precision
+    parts = [f"h {t}"]
+    if p.cell is not None:
+        parts.append(f"c {p.cell}")
+    parts.append(f"gates {p.table_type} / {p.inverse_type}")
+    parts.append(f"sum {p.accum}")
+    return f"{'; '.join(parts)} (per step, {node.attrs.steps} steps)"
 
 
 def _layer_row(layer: str, op: str, t, f: np.ndarray, raw: np.ndarray, overflows) -> dict:

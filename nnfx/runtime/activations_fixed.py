@@ -75,5 +75,8 @@ FIXED_ACTIVATIONS: dict[Activation, Callable[[FixedContext, np.ndarray, FixedTyp
     Activation.TANH: _lookup,
     Activation.CLIP: _clip,
     Activation.HARD_SIGMOID: _hard_sigmoid,
+    Activation.BIPOLAR: lambda c, x, t: np.where(
+        x >= 0, c.const("high", c.out), c.const("low", c.out)
+    ),
     **{k: _linear_above for k, p in ACTIVATION_KINDS.items() if p.linear_above},
 }

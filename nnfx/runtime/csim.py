@@ -148,7 +148,8 @@ def _prepare_cache(root: Path) -> None:
 class CSimulation:
     """A built C-simulation of one compiled graph for one number type."""
 
-    def __init__(self, graph: Graph, engine: str = "csim", progress: bool = True):
+    def __init__(self, graph: Graph, engine: str = "csim", progress: bool = True, options=None):
+        """``options``: the HLS writer's (HlsOptions; default: its defaults)."""
         from nnfx.backends.hls.writer import HlsOptions, HlsWriter
 
         if engine not in ENGINES:
@@ -156,7 +157,7 @@ class CSimulation:
         if shutil.which("g++") is None:
             raise BuildError("g++ is not installed; the C-simulation needs it")
         self.graph, self.engine, self.number = graph, engine, ENGINES[engine]
-        writer = HlsWriter(graph, HlsOptions())
+        writer = HlsWriter(graph, options or HlsOptions())
         self.files = writer.files()
         self.top = writer.top
         self.sizes = {n: writer.size(n) for n in (*graph.inputs, *graph.outputs)}

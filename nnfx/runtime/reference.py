@@ -20,6 +20,8 @@ from nnfx.compiler.slicing import slice_index
 from nnfx.compiler.tables import FUNCTIONS
 from nnfx.compiler.windows import conv_groups, kernel_axes, windows
 from nnfx.errors import DataError, ModelError
+from nnfx.runtime.recurrent import run_recurrent
+from nnfx.runtime.threshold import float_threshold
 
 Kernel = Callable[[Node, list[np.ndarray], Graph], np.ndarray]
 
@@ -41,6 +43,7 @@ FLOAT_ACTIVATIONS: dict[Activation, Callable[..., np.ndarray]] = {
     Activation.TANH: lambda x, alpha, beta, lo, hi: np.tanh(x),
     Activation.CLIP: lambda x, alpha, beta, lo, hi: np.clip(x, lo, hi),
     Activation.HARD_SIGMOID: lambda x, alpha, beta, lo, hi: np.clip(alpha * x + beta, 0.0, 1.0),
+    Activation.BIPOLAR: lambda x, alpha, beta, lo, hi: np.where(x >= 0, alpha, -alpha),
     **{  # the kinds unbounded above: the exact functions their tables sample
         kind: (lambda f: lambda x, alpha, beta, lo, hi: f(x, alpha, beta))(FUNCTIONS[kind])
         for kind in (
@@ -130,6 +133,8 @@ FLOAT_KERNELS: dict[Op, Kernel] = {
     Op.UPSAMPLE: lambda n, i, g: upsample(i[0], n.attrs.scales),
     Op.PAD: lambda n, i, g: pad_zeros(i[0], n.attrs.pads),
     Op.SLICE: lambda n, i, g: i[0][slice_index(n.attrs)],
+    Op.RECURRENT: lambda n, i, g: run_recurrent(n, i[0], g),
+    Op.THRESHOLD: float_threshold,
 }
 
 

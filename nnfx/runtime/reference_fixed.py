@@ -28,6 +28,8 @@ from nnfx.errors import DataError, ModelError, PrecisionError
 from nnfx.runtime.activations_fixed import FIXED_ACTIVATIONS
 from nnfx.runtime.fixed_core import FixedContext, align, exact_ints, magnitude, table_index
 from nnfx.runtime.layer_norm_fixed import layer_norm
+from nnfx.runtime.recurrent_fixed import recurrent
+from nnfx.runtime.threshold import fixed_threshold
 
 INT_MIN = np.iinfo(np.int64).min
 
@@ -258,6 +260,8 @@ FIXED_KERNELS: dict[Op, FixedKernel] = {
     Op.UPSAMPLE: lambda c, i: upsample(i[0], c.node.attrs.scales),  # codes copied
     Op.PAD: lambda c, i: pad_zeros(i[0], c.node.attrs.pads),  # the code 0 around them
     Op.SLICE: lambda c, i: i[0][slice_index(c.node.attrs)],  # codes copied, type unchanged
+    Op.RECURRENT: recurrent,
+    Op.THRESHOLD: fixed_threshold,
 }
 
 

@@ -1,5 +1,5 @@
 """The NumPy trainer: layers (dense, convolutional, recurrent), losses, optimizers, schedules,
-callbacks, data, ONNX export."""
+callbacks, data, quantization-aware training, ONNX and QONNX export."""
 
 from nnfx.trainer.activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from nnfx.trainer.callbacks import Callback, EarlyStopping
@@ -33,6 +33,8 @@ from nnfx.trainer.optimizers import (
     RMSprop,
     clip_gradients,
 )
+from nnfx.trainer.preprocessing import Standardize
+from nnfx.trainer.quantization import QConv2D, QDense, Quantize, QuantSpec
 from nnfx.trainer.recurrent import GRU, LSTM, SimpleRNN
 from nnfx.trainer.regularizers import L1, L1L2, L2
 from nnfx.trainer.schedules import Constant, CosineDecay, ExponentialDecay, StepDecay
@@ -77,12 +79,17 @@ __all__ = [
     "Momentum",
     "Nesterov",
     "Parameter",
+    "QConv2D",
+    "QDense",
+    "QuantSpec",
+    "Quantize",
     "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "SimpleRNN",
     "Softmax",
+    "Standardize",
     "Standardizer",
     "StepDecay",
     "Tanh",

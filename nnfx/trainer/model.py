@@ -386,11 +386,12 @@ class Sequential:
         logs.update(self._metric_values(outputs, np.asarray(y), Y))
         return logs
 
-    def export_onnx(self, path: str | Path, opset: int = 17):
-        """Write the model as a standard ONNX file (see :mod:`nnfx.trainer.onnx_export`)."""
+    def export_onnx(self, path: str | Path, opset: int = 17, qonnx: bool = False):
+        """Write the model as an ONNX file (see :mod:`nnfx.trainer.onnx_export`); ``qonnx``
+        writes the quantization-aware layers' QONNX Quant nodes."""
         from nnfx.trainer.onnx_export import export_onnx
 
-        return export_onnx(self, path, opset=opset)
+        return export_onnx(self, path, opset=opset, qonnx=qonnx)
 
     def _require_built(self):
         if not self.built:

@@ -5,6 +5,8 @@ One small function per layer type, in one table (:data:`EXPORTERS`). The graph h
 ``output``. Weights become initializers named after their layer. Dropout is the identity at
 inference and emits nothing; ``Linear`` likewise. The recurrent layers become the standard
 ``RNN``/``LSTM``/``GRU`` operators between Transposes (:mod:`nnfx.trainer.onnx_recurrent`).
+A ``Standardize`` layer is ``Sub`` then ``Div``; with ``qonnx=True`` the quantization-aware
+layers write QONNX ``Quant`` nodes (:mod:`nnfx.trainer.onnx_qonnx`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from nnfx.trainer.activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Soft
 from nnfx.trainer.conv import AvgPool2D, Conv2D, MaxPool2D
 from nnfx.trainer.layers import Dense, Dropout, Flatten, Layer
 from nnfx.trainer.normalization import BatchNorm
+from nnfx.trainer.onnx_qonnx import (
+    DOMAIN,
+    QAT_EXPORTERS,
+    QUANTIZED_LAYERS,
+    check_exact,
+    layer_constants,
+)
 from nnfx.trainer.onnx_recurrent import export_recurrent
 from nnfx.trainer.recurrent import GRU, LSTM, SimpleRNN
 
@@ -29,10 +38,12 @@ _IR_VERSION_FOR_OPSET = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9,
 
 
 class _GraphBuilder:
-    def __init__(self, dtype: np.dtype):
+    def __init__(self, dtype: np.dtype, qonnx: bool = False):
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.dtype = dtype
+        self.qonnx = qonnx  # Quant nodes for the quantization-aware layers (onnx_qonnx.py)
+        self.quant_nodes = 0
 
     def constant(self, name: str, value: np.ndarray) -> str:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, self.dtype), name))
@@ -47,20 +58,23 @@ class _GraphBuilder:
 Exporter = Callable[[Layer, _GraphBuilder, str], str]
 
 
-def _dense(layer: Dense, g: _GraphBuilder, x: str) -> str:
-    inputs = [x, g.constant(f"{layer.name}.W", layer.W.value)]
+def _constants(layer: Dense | Conv2D, g: _GraphBuilder) -> list[str]:
+    if isinstance(layer, QUANTIZED_LAYERS):
+        return layer_constants(layer, g)
+    names = [g.constant(f"{layer.name}.W", layer.W.value)]
     if layer.use_bias:
-        inputs.append(g.constant(f"{layer.name}.b", layer.b.value))
-    return g.node("Gemm", inputs, layer.name)
+        names.append(g.constant(f"{layer.name}.b", layer.b.value))
+    return names
+
+
+def _dense(layer: Dense, g: _GraphBuilder, x: str) -> str:
+    return g.node("Gemm", [x, *_constants(layer, g)], layer.name)
 
 
 def _conv(layer: Conv2D, g: _GraphBuilder, x: str) -> str:
-    inputs = [x, g.constant(f"{layer.name}.W", layer.W.value)]
-    if layer.use_bias:
-        inputs.append(g.constant(f"{layer.name}.b", layer.b.value))
     return g.node(
         "Conv",
-        inputs,
+        [x, *_constants(layer, g)],
         layer.name,
         kernel_shape=list(layer.kernel_size),
         strides=list(layer.strides),
@@ -149,6 +163,7 @@ EXPORTERS: dict[type[Layer], Exporter] = {
     SimpleRNN: export_recurrent,  # RNN, LSTM and GRU: see onnx_recurrent.py
     LSTM: export_recurrent,
     GRU: export_recurrent,
+    **QAT_EXPORTERS,  # Standardize, Quantize (onnx_qonnx.py)
 }
 
 
@@ -162,16 +177,19 @@ def _exporter_for(layer: Layer) -> Exporter:
     )
 
 
-def to_onnx(model, opset: int = 17) -> onnx.ModelProto:
-    """The ONNX ``ModelProto`` of a built model."""
+def to_onnx(model, opset: int = 17, qonnx: bool = False) -> onnx.ModelProto:
+    """The ONNX ``ModelProto`` of a built model; with ``qonnx``, the quantization-aware
+    layers write QONNX ``Quant`` nodes and the graph is float32 (onnx_qonnx.py)."""
     model._require_built()
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise ModelError(f"opset {opset} is not supported; choose {MIN_OPSET}..{MAX_OPSET}")
-    g = _GraphBuilder(model.dtype)
+    if qonnx:
+        check_exact(model)
+    g = _GraphBuilder(np.dtype(np.float32) if qonnx else model.dtype, qonnx)
     tensor = "input"
     for layer in model.layers:
         tensor = _exporter_for(layer)(layer, g, tensor)
-    elem = TensorProto.FLOAT if model.dtype == np.float32 else TensorProto.DOUBLE
+    elem = TensorProto.FLOAT if g.dtype == np.float32 else TensorProto.DOUBLE
     graph_input = helper.make_tensor_value_info("input", elem, ["N", *model.input_shape])
     graph_output = helper.make_tensor_value_info("output", elem, ["N", *model.output_shape])
     if tensor == "input":  # a model of identities only
@@ -181,9 +199,12 @@ def to_onnx(model, opset: int = 17) -> onnx.ModelProto:
         last = g.nodes[-1]
         last.output[0] = "output"
     graph = helper.make_graph(g.nodes, model.name, [graph_input], [graph_output], g.initializers)
+    opsets = [helper.make_opsetid("", opset)]
+    if g.quant_nodes:
+        opsets.append(helper.make_opsetid(DOMAIN, 1))
     proto = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", opset)],
+        opset_imports=opsets,
         producer_name="nnfx",
         producer_version=_version(),
     )
@@ -193,9 +214,9 @@ def to_onnx(model, opset: int = 17) -> onnx.ModelProto:
     return proto
 
 
-def export_onnx(model, path: str | Path, opset: int = 17) -> onnx.ModelProto:
+def export_onnx(model, path: str | Path, opset: int = 17, qonnx: bool = False) -> onnx.ModelProto:
     """Write the model to ``path`` atomically (temporary file, then rename)."""
-    proto = to_onnx(model, opset)
+    proto = to_onnx(model, opset, qonnx)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     try:

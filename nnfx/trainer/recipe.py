@@ -1,10 +1,13 @@
 """The standard training recipe behind ``nnfx train`` and ``nnfx demo``.
 
-Load a data set, split it 70/15/15 (stratified), standardize with the training statistics,
-train an MLP classifier (or, with ``conv``, a CNN on images; with ``recurrent``, a recurrent
-network on sequences; see :mod:`nnfx.trainer.builders`) with early stopping on the validation
-loss, evaluate on the test split, export ONNX and (with the check the caller passes
-in, see :func:`save`) that onnxruntime agrees with ``predict``.
+Load a data set, split it 70/15/15 (stratified), standardize with the training statistics
+(by default as the model's first layer, so that the model and its ONNX file take the raw
+features; ``standardize_in_model=False`` standardizes the data instead), train an MLP
+classifier (or, with ``conv``, a CNN on images; with ``recurrent``, a recurrent network on
+sequences; see :mod:`nnfx.trainer.builders`; quantization-aware with ``quantize`` or
+``precision``) with early stopping on the validation loss, evaluate on the test split,
+export ONNX (QONNX when quantization-aware) and check (with the function the caller passes
+in, see :func:`save`) that the exported model agrees with ``predict``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from nnfx.trainer.callbacks import EarlyStopping
 from nnfx.trainer.data import Dataset, Standardizer, load_dataset, train_val_test_split
 from nnfx.trainer.model import History, Sequential
 from nnfx.trainer.optimizers import get_optimizer
+from nnfx.trainer.preprocessing import Standardize
 from nnfx.trainer.schedules import make_schedule
 
 
@@ -54,6 +58,9 @@ class TrainConfig:
     clip_value: float | None = None
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     standardize: bool = True
+    standardize_in_model: bool = True  # the model's first layer (ONNX Sub, Div): raw inputs
+    quantize: int | None = None  # quantization-aware: this many bits, power-of-two scales
+    precision: str | None = None  # quantization-aware: this type (e.g. fixed<6,2>) everywhere
     conv: tuple[int, ...] = ()  # filters of the 3x3 conv layers before the dense ones (a CNN)
     recurrent: tuple[str, ...] = ()  # recurrent layers before the dense ones, e.g. ("lstm:32",)
 
@@ -92,16 +99,19 @@ def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = train_val_test_split(
         data.X, data.y, config.split, seed=config.seed
     )
-    scaler = None
+    scaler, first = None, ()
     if config.standardize:
         scaler = Standardizer().fit(X_train)
-        X_train, X_val, X_test = (scaler.transform(a) for a in (X_train, X_val, X_test))
+        if config.standardize_in_model:  # the model takes the raw features
+            first = (Standardize(scaler.mean, scaler.std),)
+        else:  # the old way: the model expects standardized inputs
+            X_train, X_val, X_test = (scaler.transform(a) for a in (X_train, X_val, X_test))
     if config.recurrent:
-        model = build_rnn(config, data.X.shape[1:], data.n_classes)
+        model = build_rnn(config, data.X.shape[1:], data.n_classes, first)
     elif config.conv:
-        model = build_cnn(config, data.X.shape[1:], data.n_classes)
+        model = build_cnn(config, data.X.shape[1:], data.n_classes, first)
     else:
-        model = build_mlp(config, data.X.shape[1], data.n_classes)
+        model = build_mlp(config, data.X.shape[1], data.n_classes, first)
     optimizer_args = {
         "learning_rate": make_schedule(config.schedule, config.learning_rate, config.epochs),
         "weight_decay": config.weight_decay,
@@ -132,6 +142,11 @@ def train(config: TrainConfig, verbose: int = 1) -> TrainResult:
     return TrainResult(
         model, history, test_metrics, data, scaler, (X_test, y_test), train=(X_train, y_train)
     )
+
+
+def quantized(config: TrainConfig) -> bool:
+    """Whether the recipe trains quantization-aware (and exports QONNX)."""
+    return config.quantize is not None or config.precision is not None
 
 
 HISTORY_FORMAT = "nnfx-train-history"  # the marker of history.json ("nnfx_format")
@@ -196,8 +211,10 @@ def save(
     train_data: bool = False,
 ) -> dict[str, Path]:
     """Write the ONNX model, ``history.json`` and ``test_data.npz`` beside it (with
-    ``train_data``, also ``train_data.npz``: the standardized training split, for calibration;
-    both splits in the model's input layout, arrays ``X`` and ``y``). With
+    ``train_data``, also ``train_data.npz``: the training split, for calibration; both splits
+    as the model takes them — raw when the standardization is in the model, else
+    standardized — in the model's input layout, arrays ``X`` and ``y``; a quantization-aware
+    model is written as QONNX). With
     ``run_onnx`` (a function of the written model's path and X, e.g. :func:`nnfx.runtime.ort.run`;
     passed in because the trainer sits below the runtime), check the ONNX model against
     ``predict`` on the test split. Every file is written atomically, and replaces only a file
@@ -208,11 +225,12 @@ def save(
     check_outputs(onnx_path, config, force, train_data)
     paths = output_paths(onnx_path, train_data)
     with atomic_file(paths["onnx"]) as f:
-        f.write(to_onnx(result.model).SerializeToString())
+        f.write(to_onnx(result.model, qonnx=quantized(config)).SerializeToString())
     X_test, y_test = result.test
     if len(X_test) and run_onnx is not None:
-        ours = result.model.predict(X_test)
-        theirs = run_onnx(paths["onnx"], X_test)
+        X_check = X_test.astype(np.float32)  # as test_data.npz holds it
+        ours = result.model.predict(X_check)
+        theirs = run_onnx(paths["onnx"], X_check)
         result.onnx_agreement = float(np.mean(ours.argmax(1) == theirs.argmax(1)))
         result.onnx_max_abs_diff = float(np.max(np.abs(ours - theirs)))
     record = {
@@ -223,6 +241,7 @@ def save(
         "standardizer": None
         if result.standardizer is None
         else {"mean": result.standardizer.mean.tolist(), "std": result.standardizer.std.tolist()},
+        "standardized_in_model": result.standardizer is not None and config.standardize_in_model,
         **result.history.to_dict(),
     }
     with atomic_file(paths["history"]) as f:

@@ -5,6 +5,7 @@ recurrent networks (--recurrent) and --quiet."""
 import json
 
 import numpy as np
+import onnx
 import pytest
 
 from nnfx.cli import main
@@ -32,11 +33,14 @@ def test_train_reaches_95_percent_and_onnx_agrees(tmp_path, capsys):
     assert record["onnx_test_agreement"] == 1.0
     train = np.load(tmp_path / "train_data.npz")
     assert len(train["X"]) + len(data["X"]) < 1797 and train["X"].shape[1:] == (64,)
-    assert np.allclose(train["X"].mean(axis=0), 0, atol=1e-5)
+    # the standardization is the model's first step: both splits hold the raw pixels 0..16
+    assert record["standardized_in_model"] is True
+    for split in (train, data):
+        pixels = split["X"]
+        assert np.array_equal(pixels, np.round(pixels)) and pixels.max() == 16
     mean, std = (np.array(record["standardizer"][k]) for k in ("mean", "std"))
-    for split in (train, data):  # both standardized with the training statistics: the
-        pixels = split["X"] * std + mean  # digits' pixels come back as integers 0..16
-        assert np.allclose(pixels, np.round(pixels), atol=1e-4) and pixels.max() <= 16.001
+    assert np.allclose(mean, train["X"].mean(axis=0), atol=1e-5)
+    assert [n.op_type for n in onnx.load(out).graph.node[:2]] == ["Sub", "Div"]
 
 
 @pytest.mark.parametrize(
@@ -233,7 +237,7 @@ def test_train_a_recurrent_network_on_digit_rows(tmp_path, capsys):
     train, test = (np.load(tmp_path / f"{split}_data.npz") for split in ("train", "test"))
     assert train["X"].shape[1:] == test["X"].shape[1:] == (8, 8)  # (steps, features)
     ops = [node.op_type for node in onnx.load(tmp_path / "rnn.onnx").graph.node]
-    assert ops[:3] == ["Transpose", "GRU", "Squeeze"]
+    assert ops[:5] == ["Sub", "Div", "Transpose", "GRU", "Squeeze"]  # raw rows in
     probabilities = run(tmp_path / "rnn.onnx", test["X"])
     assert np.mean(probabilities.argmax(1) == test["y"]) == pytest.approx(
         record["test_metrics"]["accuracy"]
@@ -277,3 +281,72 @@ def test_train_quiet_prints_the_test_metrics_only(tmp_path, capsys):
     assert "2/2" in loud and "dense_1" in loud and "history.json" in loud
     assert "accuracy" in quiet and "test set" in quiet
     assert "2/2" not in quiet and "dense_1" not in quiet and "history.json" not in quiet
+
+
+def test_no_standardize_in_model_keeps_the_old_behaviour(tmp_path):
+    """--no-standardize-in-model: standardized splits, no Sub/Div; ONNX equals predict."""
+    out = tmp_path / "m.onnx"
+    args = ["train", "--dataset", "iris", "--epochs", "5", "--hidden", "8", "-q"]
+    assert main([*args, "--no-standardize-in-model", "-o", str(out)]) == 0
+    record = json.loads((tmp_path / "history.json").read_text())
+    assert record["standardized_in_model"] is False and record["onnx_test_agreement"] == 1.0
+    train = np.load(tmp_path / "train_data.npz")
+    assert np.allclose(train["X"].mean(axis=0), 0, atol=1e-5)
+    assert onnx.load(out).graph.node[0].op_type == "Gemm"
+
+
+QUANT_DOMAIN = "qonnx.custom_op.general"
+
+
+@pytest.mark.parametrize(
+    "flags, weight_type",
+    [
+        (["--quantize", "6", "--no-standardize-in-model"], "fixed<6,"),
+        (["--precision", "fixed<6,2>"], "fixed<6,2,RND_CONV,SAT>"),
+    ],
+)
+def test_quantization_aware_training_writes_qonnx_compiled_with_its_own_types(
+    flags, weight_type, tmp_path
+):
+    """The exported file is QONNX (Quant nodes, after the Sub/Div of the standardization when
+    it is in the model); nnfx compiles it with the model's types, and its fixed-point
+    reference agrees with the trainer on the test samples (history.json): on every one when
+    the model starts at its first Quant (the trainer's forward, bit for bit), nearly every one
+    when nnfx computes the standardization in its own fixed-point types first (see
+    docs/training.md); `nnfx compile` takes the file with no options."""
+    import nnfx
+
+    out = tmp_path / "m.onnx"
+    args = ["train", "--epochs", "6", "--hidden", "16", "-q", *flags, "-o", str(out)]
+    assert main(args) == 0
+    record = json.loads((tmp_path / "history.json").read_text())
+    in_model = record["standardized_in_model"]
+    assert record["onnx_test_agreement"] >= (0.97 if in_model else 1.0)
+    assert record["test_metrics"]["accuracy"] >= 0.85
+    graph = onnx.load(out).graph
+    first = ["Sub", "Div", "Quant"] if in_model else ["Quant"]
+    assert [n.op_type for n in graph.node[: len(first)]] == first
+    quants = [n for n in graph.node if n.op_type == "Quant"]
+    assert len(quants) == 7 and {n.domain for n in quants} == {QUANT_DOMAIN}
+    compiled = nnfx.compile(out)
+    dense = [n for n in compiled.graph.nodes if n.op.name == "DENSE"]
+    assert all(str(n.precision.weight).startswith(weight_type) for n in dense)
+    assert main(["compile", str(out), "-o", str(tmp_path / "build")]) == 0
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--quantize", "6", "--recurrent", "lstm:4", "--dataset", "sine-seq"],
+            "relu MLPs and CNNs",
+        ),
+        (["--quantize", "6", "--precision", "fixed<6,2>"], "not both"),
+        (["--precision", "fixed<6>"], "cannot read quantizer"),
+        (["--quantize", "4", "--activation", "tanh"], "relu MLPs and CNNs"),
+    ],
+)
+def test_quantization_flags_refused_in_one_sentence(flags, message, tmp_path, capsys):
+    assert main(["train", "--epochs", "1", "-q", *flags, "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err

@@ -53,6 +53,7 @@ ATTRIBUTES = {
     Activation.ELU: {"alpha": 1.0},
     Activation.HARD_SIGMOID: {"alpha": 0.2, "beta": 0.5},
     Activation.CLIP: {"min": -1.0, "max": 2.0},
+    Activation.BIPOLAR: {"alpha": 0.75},
     Activation.SELU: {"alpha": 1.6732632423543772, "beta": 1.0507009873554805},
 }
 

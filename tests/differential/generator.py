@@ -37,6 +37,7 @@ ACTIVATIONS = (
 )
 # The opset an op needs beyond the generator's 17 (Mish: 18; Gelu: 20).
 OPSETS = {"Mish": 18, "Gelu": 20}
+QONNX = "qonnx.custom_op.general"  # MultiThreshold's domain
 
 
 def rng_for(seed: int, index: int, stream: int) -> np.random.Generator:
@@ -233,6 +234,59 @@ def _branch(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
     return net.node("Conv", [x, net.const("W", w)], pads=pads), shape
 
 
+def _recurrent(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
+    """An RNN, LSTM or GRU over a (steps, features) sample, between the layout changes of
+    nnfx's and PyTorch's exports: every state (steps, hidden) or the last one (hidden,)."""
+    rng = net.rng
+    steps, features = shape
+    op = str(rng.choice(["RNN", "LSTM", "GRU"]))
+    gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[op]
+    hidden = int(rng.integers(1, 6))
+    time_major = net.node("Transpose", [x], tag="Transpose(time-major)", perm=[1, 0, 2])
+    inputs = [
+        time_major,
+        net.const("W", net.weights(1, gates * hidden, features) * 0.5),
+        net.const("R", net.weights(1, gates * hidden, hidden) * 0.5),
+        net.const("B", net.weights(1, 2 * gates * hidden)),
+    ]
+    attrs = {"hidden_size": hidden}
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    every = rng.random() < 0.5
+    out = net.fresh(op.lower())
+    outputs = [out] if every else ["", out]
+    net.nodes.append(helper.make_node(op, inputs, outputs, name=out, **attrs))
+    net.ops.append(op)
+    axis = net.int_const("axes", [1 if every else 0])
+    y = net.node("Squeeze", [out, axis])
+    if not every:
+        return y, (hidden,)
+    return net.node("Transpose", [y], tag="Transpose(batch-first)", perm=[1, 0, 2]), (
+        steps,
+        hidden,
+    )
+
+
+def _threshold(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
+    """QONNX's MultiThreshold on features: a row of sorted thresholds per feature or one row
+    for all, an output scale and bias."""
+    rng = net.rng
+    rows = shape[0] if rng.random() < 0.6 else 1
+    thresholds = np.sort(net.weights(rows, int(rng.integers(1, 8))) * 2, axis=1)
+    out = net.fresh("multithreshold")
+    attrs = {
+        "out_scale": float(rng.choice([0.25, 0.5, 1.0, 2.0])),
+        "out_bias": float(rng.choice([-1.0, -0.5, 0.0])),
+        "out_dtype": "FLOAT32",
+    }
+    inputs = [x, net.const("T", thresholds)]
+    net.nodes.append(
+        helper.make_node("MultiThreshold", inputs, [out], name=out, domain=QONNX, **attrs)
+    )
+    net.ops.append("MultiThreshold")
+    return out, shape
+
+
 def _step(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
     """One random op on ``x`` (shape without the batch axis)."""
     rng = net.rng
@@ -240,9 +294,11 @@ def _step(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
         d = shape[0]
         kind = rng.choice(
             ["gemm", "matmul", "act", "softmax", "bn", "const", "binary", "concat", "reshape"]
-            + ["slice", "split", "prelu", "layernorm"],
-            p=[0.15, 0.08, 0.15, 0.06, 0.08, 0.09, 0.11, 0.07, 0.07, 0.03, 0.03, 0.04, 0.04],
+            + ["slice", "split", "prelu", "layernorm", "threshold"],
+            p=[0.15, 0.08, 0.12, 0.06, 0.08, 0.09, 0.11, 0.07, 0.07, 0.03, 0.03, 0.04, 0.04, 0.03],
         )
+        if kind == "threshold":
+            return _threshold(net, x, shape)
         if kind == "gemm":
             m = int(rng.integers(1, 9))
             trans = bool(rng.random() < 0.3)
@@ -292,12 +348,15 @@ def _step(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
                 "layernorm",
                 "upsample",
                 "pad",
+                "recurrent",
             ],
             p=[
-                *(0.14, 0.08, 0.08, 0.06, 0.08, 0.1, 0.05),
-                *(0.08, 0.05, 0.06, 0.03, 0.03, 0.03, 0.04, 0.03, 0.03, 0.03),
+                *(0.11, 0.08, 0.08, 0.06, 0.08, 0.1, 0.05),
+                *(0.08, 0.05, 0.06, 0.03, 0.03, 0.03, 0.04, 0.03, 0.03, 0.03, 0.03),
             ],
         )
+        if kind == "recurrent" and len(shape) == 2:
+            return _recurrent(net, x, shape)
         if kind == "conv":
             spatial = _spatial(net, shape, pooling=False)
             if spatial is None:
@@ -342,7 +401,7 @@ def _step(net: Net, x: str, shape: tuple) -> tuple[str, tuple]:
             return _upsample(net, x, shape)
         if kind == "pad":
             return _pad(net, x, shape)
-    if kind == "act":
+    if kind == "act" or kind == "recurrent":
         return _activation(net, x), shape
     if kind == "layernorm":  # over the last ONNX axis, a bias or none
         n = shape[-1]
@@ -392,9 +451,17 @@ def make_onnx(net: Net, inputs, outputs) -> onnx.ModelProto:
         [numpy_helper.from_array(v, k) for k, v in net.inits.items()],
     )
     opset = max([17, *(OPSETS.get(op, 17) for op in net.ops)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    opsets = [helper.make_opsetid("", opset)]
+    if any(n.domain == QONNX for n in net.nodes):
+        opsets.append(helper.make_opsetid(QONNX, 2))
+    model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8 if opset <= 18 else 10
-    inferred = onnx.shape_inference.infer_shapes(model)
+    shaped = onnx.ModelProto()  # ONNX infers no custom op: MultiThreshold keeps the shape
+    shaped.CopyFrom(model)
+    for n in shaped.graph.node:
+        if n.domain == QONNX:
+            n.CopyFrom(helper.make_node("Relu", [n.input[0]], list(n.output), name=n.name))
+    inferred = onnx.shape_inference.infer_shapes(shaped)
     known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
     for out in model.graph.output:
         if out.name in known and known[out.name].type.tensor_type.HasField("shape"):

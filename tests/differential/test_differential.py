@@ -95,7 +95,7 @@ def test_the_generator_covers_every_op_it_names():
         "Sub(tensors)", "Mul(tensors)", "Mul(const)", "Add(const)", "Sub(const)", "Div(const)",
         "Concat", "Flatten", "Reshape", "ArgMax", "Mish", "Gelu", "PRelu", "PRelu(channels)",
         "Slice", "Split", "LayerNormalization",
-        "Resize", "Pad",
+        "Resize", "Pad", "RNN", "LSTM", "GRU",
     }  # fmt: skip
     assert expected <= seen, sorted(expected - seen)
 

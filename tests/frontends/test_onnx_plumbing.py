@@ -210,37 +210,43 @@ def test_batchnorm_between_unsqueeze_and_squeeze_read_elsewhere_stays(rng):
 
 # -- the error names the op the user wrote --------------------------------------------------
 @pytest.mark.parametrize("kind", ["GRU", "LSTM", "RNN"])
-def test_a_pytorch_recurrent_layer_fails_naming_it(tmp_path, kind):
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_a_pytorch_recurrent_layer_with_zero_states_from_the_batch_size(
+    tmp_path, rng, kind, batch_first
+):
+    """TorchScript's export builds the zero initial states from the batch size (Shape, Gather,
+    ConstantOfShape): batch-first it loads and matches onnxruntime; time-major (the steps on
+    the graph input's first axis) it is refused naming the layer."""
     torch = pytest.importorskip("torch")
 
     class Recurrent(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.rnn = getattr(torch.nn, kind)(4, 8, batch_first=True)
+            self.rnn = getattr(torch.nn, kind)(4, 8, batch_first=batch_first)
             self.fc = torch.nn.Linear(8, 3)
 
         def forward(self, x):
             y, _ = self.rnn(x)
-            return self.fc(y[:, -1])
+            return self.fc(y[:, -1] if batch_first else y[-1])
 
     path = tmp_path / f"{kind}.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             Recurrent().eval(),
-            torch.randn(2, 5, 4),
+            torch.randn(2, 5, 4) if batch_first else torch.randn(5, 2, 4),
             str(path),
             dynamo=False,
             input_names=["x"],
             dynamic_axes={"x": {0: "N"}},
         )
     assert "ConstantOfShape" in {n.op_type for n in onnx.load(str(path)).graph.node}
+    if batch_first:
+        assert_matches_ort(onnx.load(str(path)), rand(rng, 6, 5, 4))
+        return
     with pytest.raises(UnsupportedOpError) as info:
         nnfx.load(path)
-    assert str(info.value) == (
-        f"op type '{kind}' (node '/rnn/{kind}') is not supported; "
-        "`nnfx ops` lists the supported ops"
-    )
+    assert str(info.value).startswith(f"node '/rnn/{kind}' ({kind}): its input is time-major")
 
 
 def test_the_first_unsupported_op_is_named_even_behind_plumbing():

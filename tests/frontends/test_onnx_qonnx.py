@@ -12,126 +12,14 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 import nnfx
-from nnfx.compiler.fixed import FixedType, to_raw
+from nnfx.compiler.fixed import FixedType
 from nnfx.errors import UnsupportedOpError
+from tests.qonnx_helpers import DOMAIN, MODES, NNFX_MODE, Builder, check_every_engine, ties
 
 pytest.importorskip("qonnx")
-
-DOMAIN = "qonnx.custom_op.general"
-MODES = ["ROUND", "CEIL", "FLOOR", "UP", "DOWN", "HALF_UP", "HALF_DOWN"]
-NNFX_MODE = {
-    "ROUND": "RND_CONV",
-    "CEIL": "CEIL",
-    "FLOOR": "TRN",
-    "UP": "UP",
-    "DOWN": "TRN_ZERO",
-    "HALF_UP": "RND_INF",
-    "HALF_DOWN": "RND_ZERO",
-}
-ENGINES = ["reference", "ort", "csim", "csim-ap"]
-
-
-class Builder:
-    """Nodes and initializers of a QONNX model under construction."""
-
-    def __init__(self, rng):
-        self.rng, self.nodes, self.inits, self.count = rng, [], {}, 0
-
-    def const(self, value, name=None) -> str:
-        self.count += 1
-        name = name or f"c{self.count}"
-        self.inits[name] = np.asarray(value, np.float32)
-        return name
-
-    def quant(self, x, frac, bits, signed=True, narrow=False, mode="ROUND", domain=DOMAIN):
-        """Quant(x) with scale 2^-frac (an array of exponents: per channel)."""
-        self.count += 1
-        out = f"q{self.count}"
-        scale = self.const(np.ldexp(1.0, -np.asarray(frac)))
-        zero, width = self.const(0.0), self.const(float(bits))
-        self.nodes.append(
-            helper.make_node(
-                "Quant",
-                [x, scale, zero, width],
-                [out],
-                name=f"quant{self.count}",
-                domain=domain,
-                signed=int(signed),
-                narrow=int(narrow),
-                rounding_mode=mode,
-            )
-        )
-        return out
-
-    def node(self, op, inputs, **attrs) -> str:
-        self.count += 1
-        out = f"t{self.count}"
-        self.nodes.append(
-            helper.make_node(op, inputs, [out], name=f"{op.lower()}{self.count}", **attrs)
-        )
-        return out
-
-    def model(self, inputs, outputs, opset=13, imports=True) -> onnx.ModelProto:
-        graph = helper.make_graph(
-            self.nodes,
-            "qonnx_test",
-            [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
-            [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs],
-            [numpy_helper.from_array(v, k) for k, v in self.inits.items()],
-        )
-        opsets = [helper.make_opsetid("", opset)]
-        if imports:
-            opsets.append(helper.make_opsetid(DOMAIN, 1))
-        model = helper.make_model(graph, opset_imports=opsets)
-        model.ir_version = 8
-        return model
-
-
-def qonnx_outputs(model: onnx.ModelProto, X: dict) -> dict:
-    """qonnx's own execution, with the batch fixed to the data's (qonnx needs static shapes)."""
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.core.onnx_exec import execute_onnx
-    from qonnx.transformation.infer_shapes import InferShapes
-
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    n = len(next(iter(X.values())))
-    del fixed.graph.value_info[:]  # an exporter's batch-1 shapes: inferred again for n
-    constants = {i.name for i in fixed.graph.initializer}  # old exporters list them as inputs
-    for vi in [*fixed.graph.input, *fixed.graph.output]:
-        if vi.name not in constants:
-            vi.type.tensor_type.shape.dim[0].dim_value = n
-    wrapper = ModelWrapper(fixed).transform(InferShapes())
-    result = execute_onnx(wrapper, {k: np.asarray(v, np.float32) for k, v in X.items()})
-    return {o.name: result[o.name] for o in model.graph.output}
-
-
-def codes(values, t: FixedType) -> np.ndarray:
-    """The codes of exact values of type ``t`` (refused if a value is off its grid)."""
-    return to_raw(np.asarray(values, np.float64), t.frac)
-
-
-def check_every_engine(model, X, engines=ENGINES):
-    """Compile with no precision given (the model's own types) and compare each engine's
-    output codes with qonnx's; returns the compiled model."""
-    compiled = nnfx.compile(model)
-    expected = qonnx_outputs(model, X)
-    for engine in engines:
-        got = compiled.predict(X, engine=engine)
-        got = got if isinstance(got, dict) else {model.graph.output[0].name: got}
-        for name, want in expected.items():
-            t = compiled.graph.tensors[name].dtype
-            assert np.array_equal(codes(got[name], t), codes(want, t)), (engine, name)
-    return compiled
-
-
-def ties(rng, shape, frac, span) -> np.ndarray:
-    """Values on the 2^-(frac + 2) grid within +-span: exact ties, quarters, beyond the range."""
-    k = rng.integers(-span * 2 ** (frac + 2), span * 2 ** (frac + 2) + 1, size=shape)
-    return np.ldexp(k.astype(np.float64), -(frac + 2)).astype(np.float32)
 
 
 def dense_branch(b: Builder, x: str, mode: str, rng, n_in: int, n_out: int):

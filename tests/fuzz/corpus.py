@@ -357,6 +357,44 @@ def transformer_mlp(rng):
     )
 
 
+def recurrent(rng):
+    """An LSTM (every state) into a GRU (the last state) and a head, written as nnfx's and
+    PyTorch's exports write them: Transposes to and from the time-major operators."""
+    h1, h2 = 5, 4
+    return make_model(
+        [
+            node("Transpose", ["x"], ["xt"], name="time_major", perm=[1, 0, 2]),
+            node("LSTM", ["xt", "W1", "R1", "B1"], ["Y1"], name="lstm", hidden_size=h1),
+            node("Squeeze", ["Y1", "ax1"], ["s1"], name="squeeze1"),
+            node("Transpose", ["s1"], ["t1"], name="batch_first", perm=[1, 0, 2]),
+            node("Transpose", ["t1"], ["t2"], name="time_major2", perm=[1, 0, 2]),
+            node(
+                "GRU",
+                ["t2", "W2", "R2", "B2"],
+                ["", "H2"],
+                name="gru",
+                hidden_size=h2,
+                linear_before_reset=1,
+            ),
+            node("Squeeze", ["H2", "ax0"], ["s2"], name="last_state"),
+            node("Gemm", ["s2", "W3"], ["y"], name="head"),
+        ],
+        [("x", ["N", 6, 3])],
+        [("y", ["N", 3])],
+        {
+            "W1": _weights(rng, 1, 4 * h1, 3),
+            "R1": _weights(rng, 1, 4 * h1, h1),
+            "B1": _weights(rng, 1, 8 * h1),
+            "W2": _weights(rng, 1, 3 * h2, h1),
+            "R2": _weights(rng, 1, 3 * h2, h2),
+            "B2": _weights(rng, 1, 6 * h2),
+            "W3": _weights(rng, h2, 3),
+            "ax1": np.array([1], np.int64),
+            "ax0": np.array([0], np.int64),
+        },
+    )
+
+
 def slice_split_prelu(rng):
     """Slice and Split of data (issue #14): a Conv's channels split 1 + 3 into a PRelu and a
     1x1 Conv, concatenated, a per-channel PRelu, rows 1:-1 sliced, flattened, features 2:10."""
@@ -428,6 +466,64 @@ def unet(rng):
     )
 
 
+def qonnx_ops(rng):
+    """QONNX's quantization ops (the model's own types): Quant, AveragePool then Trunc,
+    MultiThreshold per channel, binary weights and the sign step of BipolarQuant."""
+    general = {"domain": "qonnx.custom_op.general"}
+    model = make_model(
+        [
+            node(
+                "Quant",
+                ["x", "s3", "zero", "b6"],
+                ["q"],
+                name="quant",
+                signed=1,
+                narrow=0,
+                rounding_mode="ROUND",
+                **general,
+            ),
+            node("AveragePool", ["q"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+            node(
+                "Trunc",
+                ["p", "s5", "zero", "b8", "s2", "b5"],
+                ["t"],
+                name="trunc",
+                rounding_mode="FLOOR",
+                **general,
+            ),
+            node(
+                "MultiThreshold",
+                ["t", "T"],
+                ["m"],
+                name="threshold",
+                out_bias=-1.0,
+                out_dtype="INT2",
+                **general,
+            ),
+            node("Flatten", ["m"], ["f"], name="flatten"),
+            node("BipolarQuant", ["W", "one"], ["wb"], name="binary_weights", **general),
+            node("Gemm", ["f", "wb"], ["g"], name="fc"),
+            node("BipolarQuant", ["g", "one"], ["y"], name="sign", **general),
+        ],
+        [("x", ["N", 2, 4, 4])],
+        [("y", ["N", 3])],
+        {
+            "s3": np.float32(0.125),
+            "s5": np.float32(2.0**-5),
+            "s2": np.float32(0.25),
+            "zero": np.float32(0.0),
+            "b6": np.float32(6.0),
+            "b8": np.float32(8.0),
+            "b5": np.float32(5.0),
+            "T": np.sort(_weights(rng, 2, 3), axis=1),
+            "W": _weights(rng, 8, 3),
+            "one": np.float32(1.0),
+        },
+    )
+    model.opset_import.append(helper.make_opsetid("qonnx.custom_op.general", 2))
+    return model
+
+
 BUILDERS = (
     mlp_gemm,
     mlp_matmul,
@@ -446,6 +542,8 @@ BUILDERS = (
     slice_split_prelu,
     transformer_mlp,
     unet,
+    recurrent,
+    qonnx_ops,
 )
 
 

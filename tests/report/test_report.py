@@ -57,6 +57,8 @@ def test_report_files_and_contents(built):
     auto16 = next(s for s in data["accuracy_vs_width"] if s == {**s, "width": 16, "policy": "auto"})
     assert abs(auto16["accuracy"] - data["float_accuracy"]) <= 0.02
     layers = [layer["layer"] for layer in data["layers"]]
+    # the standardization in the model is the input's steps (float64, before the input
+    # quantizer), not layers of the datapath
     assert layers[:3] == ["input 'input'", "dense_1", "relu_1"]
     assert all(layer["relative_rms_error"] < 0.1 for layer in data["layers"])
     assert data["estimate"]["total"]["dsp"] > 0 and "not synthesis" in data["estimate"]["note"]

@@ -26,6 +26,7 @@ HLS_ACTIVATIONS = {
     Activation.RELU: "RELU",
     Activation.LEAKY_RELU: "LEAKY_RELU",
     Activation.CLIP: "CLIP",
+    Activation.BIPOLAR: "BIPOLAR",
     Activation.HARD_SIGMOID: "HARD_SIGMOID",
     Activation.SIGMOID: "TABLE",
     Activation.TANH: "TABLE",
@@ -56,7 +57,7 @@ def emit_activation(w: HlsWriter, node, ins, out, in_t, out_t):
         params[0] = node.param(w.graph, "slope")[0]
     if a.kind is Activation.HARD_SIGMOID:
         params[:] = [node.param(w.graph, "alpha")[0], node.param(w.graph, "beta")[0]]
-    if a.kind is Activation.CLIP:
+    if a.kind in (Activation.CLIP, Activation.BIPOLAR):
         if has_low:
             table[0] = node.param(w.graph, "low")[0]
         if has_high:

@@ -15,6 +15,8 @@ import numpy as np
 
 from nnfx.backends.hls.emit_activation import axis_geometry, emit_activation, emit_softmax
 from nnfx.backends.hls.emit_norm import emit_layer_norm
+from nnfx.backends.hls.emit_recurrent import emit_recurrent
+from nnfx.backends.hls.emit_threshold import emit_threshold
 from nnfx.backends.hls.render import (
     exact_sum_type,
     literal,
@@ -321,6 +323,8 @@ EMITTERS: dict[Op, Emitter] = {
     Op.SLICE: emit_slice,
     Op.UPSAMPLE: emit_upsample,
     Op.PAD: emit_pad,
+    Op.RECURRENT: emit_recurrent,
+    Op.THRESHOLD: emit_threshold,
 }
 
 

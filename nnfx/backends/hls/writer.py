@@ -233,7 +233,8 @@ class HlsWriter:
             out[target] = Template((TEMPLATES / f"{source}.in").read_text()).substitute(
                 substitutions
             )
-        out["firmware/nnfx_kernels.h"] = (TEMPLATES / "nnfx_kernels.h").read_text()
+        for kernels in ("nnfx_kernels.h", "nnfx_recurrent.h"):
+            out[f"firmware/{kernels}"] = (TEMPLATES / kernels).read_text()
         for name, text in self.weights.items():
             out[f"firmware/weights/{name}"] = text
         out[f"tb/{top}_tb.cpp"] = self._testbench()

@@ -28,6 +28,13 @@ class Builder:
         self.dtype = dtype
         self.np_dtype = np.float64 if dtype == TensorProto.DOUBLE else np.float32
         self.scope = ""
+        self.inexact: list[str] = []  # float32 constants that would change or leave the range
+
+    def set_dtype(self, dtype: int) -> None:
+        """The element type of the codes (``TensorProto.DOUBLE`` or ``FLOAT``) for the nodes
+        and constants that follow."""
+        self.dtype = dtype
+        self.np_dtype = np.float64 if dtype == TensorProto.DOUBLE else np.float32
 
     def fresh(self, base: str) -> str:
         base = _safe(f"{self.scope}/{base}" if self.scope else base)
@@ -41,6 +48,8 @@ class Builder:
     def const(self, value, base: str = "c", dtype=None) -> str:
         name = self.fresh(base)
         array = np.asarray(value, dtype=dtype or self.np_dtype)
+        if array.dtype == np.float32 and not _float32_safe(np.asarray(value, np.float64)):
+            self.inexact.append(name)
         self.inits.append(numpy_helper.from_array(array, name))
         return name
 
@@ -51,6 +60,16 @@ class Builder:
         out = self.fresh(base or op_type.lower())
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
+
+
+def _float32_safe(value: np.ndarray) -> bool:
+    """True when float32 holds ``value`` exactly and its non-zero finite entries lie in
+    ``[2**-60, 2**64]``: a code below ``2**25`` times such a constant stays a normal float32
+    (no underflow, no overflow), so scaling by it is exact."""
+    if not np.array_equal(value.astype(np.float32).astype(np.float64), value, equal_nan=True):
+        return False
+    size = np.abs(value[np.isfinite(value) & (value != 0)])
+    return bool(np.all((size >= 2.0**-60) & (size <= 2.0**64)))
 
 
 def _transpose(b: Builder, x: str, perm: tuple[int, ...], base: str) -> str:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from nnfx.backends.onnx.quantize import _align, _bits, _mag, quantize, table_index
+from nnfx.backends.onnx.quantize import (
+    _align,
+    _bits,
+    _mag,
+    product_bounds,
+    quantize,
+    table_index,
+    type_bounds,
+)
 from nnfx.compiler import tables
 from nnfx.compiler.fixed import FixedType
 from nnfx.compiler.ops import ACTIVATION_KINDS, Activation, activation_rule
@@ -18,7 +26,9 @@ def _lookup(e, node, role, t: FixedType, index: str, base: str) -> str:
 
 def _relu(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
     relu = e.b.op("Max", [x, e.b.const(0.0, "zero")], "relu")
-    return relu if x_type == out else quantize(e.b, relu, x_type.frac, out)  # already a code
+    if x_type == out:  # already a code
+        return relu
+    return quantize(e.b, relu, x_type.frac, out, (0, max(x_type.raw_max, 0)))
 
 
 def _leaky_relu(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
@@ -90,7 +100,9 @@ def _linear_above(e, node, x: str, x_type: FixedType, out: FixedType) -> str:
 
 # Activation kind -> its fixed-point ONNX writer fn(export, node, x, x_type, out).
 FIXED_ACTIVATIONS: dict[Activation, Callable[..., str]] = {
-    Activation.LINEAR: lambda e, node, x, x_type, out: quantize(e.b, x, x_type.frac, out),
+    Activation.LINEAR: lambda e, node, x, x_type, out: quantize(
+        e.b, x, x_type.frac, out, type_bounds(x_type)
+    ),
     Activation.RELU: _relu,
     Activation.LEAKY_RELU: _leaky_relu,
     Activation.ELU: _linear_above,
@@ -98,6 +110,15 @@ FIXED_ACTIVATIONS: dict[Activation, Callable[..., str]] = {
     Activation.TANH: _table,
     Activation.CLIP: _clip,
     Activation.HARD_SIGMOID: _hard_sigmoid,
+    Activation.BIPOLAR: lambda e, node, x, x_type, out: e.b.op(
+        "Where",
+        [
+            e.b.op("GreaterOrEqual", [x, e.b.const(0.0, "zero")]),
+            e.const_raw(node, "high", out, "high"),
+            e.const_raw(node, "low", out, "low"),
+        ],
+        "bipolar",
+    ),
     **{k: _linear_above for k, p in ACTIVATION_KINDS.items() if p.linear_above},
 }
 
@@ -143,6 +164,6 @@ def _softmax(e, node, xs):
         )
         return quantize(b, v, target, out)
     e.check(node, _bits(p.table_type) + _bits(p.inverse_type), "exp * (1 / sum)")
-    return quantize(
-        b, b.op("Mul", [exps, inv], "normalize"), p.table_type.frac + p.inverse_type.frac, out
-    )
+    bounds = product_bounds(type_bounds(p.table_type), type_bounds(p.inverse_type))
+    product = b.op("Mul", [exps, inv], "normalize")
+    return quantize(b, product, p.table_type.frac + p.inverse_type.frac, out, bounds)

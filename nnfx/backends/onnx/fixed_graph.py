@@ -13,35 +13,51 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
 from nnfx.backends.onnx.builder import (
-    OPSET,
     Builder,
-    _model_shape,
-    _safe,
-    _transpose,
     slice_op,
 )
 from nnfx.backends.onnx.fixed_activation import _activation, _softmax
 from nnfx.backends.onnx.fixed_norm import _layer_norm
-from nnfx.backends.onnx.quantize import _align, _bits, _mag, _quantize_input, quantize
+from nnfx.backends.onnx.fixed_recurrent import write_recurrent
+from nnfx.backends.onnx.quantize import (
+    _align,
+    _bits,
+    _mag,
+    half_exact,
+    product_bounds,
+    quantize,
+    type_bounds,
+)
+from nnfx.backends.onnx.threshold import write_fixed as write_threshold
 from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code, to_raw
-from nnfx.compiler.ir import INTEGER, Graph, Node
-from nnfx.compiler.layout import batched, inverse
+from nnfx.compiler.ir import Graph, Node
 from nnfx.compiler.ops import Activation, Op
 from nnfx.compiler.resample import batched_pads, source_index
 from nnfx.errors import PrecisionError, UnsupportedOpError
 
 EXACT_BITS = 53  # float64 holds every integer below 2**53 exactly
+FLOAT32_BITS = 24  # float32 holds every integer below 2**24 exactly
+LIMITS: dict[int, tuple[int, str]] = {
+    TensorProto.DOUBLE: (EXACT_BITS, "float64"),
+    TensorProto.FLOAT: (FLOAT32_BITS, "float32"),
+}
 
 
 class FixedExport:
-    def __init__(self, graph: Graph):
+    """One export of ``graph``, its codes in ``b.dtype`` (float64 or float32, set per node).
+    ``needed`` is the most bits any check asked for, ``needed_by`` the same per node: a node
+    is exact in float32 when it is at most ``FLOAT32_BITS``."""
+
+    def __init__(self, graph: Graph, dtype: int = TensorProto.DOUBLE):
         self.graph = graph
-        self.b = Builder(TensorProto.DOUBLE)
+        self.b = Builder(dtype)
         self.raw: dict[str, str] = {}  # IR tensor -> ONNX name of its raw codes
+        self.needed = 0
+        self.needed_by: dict[str, int] = {}  # node name -> the most bits its checks asked for
+        self.inexact_nodes: list[str] = []  # float32 nodes whose constants float32 would change
 
     def type_of(self, tensor: str) -> FixedType:
         return self.graph.tensors[tensor].dtype
@@ -50,10 +66,16 @@ class FixedExport:
         return self.b.const(to_raw(node.param(self.graph, role), t.frac).astype(np.float64), base)
 
     def check(self, node: Node, bits: int, what: str) -> None:
-        if bits > EXACT_BITS:
+        """Every integer this step computes is below ``2**(bits - 1)`` in magnitude (and so is
+        the sum of the magnitudes of what a MatMul adds up): refuse when the codes' type does
+        not hold them all exactly."""
+        self.needed = max(self.needed, bits)
+        self.needed_by[node.name] = max(self.needed_by.get(node.name, 0), bits)
+        limit, kind = LIMITS[self.b.dtype]
+        if bits > limit:
             raise PrecisionError(
                 f"node '{node.name}' ({node.op.value}): {what} needs {bits} bits, more than the "
-                f"{EXACT_BITS} that float64 holds exactly; narrow its types for the ONNX export"
+                f"{limit} that {kind} holds exactly; narrow its types for the ONNX export"
             )
 
 
@@ -86,7 +108,15 @@ def _taps(e: FixedExport, node: Node, x: str, pad_value: float) -> list[str]:
     return taps
 
 
-def _linear(e: FixedExport, node: Node, products: str, x_type: FixedType) -> str:
+def _linear(
+    e: FixedExport, node: Node, x_type: FixedType, w_raw: np.ndarray, matmul: Callable
+) -> str:
+    """Dense and Conv after the taps: ``matmul(scale)`` writes the products' sums against the
+    weight codes ``w_raw`` (rows, Cout) times ``scale``, a power of two: the alignment to the
+    bias's grid and the output's rescale are folded into the weights and bias (every partial
+    sum is then the exact integer one times that power, and the accumulator's bound, the sum
+    of |products| and |bias|, holds for any summation order). The overflow is left out where
+    the sums' bounds from the weights and the input type fit the output type."""
     p, b = node.precision, e.b
     if not p.accum_sized:
         raise UnsupportedOpError(
@@ -100,18 +130,37 @@ def _linear(e: FixedExport, node: Node, products: str, x_type: FixedType) -> str
             "fixed-point rule; compile without fuse_activations"
         )
     e.check(node, p.accum.width, "the accumulator")
+    out = e.type_of(node.outputs[0])
     frac = x_type.frac + p.weight.frac
-    if "bias" in node.params:
-        target = max(frac, p.bias.frac)
-        bias = e.const_raw(node, "bias", p.bias, "bias")
-        products = b.op(
-            "Add",
-            [_align(b, products, frac, target), _align(b, bias, p.bias.frac, target)],
-            "add_bias",
-        )
-        frac = target
+    bias = to_raw(node.param(e.graph, "bias"), p.bias.frac) if "bias" in node.params else None
+    target = frac if bias is None else max(frac, p.bias.frac)
+    shift = target - out.frac
+    fold = fused is not Activation.LEAKY_RELU and not (shift < 0 and out.overflow == "WRAP")
+    scale = 2.0**-shift if fold else 1.0
+    products = matmul(2.0 ** (target - frac) * scale)
+    # the sums' bounds per output channel (exact: each is below the accumulator's 2**52)
+    w_grid = w_raw * 2.0 ** (target - frac)
+    lo = np.minimum(w_grid * x_type.raw_min, w_grid * x_type.raw_max).sum(axis=0)
+    hi = np.maximum(w_grid * x_type.raw_min, w_grid * x_type.raw_max).sum(axis=0)
+    if bias is not None:
+        bias_grid = bias.astype(np.float64) * 2.0 ** (target - p.bias.frac)
+        lo, hi = lo + bias_grid, hi + bias_grid
+    bounds = (int(lo.min()), int(hi.max())) if lo.size else (0, 0)
+    # RND as floor(q + 1/2), the half added with the bias (before a fused ReLU's Max: then
+    # Max(q + 1/2, 1/2) = Max(q, 0) + 1/2, the same floor). onnxruntime may start the sums
+    # from the bias (Gemm), so the bound that counts is |b| + sum |w| max|x| + the half
+    magnitude = np.abs(w_grid).sum(axis=0) * max(-x_type.raw_min, x_type.raw_max)
+    if bias is not None:
+        magnitude = magnitude + np.abs(bias_grid)
+    largest = int(magnitude.max()) if magnitude.size else 0
+    halved = fold and half_exact(b, out, (-largest, largest), shift)
+    if bias is not None or halved:
+        offset = (bias_grid if bias is not None else 0.0) * scale + (0.5 if halved else 0.0)
+        products = b.op("Add", [products, b.const(offset, "bias")], "add_bias")
     if fused is Activation.RELU:
-        products = b.op("Max", [products, b.const(0.0, "zero")], "relu")
+        floor = 0.5 if halved else 0.0
+        products = b.op("Max", [products, b.const(floor, "zero")], "relu")
+        bounds = (max(bounds[0], 0), max(bounds[1], 0))
     elif fused is Activation.LEAKY_RELU:  # Q(acc) for acc > 0, else Q(acc * a)
         fa = ALPHA_TYPE.frac
         e.check(node, 1 + _mag(p.accum) + max(fa, _mag(ALPHA_TYPE)), "acc * alpha")
@@ -122,25 +171,33 @@ def _linear(e: FixedExport, node: Node, products: str, x_type: FixedType) -> str
             [positive, _align(b, products, 0, fa), b.op("Mul", [products, alpha])],
             "leaky_relu",
         )
-        frac += fa
-    return quantize(b, products, frac, e.type_of(node.outputs[0]))
+        return quantize(b, products, target + fa, out)
+    return quantize(b, products, target, out, bounds, scaled=fold, halved=halved)
 
 
 def _dense(e, node, xs):
-    w = e.const_raw(node, "weight", node.precision.weight, "weight")
-    return _linear(e, node, e.b.op("MatMul", [xs[0], w], "matmul"), e.type_of(node.inputs[0]))
+    w = to_raw(node.param(e.graph, "weight"), node.precision.weight.frac).astype(np.float64)
+    return _linear(
+        e,
+        node,
+        e.type_of(node.inputs[0]),
+        w,
+        lambda s: e.b.op("MatMul", [xs[0], e.b.const(w * s, "weight")], "matmul"),
+    )
 
 
 def _conv(e, node, xs):
     w = node.param(e.graph, "weight")  # (*k, Cin // group, Cout): rows in (tap, channel) order
     w_raw = to_raw(w, node.precision.weight.frac).reshape(-1, w.shape[-1]).astype(np.float64)
     taps = _taps(e, node, xs[0], 0.0)
-    if node.attrs.group == 1:
-        patches = e.b.op("Concat", taps, "patches", axis=-1)
-        products = e.b.op("MatMul", [patches, e.b.const(w_raw, "weight")], "matmul")
-    else:
-        products = _grouped_products(e, node, taps, w_raw)
-    return _linear(e, node, products, e.type_of(node.inputs[0]))
+
+    def matmul(scale: float) -> str:
+        if node.attrs.group == 1:
+            patches = e.b.op("Concat", taps, "patches", axis=-1)
+            return e.b.op("MatMul", [patches, e.b.const(w_raw * scale, "weight")], "matmul")
+        return _grouped_products(e, node, taps, w_raw * scale)
+
+    return _linear(e, node, e.type_of(node.inputs[0]), w_raw, matmul)
 
 
 def _grouped_products(e: FixedExport, node: Node, taps: list[str], w_raw: np.ndarray) -> str:
@@ -224,7 +281,12 @@ def _aligned_sum(op_type: str):
         total = b.op(
             op_type, [_align(b, xs[0], ta.frac, target), _align(b, xs[1], tb.frac, target)]
         )
-        return quantize(b, total, target, e.type_of(node.outputs[0]))
+        (a0, a1), (b0, b1) = (
+            (lo << (target - t.frac), hi << (target - t.frac))
+            for t, (lo, hi) in ((ta, type_bounds(ta)), (tb, type_bounds(tb)))
+        )
+        bounds = (a0 + b0, a1 + b1) if op_type == "Add" else (a0 - b1, a1 - b0)
+        return quantize(b, total, target, e.type_of(node.outputs[0]), bounds)
 
     return write
 
@@ -233,12 +295,16 @@ def _mul(e, node, xs):
     ta, tb = e.type_of(node.inputs[0]), e.type_of(node.inputs[1])
     e.check(node, _bits(ta) + _bits(tb), "the product")
     product = e.b.op("Mul", xs, "product")
-    return quantize(e.b, product, ta.frac + tb.frac, e.type_of(node.outputs[0]))
+    bounds = product_bounds(type_bounds(ta), type_bounds(tb))
+    return quantize(e.b, product, ta.frac + tb.frac, e.type_of(node.outputs[0]), bounds)
 
 
 def _concat(e, node, xs):
     out = e.type_of(node.outputs[0])
-    parts = [quantize(e.b, x, e.type_of(i).frac, out) for x, i in zip(xs, node.inputs, strict=True)]
+    parts = [
+        quantize(e.b, x, e.type_of(i).frac, out, type_bounds(e.type_of(i)))
+        for x, i in zip(xs, node.inputs, strict=True)
+    ]
     axis = node.attrs.axis % len(e.graph.tensors[node.inputs[0]].shape) + 1
     return e.b.op("Concat", parts, "concat", axis=axis)
 
@@ -294,53 +360,6 @@ FIXED_WRITERS: dict[Op, Callable[[FixedExport, Node, list[str]], str]] = {
     Op.SLICE: lambda e, n, xs: slice_op(e.b, n.attrs, xs[0]),  # codes copied
     Op.UPSAMPLE: _upsample,
     Op.PAD: lambda e, n, xs: e.b.op("Pad", [xs[0], e.b.ints(batched_pads(n.attrs), "pads")], "pad"),
+    Op.RECURRENT: write_recurrent,
+    Op.THRESHOLD: write_threshold,
 }
-
-
-def to_fixed_onnx(graph: Graph, name: str = "nnfx_fixed") -> onnx.ModelProto:
-    """The fixed-point model: float64 inputs in the model's layout, quantized to the input
-    types; outputs are the float64 values of the fixed-point results (labels as int64)."""
-    e = FixedExport(graph)
-    b = e.b
-    inputs, outputs = [], []
-    for tensor_name in graph.inputs:
-        t = graph.tensors[tensor_name]
-        e.check(Node(tensor_name, Op.IDENTITY, (), (), None), _bits(t.dtype), "the input type")
-        inputs.append(
-            helper.make_tensor_value_info(_safe(tensor_name), TensorProto.DOUBLE, _model_shape(t))
-        )
-        b.scope = _safe(tensor_name) + "/quantize_input"
-        x = _transpose(b, _safe(tensor_name), batched(t.onnx_perm), "to_ir_layout")
-        e.raw[tensor_name] = _quantize_input(b, x, t.dtype)
-    for node in graph.nodes:
-        writer = FIXED_WRITERS[node.op]
-        b.scope = _safe(node.name)
-        out_type = graph.tensors[node.outputs[0]].dtype
-        if out_type != INTEGER:
-            e.check(node, _bits(out_type), "the output type")
-        e.raw[node.outputs[0]] = writer(e, node, [e.raw[i] for i in node.inputs])
-    for tensor_name in graph.outputs:
-        t = graph.tensors[tensor_name]
-        b.scope = _safe(tensor_name) + "/output"
-        raw = e.raw[tensor_name]
-        if t.dtype == INTEGER:
-            value, elem = raw, TensorProto.INT64
-        else:
-            value, elem = (
-                b.op("Mul", [raw, b.const(2.0**-t.dtype.frac, "lsb")], "value"),
-                TensorProto.DOUBLE,
-            )
-        final = _transpose(b, value, batched(inverse(t.onnx_perm)), "to_model_layout")
-        b.nodes.append(
-            helper.make_node(
-                "Identity", [final], [_safe(tensor_name)], name=f"{_safe(tensor_name)}/result"
-            )
-        )
-        outputs.append(helper.make_tensor_value_info(_safe(tensor_name), elem, _model_shape(t)))
-    onnx_graph = helper.make_graph(b.nodes, name, inputs, outputs, b.inits)
-    model = helper.make_model(
-        onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="nnfx"
-    )
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model

@@ -17,6 +17,9 @@ from nnfx.backends.onnx.builder import (
     _transpose,
     slice_op,
 )
+from nnfx.backends.onnx.float_recurrent import write_recurrent
+from nnfx.backends.onnx.input_steps import input_steps
+from nnfx.backends.onnx.threshold import write_float as write_threshold
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.layout import batched, inverse
 from nnfx.compiler.ops import Activation, Op, activation_rule
@@ -116,6 +119,15 @@ FLOAT_ACTIVATIONS: dict[Activation, Callable[[Builder, object, str], str]] = {
     Activation.GELU: _f_gelu,
     Activation.GELU_TANH: _f_gelu_tanh,
     Activation.MISH: lambda b, a, x: b.op("Mul", [x, b.op("Tanh", [b.op("Softplus", [x])])]),
+    Activation.BIPOLAR: lambda b, a, x: b.op(
+        "Where",
+        [
+            b.op("GreaterOrEqual", [x, b.const(0.0, "zero")]),
+            b.const(a.alpha, "alpha"),
+            b.const(-a.alpha, "minus_alpha"),
+        ],
+        "bipolar",
+    ),
 }
 
 
@@ -199,6 +211,8 @@ FLOAT_WRITERS = {
         nearest_mode="floor",
     ),
     Op.PAD: lambda b, g, n, xs: b.op("Pad", [xs[0], b.ints(batched_pads(n.attrs), "pads")], "pad"),
+    Op.RECURRENT: write_recurrent,
+    Op.THRESHOLD: write_threshold,
 }
 
 
@@ -215,7 +229,7 @@ def to_float_onnx(graph: Graph, name: str = "nnfx_float") -> onnx.ModelProto:
         )
         b.scope = _safe(tensor_name)
         values[tensor_name] = _transpose(
-            b, _safe(tensor_name), batched(t.onnx_perm), "to_ir_layout"
+            b, input_steps(b, _safe(tensor_name), t.steps), batched(t.onnx_perm), "to_ir_layout"
         )
     for node in graph.nodes:
         b.scope = _safe(node.name)

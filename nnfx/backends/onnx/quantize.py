@@ -10,21 +10,82 @@ from nnfx.backends.onnx.builder import Builder
 from nnfx.compiler.fixed import OVERFLOW_RULES, ROUNDING_RULES, FixedType
 
 
-def quantize(b: Builder, raw: str, frac: int, t: FixedType) -> str:
+def quantize(
+    b: Builder,
+    raw: str,
+    frac: int,
+    t: FixedType,
+    bounds: tuple[int, int] | None = None,
+    scaled: bool = False,
+    halved: bool = False,
+) -> str:
     """ONNX ops computing :func:`nnfx.compiler.fixed.requantize` on exact float64 codes
-    (``|raw| <= 2**52``, which the export proves per layer)."""
+    (``|raw| <= 2**52``, which the export proves per layer; float32 codes below ``2**24``).
+
+    ``bounds``: proven ``lo <= raw <= hi`` (from types and weights, never from data); the
+    overflow step is left out where the result provably lies in ``t``'s codes (it could not
+    change them). ``scaled``: ``raw`` already holds ``raw * 2**(t.frac - frac)`` (a writer
+    folded the power of two into its constants), so only the rounding and overflow remain;
+    ``halved``: it also holds the ``1/2`` of RND, where :func:`half_exact` allowed it. RND is
+    ``floor(q + 1/2)`` wherever ``half_exact`` proves the sum exact."""
     shift = frac - t.frac
-    if shift < 0 and t.overflow == "WRAP":  # as requantize: only the low width - k bits survive
-        k = -shift
+    if scaled and shift < 0 and t.overflow == "WRAP":
+        raise ValueError("a scaled-up WRAP quantization cannot be pre-scaled")
+    if shift < 0 and t.overflow == "WRAP" and not _fits(bounds, shift, t):
+        k = -shift  # as requantize: only the low width - k bits survive
         if k >= t.width:
             return b.op("Mul", [raw, b.const(0.0, "zero")], "wrap")
         period = b.const(2.0 ** (t.width - k), "period")
         turns = b.op("Floor", [b.op("Mul", [raw, b.const(2.0 ** (k - t.width), "inverse")])])
         raw = b.op("Sub", [raw, b.op("Mul", [turns, period])], "low_bits")  # in [0, 2**(W-k))
-    q = raw if shift == 0 else b.op("Mul", [raw, b.const(2.0**-shift, "scale")], "rescale")
-    if shift > 0:
+    if shift == 0 or scaled:
+        q = raw
+    else:
+        q = b.op("Mul", [raw, b.const(2.0**-shift, "scale")], "rescale")
+    if shift > 0 and halved:
+        q = b.op("Floor", [q], "rnd")  # the writer added the half: floor(q + 1/2) is RND
+    elif shift > 0 and half_exact(b, t, bounds, shift):
+        q = b.op("Floor", [b.op("Add", [q, b.const(0.5, "half")], "plus_half")], "rnd")
+    elif shift > 0:
         q = _round(b, q, t.rounding)
-    return _overflow(b, q, t)
+    return q if _fits(bounds, shift, t) else _overflow(b, q, t)
+
+
+def half_exact(b: Builder, t: FixedType, bounds: tuple[int, int] | None, shift: int) -> bool:
+    """True when ``t`` rounds RND (nearest, ties up: ``floor(q + 1/2)``) and ``q + 1/2`` is
+    exact in the codes' element type: ``q = raw * 2**-shift`` with ``raw`` in ``bounds``,
+    so ``q + 1/2 = (raw + 2**(shift-1)) * 2**-shift``, an integer times a power of two, exact
+    while that integer is at most ``2**24`` (float32) or ``2**53`` (float64) in magnitude."""
+    if t.rounding != "RND" or shift <= 0 or bounds is None:
+        return False
+    limit = 53 if b.dtype == TensorProto.DOUBLE else 24
+    return max(abs(bounds[0]), abs(bounds[1])) + (1 << (shift - 1)) <= 1 << limit
+
+
+def _fits(bounds: tuple[int, int] | None, shift: int, t: FixedType) -> bool:
+    """True when codes in ``bounds``, shifted right by ``shift`` and rounded (any mode: the
+    result lies between the floor of the low end and the ceiling of the high end), are codes
+    of ``t`` that no overflow mode changes."""
+    if bounds is None:
+        return False
+    lo, hi = bounds
+    if shift > 0:
+        lo, hi = lo >> shift, -((-hi) >> shift)
+    else:
+        lo, hi = lo << -shift, hi << -shift
+    low, high = t.clamp_range()
+    return max(t.raw_min, low) <= lo and hi <= min(t.raw_max, high)
+
+
+def type_bounds(t: FixedType) -> tuple[int, int]:
+    """The codes of ``t``, as ``quantize``'s ``bounds``."""
+    return t.raw_min, t.raw_max
+
+
+def product_bounds(a: tuple[int, int], c: tuple[int, int]) -> tuple[int, int]:
+    """The bounds of ``x * y`` for ``x`` in ``a`` and ``y`` in ``c``."""
+    corners = [x * y for x in a for y in c]
+    return min(corners), max(corners)
 
 
 def _round(b: Builder, q: str, mode: str) -> str:
@@ -40,6 +101,14 @@ def _round(b: Builder, q: str, mode: str) -> str:
         return floor
     if rule.tie == "odd":  # ties to even: onnx's Round is exactly this rule, in one op
         return b.op("Round", [q], mode.lower())
+    if rule.nearest and rule.tie in ("always", "never"):
+        # RND: f + floor(2r) (up where r >= 1/2) = floor(2q) - floor(q); RND_MIN_INF the same
+        # with ceilings (down where the rest below the ceiling is >= 1/2). 2q is exact, the
+        # floors are, and so is their difference: an integer no larger than |q| + 1 (or q
+        # itself where q is already an integer); no Where, which is slow on onnxruntime
+        op = "Floor" if rule.tie == "always" else "Ceil"
+        double = b.op("Mul", [q, b.const(2.0, "two")], "double")
+        return b.op("Sub", [b.op(op, [double]), b.op(op, [q])], mode.lower())
     when = {
         "always": None,
         "never": None,
@@ -103,14 +172,19 @@ def table_index(b: Builder, raw: str, frac: int, spec) -> str:
 
 def _quantize_input(b: Builder, x: str, t: FixedType) -> str:
     """:func:`nnfx.compiler.fixed.quantize_raw` from standard ops. ``x * 2**frac`` is exact
-    (or +-inf, which the SAT modes clamp like quantize_raw). Under WRAP, ``x`` is first reduced
-    by ``Mod(x, 2**integer, fmod=1)``: exact, of the sign of ``x``, and congruent to it modulo
-    one period of the type, so rounding (every mode) and wrapping give the same code while the
-    scaled value stays below ``2**width`` (a huge ``x`` would leave float64's exact integers).
-    NaN, and infinity under WRAP, are refused before they reach the model (docs/semantics.md)."""
+    (or +-inf, which the SAT modes clamp like quantize_raw: the scaled value is first clipped
+    to ``+-2**W``, beyond every code, so that no rounding step meets an infinity). Under WRAP,
+    ``x`` is first reduced by ``Mod(x, 2**integer, fmod=1)``: exact, of the sign of ``x``, and
+    congruent to it modulo one period of the type, so rounding (every mode) and wrapping give
+    the same code while the scaled value stays below ``2**width`` (a huge ``x`` would leave
+    float64's exact integers). NaN, and infinity under WRAP, are refused before they reach the
+    model (docs/semantics.md)."""
     if t.overflow == "WRAP":
         x = b.op("Mod", [x, b.const(2.0 ** (t.width - t.frac), "period")], "reduced", fmod=1)
     scaled = b.op("Mul", [x, b.const(2.0**t.frac, "scale")])  # exact
+    if t.overflow != "WRAP":
+        edge = 2.0**t.width
+        scaled = b.op("Clip", [scaled, b.const(-edge, "below"), b.const(edge, "above")], "finite")
     return _overflow(b, _round(b, scaled, t.rounding), t, long_wrap=t.width > 52)
 
 

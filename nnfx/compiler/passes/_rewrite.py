@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from nnfx.compiler.ir import Graph, Node, Tensor, unique_name
+from nnfx.compiler.ir import Graph, Node, unique_name
 
 
 def sole_consumer(graph: Graph, tensor: str, consumers: dict[str, list[Node]]) -> Node | None:
@@ -31,7 +31,7 @@ def bypass(graph: Graph, node: Node) -> Graph | None:
         old, new = source, target  # the output's name survives
         kept = graph.tensors[target]
         tensors = {k: t for k, t in graph.tensors.items() if k != source}
-        tensors[target] = Tensor(target, graph.tensors[source].shape, kept.dtype, kept.onnx_perm)
+        tensors[target] = dataclasses.replace(kept, shape=graph.tensors[source].shape)
     else:
         old, new = target, source
         tensors = {k: t for k, t in graph.tensors.items() if k != target}

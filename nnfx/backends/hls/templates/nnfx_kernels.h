@@ -371,7 +371,7 @@ int table_index(const value_T& x) {
     return nnfx::table_index_of_scaled<CONFIG_T>(x * CONFIG_T::scale());
 }
 
-enum activation_kind { LINEAR, RELU, LEAKY_RELU, CLIP, HARD_SIGMOID, TABLE, LINEAR_ABOVE };
+enum activation_kind { LINEAR, RELU, LEAKY_RELU, CLIP, HARD_SIGMOID, TABLE, LINEAR_ABOVE, BIPOLAR };
 
 template <class data_T, class res_T, typename CONFIG_T>
 void activation(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
@@ -402,6 +402,9 @@ void activation(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
                 res[i] = y;
                 break;
             }
+            case BIPOLAR:  // QONNX's BipolarQuant: table[1] = Q(alpha) where x >= 0, else Q(-alpha)
+                res[i] = x >= 0 ? table[1] : table[0];
+                break;
             case HARD_SIGMOID: {  // wide_t holds x * alpha + beta exactly (and 1)
                 const typename CONFIG_T::wide_t v = x * params[0] + params[1];
                 if (v < 0)
@@ -514,6 +517,22 @@ void argmax(const data_T data[CONFIG_T::outer * CONFIG_T::n * CONFIG_T::inner],
                 if (data[base + k * CONFIG_T::inner] > data[base + best * CONFIG_T::inner]) best = k;
             res[o * CONFIG_T::inner + in] = CONFIG_T::has_classes ? classes[best] : best;
         }
+    }
+}
+
+// MultiThreshold: the count of a channel's thresholds x reaches (x >= t, exact: the thresholds
+// are codes on x's grid, one integer bit wider), then the result for that count. The channel
+// is the last axis (n_channels of them), or one row serves every channel (n_channels 1).
+template <class data_T, class res_T, typename CONFIG_T>
+void multi_threshold(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
+                     const typename CONFIG_T::threshold_t thresholds[CONFIG_T::n_thresholds],
+                     const res_T levels[CONFIG_T::n_steps + 1]) {
+    for (int i = 0; i < CONFIG_T::n_in; i++) {
+        const int row = (i % CONFIG_T::n_channels) * CONFIG_T::n_steps;
+        int count = 0;
+        for (int j = 0; j < CONFIG_T::n_steps; j++)
+            if (data[i] >= thresholds[row + j]) count++;
+        res[i] = levels[count];
     }
 }
 
