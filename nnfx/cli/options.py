@@ -12,13 +12,12 @@ from pathlib import Path
 
 import click
 
+from nnfx.compiler.estimate import DEFAULT_CLOCK_PERIOD_NS, DEFAULT_PART  # noqa: F401
 from nnfx.trainer.activations import ACTIVATIONS
 from nnfx.trainer.data import DATASETS, SEQUENCE_DATASETS
 from nnfx.trainer.optimizers import OPTIMIZERS
 from nnfx.trainer.schedules import SCHEDULES
 
-DEFAULT_PART = "xcvu13p-flga2577-2-e"
-DEFAULT_CLOCK_PERIOD_NS = 5.0
 DEFAULT_STRATEGY = "latency"
 STRATEGIES = ("latency", "resource")
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from nnfx.cli.options import (
+    DEFAULT_CLOCK_PERIOD_NS,
+    DEFAULT_PART,
     STRATEGIES,
     engines_option,
     force_option,
@@ -75,12 +77,12 @@ FROM_BUILD = "default: the build's where recorded, else"
     type=click.Choice(list(STRATEGIES)),
     help=f"HLS strategy the estimate prices ({FROM_BUILD} latency).",
 )
-@click.option("--part", default=None, help=f"FPGA part ({FROM_BUILD} xcvu13p-flga2577-2-e).")
+@click.option("--part", default=None, help=f"FPGA part ({FROM_BUILD} {DEFAULT_PART}).")
 @click.option(
     "--clock-period",
     default=None,
     type=click.FloatRange(min=0.1),
-    help=f"Clock period in ns ({FROM_BUILD} 5).",
+    help=f"Clock period in ns ({FROM_BUILD} {DEFAULT_CLOCK_PERIOD_NS:g}).",
 )
 @engines_option(default="reference,ort,csim", help="Comma-separated engines to compare and time.")
 @task_option

@@ -33,6 +33,10 @@ from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.errors import ConfigError, UnsupportedOpError
 
+# The part and clock every command, the HLS project and the report default to.
+DEFAULT_PART = "xcvu13p-flga2577-2-e"
+DEFAULT_CLOCK_PERIOD_NS = 5.0
+
 # Capacities of common parts (DSP slices, LUTs, flip-flops, BRAM18 blocks).
 PARTS = {
     "xcvu13p-flga2577-2-e": {"dsp": 12288, "lut": 1728000, "ff": 3456000, "bram18": 5376},
@@ -420,4 +424,12 @@ def _rom_blocks(spec, width: int = 18) -> int:
     return 0 if bits <= 2048 else math.ceil(bits / 18432)
 
 
-__all__ = ["Estimate", "LayerEstimate", "PARTS", "RESOURCES", "estimate"]
+__all__ = [
+    "DEFAULT_CLOCK_PERIOD_NS",
+    "DEFAULT_PART",
+    "Estimate",
+    "LayerEstimate",
+    "PARTS",
+    "RESOURCES",
+    "estimate",
+]

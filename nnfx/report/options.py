@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnfx.compiler.estimate import DEFAULT_CLOCK_PERIOD_NS, DEFAULT_PART
 from nnfx.errors import ConfigError, DataError
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
@@ -25,8 +26,8 @@ class ReportOptions:
     width: int = 16
     reuse_factor: int = 1
     strategy: str = "latency"
-    part: str = "xcvu13p-flga2577-2-e"
-    clock_period_ns: float = 5.0
+    part: str = DEFAULT_PART
+    clock_period_ns: float = DEFAULT_CLOCK_PERIOD_NS
     engines: tuple[str, ...] = ("reference", "ort", "csim")
     progress: bool = True
     calibration: object = None

@@ -29,8 +29,12 @@ def session(
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
+    chosen = providers or available_providers()
+    # TF32 would round float32 products to 10-bit mantissas on recent NVIDIA GPUs: the fixed
+    # model's float32 codes are exact only in true float32 (docs/semantics.md), so it is off.
+    exact = [(p, {"use_tf32": "0"}) if p == "CUDAExecutionProvider" else p for p in chosen]
     try:
-        return ort.InferenceSession(source, options, providers=providers or available_providers())
+        return ort.InferenceSession(source, options, providers=exact)
     except Exception as e:  # onnxruntime raises its own exception types
         raise ModelError(f"onnxruntime cannot load the model: {e}") from e
 

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from nnfx.compiler.estimate import DEFAULT_CLOCK_PERIOD_NS, DEFAULT_PART
 from nnfx.sweep.grid import POLICIES, Point, grid, parse_widths
 from nnfx.sweep.point import CHUNK_ROWS
 
 __all__ = ["POLICIES", "Point", "SweepResult", "grid", "parse_widths", "sweep"]
-
-DEFAULT_PART = "xcvu13p-flga2577-2-e"
 
 
 @dataclass
@@ -59,7 +58,7 @@ def sweep(
     address: str | None = None,
     executor=None,
     part: str = DEFAULT_PART,
-    clock_period_ns: float = 5.0,
+    clock_period_ns: float = DEFAULT_CLOCK_PERIOD_NS,
     max_accuracy_drop: float = 1.0,
     task: str | None = None,
     chunk_rows: int = CHUNK_ROWS,

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from nnfx.backends.hls.names import top_problem
+from nnfx.compiler.estimate import DEFAULT_CLOCK_PERIOD_NS, DEFAULT_PART
 from nnfx.compiler.ir import Graph, Node
 from nnfx.compiler.ops import Op
 from nnfx.errors import ConfigError
@@ -22,8 +23,8 @@ class HlsOptions:
     (by IR node name) has its own in ``layer_reuse_factor`` / ``layer_strategy``."""
 
     top: str = "nnfx_top"
-    part: str = "xcvu13p-flga2577-2-e"
-    clock_period_ns: float = 5.0
+    part: str = DEFAULT_PART
+    clock_period_ns: float = DEFAULT_CLOCK_PERIOD_NS
     reuse_factor: int = 1
     strategy: str = "latency"
     layer_reuse_factor: dict[str, int] = field(default_factory=dict)
