@@ -19,7 +19,7 @@ from nnfx.compiler.fixed import EXTENSION_ROUNDING, FixedType
 CONVERT = r"""
 #include <cstdint>
 #include "ap_fixed.h"
-#include "nnfx_kernels.h"
+#include "nnfx_directed.h"
 typedef void (*Converter)(const double*, int64_t*, int);
 template <class T, int W, bool S>
 void convert(const double* in, int64_t* out, int n) {
@@ -64,7 +64,7 @@ def ap_types_dir() -> Path:
 
 def _instantiation(t: FixedType) -> str:
     """ap_fixed itself for its own modes; for nnfx's CEIL and UP, which it lacks, the
-    ``nnfx::directed`` type the HLS writer emits (templates/nnfx_kernels.h), so that the C++
+    ``nnfx::directed`` type the HLS writer emits (templates/nnfx_directed.h), so that the C++
     rounding step is checked against quantize here too."""
     signed = "true" if t.signed else "false"
     if t.rounding in EXTENSION_ROUNDING:
@@ -96,7 +96,7 @@ class ApFixedOracle:
             "n_tables": chunks,
         }
         compiler = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout
-        kernels = (TEMPLATES / "nnfx_kernels.h").read_text()  # nnfx::directed lives there
+        kernels = (TEMPLATES / "nnfx_directed.h").read_text()  # only what the oracle compiles
         text = compiler + kernels + repr(sorted(sources.items()))
         key = hashlib.sha256(text.encode()).hexdigest()[:16]
         self.folder = cache_dir / key

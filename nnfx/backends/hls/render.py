@@ -14,7 +14,7 @@ from nnfx.compiler.ir import INTEGER
 def cpp_type(t, number: str) -> str:
     """The C++ spelling of a tensor type for ``number`` = ``ap`` (ap_fixed) or ``ac``. A type
     with nnfx's own rounding (CEIL, UP: :data:`EXTENSION_ROUNDING`) is ``nnfx::directed`` over
-    its TRN type and a floor type two integer bits wider (templates/nnfx_kernels.h)."""
+    its TRN type and a floor type two integer bits wider (templates/nnfx_directed.h)."""
     if t == INTEGER:
         return "int"
     if t.rounding in EXTENSION_ROUNDING:

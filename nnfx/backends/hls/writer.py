@@ -233,7 +233,7 @@ class HlsWriter:
             out[target] = Template((TEMPLATES / f"{source}.in").read_text()).substitute(
                 substitutions
             )
-        for kernels in ("nnfx_kernels.h", "nnfx_recurrent.h"):
+        for kernels in ("nnfx_directed.h", "nnfx_kernels.h", "nnfx_recurrent.h"):
             out[f"firmware/{kernels}"] = (TEMPLATES / kernels).read_text()
         for name, text in self.weights.items():
             out[f"firmware/weights/{name}"] = text
