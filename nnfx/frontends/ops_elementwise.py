@@ -9,9 +9,7 @@ import math
 
 import numpy as np
 
-from nnfx import limits
 from nnfx.compiler.input_steps import InputStep
-from nnfx.compiler.ir import for_message
 from nnfx.compiler.ops import Activation, ActivationAttrs, NoAttrs, Op
 from nnfx.errors import UnsupportedOpError
 from nnfx.frontends.context import Converter, ConverterFn, Value
@@ -125,12 +123,17 @@ def _affine(c: Converter, x: Value, scale: np.ndarray, bias: np.ndarray) -> None
     c.set_output(c.new_value(out, x.perm))
 
 
+# A larger constant stays an affine node (a step holds its values as Python floats).
+MAX_STEP_VALUES = 1 << 16
+
+
 def _input_step(c: Converter, op_type: str, data: str, const: str) -> bool:
     """Fold ``data op constant`` into the input steps of the graph input ``data`` holds, when
     nothing else reads ``data`` (docs/semantics.md, "Input steps"): applied in float64 before
     the input quantizer, the step costs no precision. False (the node becomes a BatchNorm)
     when it does not fold: another reader, a graph output, a constant that does not broadcast
-    against one sample or that is not finite (or holds 0, for Div)."""
+    against one sample, that is not finite (or holds 0, for Div) or that has more than
+    MAX_STEP_VALUES values."""
     tensor = c.input_values.get(data)
     out = c.onnx_node.output[0]
     if tensor is None or c.readers(data) != 1 or out in {o.name for o in c.model.graph.output}:
@@ -144,9 +147,10 @@ def _input_step(c: Converter, op_type: str, data: str, const: str) -> bool:
         fits = np.broadcast_shapes(k.shape, sample) == sample and k.ndim <= len(sample)
     except ValueError:
         fits = False
-    if not fits or not np.all(np.isfinite(k)) or (op_type == "Div" and np.any(k == 0)):
+    if not fits or k.size > MAX_STEP_VALUES or not np.all(np.isfinite(k)):
         return False
-    limits.WEIGHTS.check(k.size, f"the input steps of '{for_message(tensor)}'")
+    if op_type == "Div" and np.any(k == 0):
+        return False
     step = InputStep(op_type.lower(), k.shape, tuple(float(v) for v in k.reshape(-1)))
     t = c.tensors[tensor]
     c.tensors[tensor] = dataclasses.replace(t, steps=(*t.steps, step))

@@ -524,6 +524,29 @@ def qonnx_ops(rng):
     return model
 
 
+def input_steps(rng):
+    """A standardization (x - mean) / std and a scaling x / 255 on NCHW images: input steps
+    (docs/semantics.md) ahead of a Conv."""
+    return make_model(
+        [
+            node("Div", ["x", "k255"], ["u"], name="scale"),
+            node("Sub", ["u", "mean"], ["c"], name="centre"),
+            node("Div", ["c", "std"], ["z"], name="standardize"),
+            node("Conv", ["z", "W", "b"], ["h"], name="conv", pads=[1, 1, 1, 1]),
+            node("Relu", ["h"], ["y"], name="relu"),
+        ],
+        [("x", ["N", 2, 4, 4])],
+        [("y", ["N", 3, 4, 4])],
+        {
+            "k255": np.float32(255.0),
+            "mean": np.array([0.4, 0.5], np.float32).reshape(2, 1, 1),
+            "std": np.array([0.2, 0.3], np.float32).reshape(2, 1, 1),
+            "W": _weights(rng, 3, 2, 3, 3),
+            "b": _weights(rng, 3),
+        },
+    )
+
+
 BUILDERS = (
     mlp_gemm,
     mlp_matmul,
@@ -544,6 +567,7 @@ BUILDERS = (
     unet,
     recurrent,
     qonnx_ops,
+    input_steps,
 )
 
 
