@@ -11,7 +11,10 @@ inputs, ``width=W``) and uniform ``fixed<W, I>`` (``I = min(6, W // 2 + 1)``), b
 the fixed ONNX model as exported (float32 codes where the export proves them exact, see
 docs/semantics.md) and forced to float64 codes, each against the float model in the same run,
 with the ratio (time / float time: the median over rounds of back-to-back calls, which the
-load of a shared machine moves less than either rate) and the element type the graph used.
+load of a shared machine moves less than either rate) and the element type the graph used;
+``ratio long forms`` is the chosen codes with ``short_forms=False``, the exact forms that
+preceded the shorter ones of issue #16 (Mod input reduction, the five-op WRAP after a Dense),
+the before of the same run.
 
 Usage: ``python benchmarks/emulation_throughput.py [--repeats 3] [--sweep-only]``.
 Writes ``benchmarks/results/emulation_throughput.json``.
@@ -63,6 +66,7 @@ def sweep(path: Path, repeats: int) -> list[dict]:
             sessions = {
                 "chosen": to_fixed_onnx(graph, precision="auto"),
                 "float64": to_fixed_onnx(graph, precision="float64"),
+                "long forms": to_fixed_onnx(graph, precision="auto", short_forms=False),
             }
             row["codes"] = codes_dtype(sessions["chosen"])
             row["float32_nodes"] = next(
@@ -78,19 +82,21 @@ def sweep(path: Path, repeats: int) -> list[dict]:
             times: dict[str, list[float]] = {label: [] for label in fns}
             for fn in fns.values():
                 fn(X[:1])
-            for _ in range(repeats):
-                for label, fn in fns.items():
-                    times[label].append(_timed(fn, X))
+            order = np.random.default_rng(width)  # a shuffled order per round: the call
+            for _ in range(repeats):  # after another model's runs faster (warm pages)
+                for label in order.permutation(list(fns)):
+                    times[label].append(_timed(fns[label], X))
             for label in fns:
                 row[label] = len(X) / min(times[label])
-            for label in ("chosen", "float64"):
+            for label in sessions:
                 ratios = np.divide(times[f"fixed ONNX {label}"], times["float (ORT)"])
                 row[f"ratio {label}"] = float(np.median(ratios))
             rows.append(row)
             console.print(
                 f"{design}: float {row['float (ORT)']:,.0f}/s, fixed ({row['codes']}) "
                 f"{row['fixed ONNX chosen']:,.0f}/s = {row['ratio chosen']:.2f}x, float64 "
-                f"{row['fixed ONNX float64']:,.0f}/s = {row['ratio float64']:.2f}x"
+                f"{row['fixed ONNX float64']:,.0f}/s = {row['ratio float64']:.2f}x, long forms "
+                f"{row['ratio long forms']:.2f}x"
             )
     return rows
 
@@ -145,7 +151,7 @@ def main() -> None:
                     f"{name} batch {batch}: " + ", ".join(f"{e} {row[e]:,.0f}/s" for e in engines)
                 )
     sweep_columns = ["design", "codes", "float (ORT)", "fixed ONNX chosen", "ratio chosen"]
-    sweep_columns += ["fixed ONNX float64", "ratio float64"]
+    sweep_columns += ["fixed ONNX float64", "ratio float64", "ratio long forms"]
     console.print(
         table(
             f"MLP batch 65536, samples/s on {provider} ({machine()['cores']} cores)",

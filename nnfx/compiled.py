@@ -51,7 +51,9 @@ class CompiledModel:
                 if what == "infinity" and getattr(t, "overflow", "WRAP") != "WRAP":
                     continue
                 if x.size and bad.any():
-                    sample = int(bad.reshape(len(x), -1).any(axis=1).argmax())
+                    axis = self.graph.tensors[name].batch_axis
+                    by_sample = np.moveaxis(bad, axis, 0).reshape(bad.shape[axis], -1)
+                    sample = int(by_sample.any(axis=1).argmax())
                     why = (
                         "a fixed-point input must be a number"
                         if what == "NaN"
@@ -77,7 +79,7 @@ class CompiledModel:
         if engine not in ENGINES:
             raise ConfigError(f"unknown engine '{engine}'; available: {', '.join(ENGINES)}")
         inputs = self.checked_inputs(X)
-        if len(next(iter(inputs.values()))) == 0:
+        if self.float_model.samples(inputs) == 0:
             return {
                 name: np.zeros((0, *self.graph.tensors[name].shape), np.int64)
                 for name in self.graph.outputs
@@ -182,13 +184,16 @@ class CompiledModel:
         if getattr(self, "_ort_session", None) is None:
             self._ort_session = session(self.fixed_onnx())
         feeds = {_safe(k): v for k, v in inputs.items()}
-        results = run_batched(
-            self._ort_session, feeds, progress=len(next(iter(feeds.values()))) > 1_000_000
-        )
+        if any(self.graph.tensors[k].batch_axis for k in (*inputs, *self.graph.outputs)):
+            results = self._ort_session.run(None, feeds)  # run_batched splits axis 0
+        else:
+            results = run_batched(
+                self._ort_session, feeds, progress=len(next(iter(feeds.values()))) > 1_000_000
+            )
         raw = {}
         for name, values in zip(self.graph.outputs, results, strict=True):
             t = self.graph.tensors[name]
-            ir = to_ir(values, t.onnx_perm)
+            ir = to_ir(values, t.onnx_perm, t.batch_axis)
             raw[name] = ir.astype(np.int64) if t.dtype == INTEGER else to_raw(ir, t.dtype.frac)
         return raw
 

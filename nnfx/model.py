@@ -9,7 +9,7 @@ import onnx
 
 from nnfx.compiler.input_steps import apply_steps
 from nnfx.compiler.ir import INTEGER, Graph, for_message
-from nnfx.compiler.layout import onnx_shape, to_ir, to_onnx
+from nnfx.compiler.layout import model_shape, to_ir, to_onnx
 from nnfx.compiler.passes import PIPELINE, Pass, run_passes
 from nnfx.errors import DataError, ModelError
 from nnfx.frontends.onnx import convert
@@ -36,9 +36,16 @@ class Model:
         """Model-layout arrays (one array, or a dict by input name) to IR-layout arrays, after
         each input's steps (its float preprocessing, docs/semantics.md "Input steps")."""
         return {
-            name: to_ir(self.stepped(name, x), self.graph.tensors[name].onnx_perm)
+            name: to_ir(self.stepped(name, x), t.onnx_perm, t.batch_axis)
             for name, x in self.model_inputs(X).items()
+            for t in (self.graph.tensors[name],)
         }
+
+    def samples(self, inputs: dict[str, np.ndarray]) -> int:
+        """The batch size of model-layout ``inputs`` (from :meth:`model_inputs`): the size of
+        the first input's batch axis (``Tensor.batch_axis``; 1 for time-major inputs)."""
+        name, x = next(iter(inputs.items()))
+        return int(np.shape(x)[self.graph.tensors[name].batch_axis])
 
     def stepped(self, name: str, x: np.ndarray) -> np.ndarray:
         """Model-layout input ``name`` after its input steps (float64), or as it is if none."""
@@ -67,17 +74,20 @@ class Model:
             x = np.asarray(X[name])
             if not np.issubdtype(x.dtype, np.number):
                 raise DataError(f"input '{shown}' has dtype {x.dtype}; expected numbers")
-            expected = onnx_shape(tensor.shape, tensor.onnx_perm)
-            if x.ndim != len(expected) + 1 or x.shape[1:] != expected:
+            axis = tensor.batch_axis
+            expected = model_shape(tensor.shape, tensor.onnx_perm, axis, "batch")
+            if x.ndim != len(expected) or x.shape[:axis] + x.shape[axis + 1 :] != tuple(
+                d for i, d in enumerate(expected) if i != axis
+            ):
                 raise DataError(
-                    f"input '{shown}' has shape {x.shape}; the model expects (batch, "
-                    f"{', '.join(map(str, expected))})"
+                    f"input '{shown}' has shape {x.shape}; the model expects "
+                    f"({', '.join(map(str, expected))})"
                 )
             arrays[name] = x
         return arrays
 
     def from_ir_output(self, name: str, y: np.ndarray) -> np.ndarray:
-        y = to_onnx(y, self.graph.tensors[name].onnx_perm)
+        y = to_onnx(y, self.graph.tensors[name].onnx_perm, self.graph.tensors[name].batch_axis)
         return y.astype(np.int64) if self.graph.tensors[name].dtype == INTEGER else y
 
     def predict(self, X) -> np.ndarray | dict[str, np.ndarray]:

@@ -166,7 +166,7 @@ def simulate(
         raise ConfigError(f"no engine to run; available: {', '.join(ENGINES)}")
     metrics.check_task(task)
     inputs = compiled.float_model.model_inputs(X)
-    samples = len(next(iter(inputs.values())))
+    samples = compiled.float_model.samples(inputs)
     start = time.perf_counter()
     float_values = compiled.float_model.predict(X)
     float_seconds = time.perf_counter() - start
@@ -174,8 +174,10 @@ def simulate(
     timed = bool(timing) and samples > 0
     max_batch = _max_batch(compiled.graph) if timed else 0
     runs: list[EngineRun] = []
+    axes = {k: compiled.graph.tensors[k].batch_axis for k in inputs}  # timed batch-first
+    batch_first = {k: np.moveaxis(np.asarray(v), axes[k], 0) for k, v in inputs.items()}
     for engine in engines:
-        compiled.predict_raw(_first(X), engine)  # warm up: build sessions outside the timing
+        compiled.predict_raw(_first(compiled, inputs), engine)  # warm up: sessions, builds
         start = time.perf_counter()
         raw = compiled.predict_raw(X, engine)
         seconds = time.perf_counter() - start
@@ -184,7 +186,8 @@ def simulate(
         if timed:
             rate = samples / max(seconds, 1e-9)
             run = functools.partial(compiled.predict_raw, engine=engine)
-            measured = _measure(run, _as_given, inputs, timing, max_batch, rate)
+            given = functools.partial(_as_given, axes=axes)
+            measured = _measure(run, given, batch_first, timing, max_batch, rate)
         runs.append(
             EngineRun(
                 engine=engine,
@@ -202,7 +205,7 @@ def simulate(
     float_timing = None
     if timed:
         rate = samples / max(float_seconds, 1e-9)
-        float_timing = _float_timing(compiled, inputs, timing, max_batch, rate)
+        float_timing = _float_timing(compiled, batch_first, timing, max_batch, rate, axes)
     return Simulation(
         samples=samples,
         runs=tuple(runs),
@@ -279,7 +282,9 @@ def _measure(
     return Timing(batch=batch, samples=done, seconds=seconds, latency_s=float(np.median(latencies)))
 
 
-def _float_timing(compiled, inputs: dict, budget: float, max_batch: int, rate: float) -> Timing:
+def _float_timing(
+    compiled, inputs: dict, budget: float, max_batch: int, rate: float, axes: dict
+) -> Timing:
     """The float model's timing on onnxruntime (the optimized float IR exported to ONNX)."""
     from nnfx.backends.onnx import to_float_onnx
     from nnfx.runtime.ort import session
@@ -288,7 +293,10 @@ def _float_timing(compiled, inputs: dict, budget: float, max_batch: int, rate: f
     names = [i.name for i in sess.get_inputs()]
 
     def feeds(data: dict) -> dict:
-        return {n: np.asarray(v, np.float32) for n, v in zip(names, data.values(), strict=True)}
+        return {
+            n: np.moveaxis(np.asarray(v, np.float32), 0, axes[k])
+            for n, (k, v) in zip(names, data.items(), strict=True)
+        }
 
     return _measure(lambda f: sess.run(None, f), feeds, inputs, budget, max_batch, rate)
 
@@ -305,8 +313,10 @@ def _tile(inputs: dict, n: int) -> dict:
     return {k: np.resize(v, (n, *v.shape[1:])) for k, v in inputs.items()}
 
 
-def _as_given(data: dict):
-    """Model inputs as ``CompiledModel.predict_raw`` takes them: one array or a dict."""
+def _as_given(data: dict, axes: dict):
+    """Batch-first inputs as ``CompiledModel.predict_raw`` takes them (the batch moved back to
+    each input's ``batch_axis``, given in ``axes``): one array or a dict."""
+    data = {k: np.moveaxis(v, 0, axes[k]) for k, v in data.items()}
     return next(iter(data.values())) if len(data) == 1 else data
 
 
@@ -316,9 +326,10 @@ def _seconds(run: Callable, data) -> float:
     return time.perf_counter() - start
 
 
-def _first(X):
-    """The first sample of ``X`` (an array, or a dict of arrays by input name)."""
-    return {k: v[:1] for k, v in X.items()} if isinstance(X, dict) else X[:1]
+def _first(compiled, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The first sample of model-layout ``inputs`` by name (on each input's batch axis)."""
+    tensors = compiled.graph.tensors
+    return {k: np.take(v, [0], axis=tensors[k].batch_axis) for k, v in inputs.items()}
 
 
 def _values(compiled, raw: dict[str, np.ndarray]):

@@ -89,11 +89,33 @@ def qonnx_outputs(model: onnx.ModelProto, X: dict) -> dict:
     fixed = onnx.ModelProto()
     fixed.CopyFrom(model)
     n = len(next(iter(X.values())))
-    del fixed.graph.value_info[:]  # an exporter's batch-1 shapes: inferred again for n
     constants = {i.name for i in fixed.graph.initializer}  # old exporters list them as inputs
+    computed = {i.name for i in fixed.graph.input} - constants
+    for node in fixed.graph.node:  # (qonnx's files are sorted)
+        if computed.intersection(node.input):
+            computed.update(node.output)
+    if any(node.domain == "qonnx.custom_op.channels_last" for node in fixed.graph.node):
+        # qonnx infers a channels-last op's shape from its input's value_info: kept, with the
+        # batch axis of every computed value set to n
+        for vi in fixed.graph.value_info:
+            if vi.name in computed and vi.type.tensor_type.shape.dim:
+                vi.type.tensor_type.shape.dim[0].dim_value = n
+    else:
+        del fixed.graph.value_info[:]  # an exporter's batch-1 shapes: inferred again for n
     for vi in [*fixed.graph.input, *fixed.graph.output]:
         if vi.name not in constants:
             vi.type.tensor_type.shape.dim[0].dim_value = n
+    # qonnx's cleanup folds a Flatten's shape into a Reshape to (1, ...): to (n, ...) here
+    shapes = {
+        node.input[1]
+        for node in fixed.graph.node
+        if node.op_type == "Reshape" and len(node.input) > 1 and node.input[0] in computed
+    }
+    for init in fixed.graph.initializer:
+        target = numpy_helper.to_array(init)
+        if init.name in shapes and target.ndim == 1 and target.size and target[0] == 1:
+            batched = np.r_[n, target[1:]].astype(target.dtype)
+            init.CopyFrom(numpy_helper.from_array(batched, init.name))
     wrapper = ModelWrapper(fixed).transform(InferShapes())
     result = execute_onnx(wrapper, {k: np.asarray(v, np.float32) for k, v in X.items()})
     return {o.name: result[o.name] for o in model.graph.output}

@@ -46,8 +46,7 @@ def inspect(model: str, output: str | None, force: bool, quiet: bool) -> None:
 
 
 def _model_shape(graph, name: str) -> str:
-    from nnfx.frontends.onnx import inverse
+    from nnfx.compiler.layout import model_shape
 
     t = graph.tensors[name]
-    shape = tuple(t.shape[i] for i in inverse(t.onnx_perm))
-    return "(batch" + "".join(f", {d}" for d in shape) + ")"
+    return "(" + ", ".join(map(str, model_shape(t.shape, t.onnx_perm, t.batch_axis, "batch"))) + ")"

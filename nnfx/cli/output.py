@@ -23,7 +23,7 @@ def print_overflows(compiled, X, data: str) -> None:
     counts = [(layer, n) for layer, n in compiled.overflow_counts(X).items() if n]
     if not counts:
         return
-    samples = len(next(iter(compiled.float_model.model_inputs(X).values())))
+    samples = compiled.float_model.samples(compiled.float_model.model_inputs(X))
     console.print(f"values that overflowed their type (wrapped or saturated) on {data}:")
     console.print(table(None, ["layer", f"values overflowed ({samples} samples)"], counts))
     if compiled.options.get("precision") == "auto":

@@ -7,7 +7,9 @@ typed dataclasses; op attributes are the frozen dataclasses of :mod:`nnfx.compil
 Shapes exclude the batch axis (an FPGA design processes one sample at a time; every engine
 vectorizes over the batch). A graph input or output remembers, in ``onnx_perm``, how its
 IR layout relates to the original model's layout: ``ir = onnx.transpose(onnx_perm)`` per
-sample, so that users feed and receive data in their model's own layout.
+sample, so that users feed and receive data in their model's own layout; and in
+``batch_axis``, which axis of the model's array holds the batch (0 but for time-major
+recurrent models, whose (steps, batch, features) arrays have it at 1; the IR is batch-first).
 """
 
 from __future__ import annotations
@@ -168,6 +170,7 @@ class Tensor:
     dtype: DType = FLOAT
     onnx_perm: tuple[int, ...] | None = None  # graph inputs/outputs only
     steps: tuple[InputStep, ...] = ()  # graph inputs only: float preprocessing (input_steps.py)
+    batch_axis: int = 0  # graph inputs/outputs only: the batch's axis in the model's array
 
     @property
     def size(self) -> int:
@@ -322,6 +325,11 @@ def validate(graph: Graph) -> None:
         if not all(isinstance(d, int) and d >= 1 for d in t.shape):
             raise ModelError(f"tensor '{for_message(t.name)}' has shape {short(t.shape)}")
         limits.TENSOR_ELEMENTS.check(math.prod(t.shape), f"tensor '{for_message(t.name)}'")
+        if not 0 <= t.batch_axis <= len(t.shape) or (t.batch_axis and t.onnx_perm is None):
+            raise ModelError(
+                f"tensor '{for_message(t.name)}' has batch axis {t.batch_axis}, outside its "
+                f"{len(t.shape) + 1} axes or not on a graph input or output"
+            )
     defined = set(graph.inputs)
     for name in graph.inputs:
         if name not in graph.tensors:

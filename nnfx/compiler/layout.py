@@ -32,14 +32,29 @@ def batched(perm: tuple[int, ...]) -> tuple[int, ...]:
     return (0, *(p + 1 for p in perm))
 
 
-def to_ir(x: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
-    """A batch in the ONNX layout, transposed to the IR's."""
-    return x.transpose(batched(perm))
+def model_to_ir(perm: tuple[int, ...], batch_axis: int = 0) -> tuple[int, ...]:
+    """The permutation of a batch in the model's layout, whose batch is on ``batch_axis``
+    (a graph input's or output's ``Tensor.batch_axis``), to the IR's batch-first layout:
+    ``ir = x.transpose(model_to_ir(perm, batch_axis))``."""
+    rank = len(perm) + 1
+    first = (batch_axis, *(a for a in range(rank) if a != batch_axis))
+    return compose(first, batched(perm))
 
 
-def to_onnx(y: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
-    """A batch in the IR's layout, transposed back to the ONNX layout."""
-    return y.transpose(batched(inverse(perm)))
+def to_ir(x: np.ndarray, perm: tuple[int, ...], batch_axis: int = 0) -> np.ndarray:
+    """A batch in the ONNX layout (batch on ``batch_axis``), transposed to the IR's."""
+    return x.transpose(model_to_ir(perm, batch_axis))
+
+
+def to_onnx(y: np.ndarray, perm: tuple[int, ...], batch_axis: int = 0) -> np.ndarray:
+    """A batch in the IR's layout, transposed back to the ONNX layout (batch on ``batch_axis``)."""
+    return y.transpose(inverse(model_to_ir(perm, batch_axis)))
+
+
+def model_shape(shape: tuple[int, ...], perm: tuple[int, ...], batch_axis: int, batch):
+    """The model-layout shape of a batch of ``batch`` samples whose IR shape is ``shape``."""
+    sample = list(onnx_shape(shape, perm))
+    return (*sample[:batch_axis], batch, *sample[batch_axis:])
 
 
 def onnx_shape(shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[int, ...]:

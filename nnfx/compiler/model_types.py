@@ -90,8 +90,27 @@ def settle(assigner: Any, node: Node) -> Node:
     if node.op in (Op.DENSE, Op.CONV) and p is not None and p.accum_sized:
         if node.attrs.activation in (Activation.LINEAR, Activation.RELU):
             types[out] = p.accum
+    elif node.op is Op.BATCH_NORM and p is not None and p.weight and p.bias and _typed(graph, node):
+        types[out] = _exact_affine(types[node.inputs[0]], p.weight, p.bias) or types[out]
     elif node.op is Op.ACTIVATION and node.attrs.kind in _SAME_AS_INPUT:
         source = types[node.inputs[0]]
         if isinstance(source, FixedType):
             types[out] = dataclasses.replace(source)
     return node
+
+
+def _typed(graph: Graph, node: Node) -> bool:
+    """Whether the model types ``node``'s constants itself (a preset precision)."""
+    return any(n.name == node.name and n.precision is not None for n in graph.nodes)
+
+
+def _exact_affine(x, scale: FixedType, bias: FixedType) -> FixedType | None:
+    """The type that holds every ``x * scale + bias`` exactly (an affine node whose constants
+    the model types, e.g. an Add of a folded bias), or None beyond 62 bits."""
+    if not isinstance(x, FixedType):
+        return None
+    frac = max(x.frac + scale.frac, bias.frac)
+    integer = max(x.integer + scale.integer, bias.integer) + 1
+    if integer + frac > MAX_WIDTH or integer + frac < 1 or abs(integer) > MAX_ABS_INTEGER:
+        return None
+    return FixedType(integer + frac, integer, True, "TRN", "SAT")

@@ -59,6 +59,7 @@ def write(graph: Graph, folder: Path) -> None:
                 "dtype": str(t.dtype),
                 **({"onnx_perm": list(t.onnx_perm)} if t.onnx_perm is not None else {}),
                 **({"steps": [step.to_json() for step in t.steps]} if t.steps else {}),
+                **({"batch_axis": t.batch_axis} if t.batch_axis else {}),
             }
             for t in graph.tensors.values()
         ],
@@ -122,6 +123,7 @@ def _from_document(document: dict, constants: dict[str, np.ndarray]) -> Graph:
             parse_dtype(t["dtype"]),
             tuple(t["onnx_perm"]) if "onnx_perm" in t else None,
             tuple(InputStep.from_json(step) for step in t.get("steps", ())),
+            int(t.get("batch_axis", 0)),
         )
         for t in document["tensors"]
     }

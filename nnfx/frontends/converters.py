@@ -15,6 +15,7 @@ from __future__ import annotations
 from nnfx.compiler.ops import Activation, Op
 from nnfx.frontends import (
     ops_bipolar,
+    ops_channels_last,
     ops_elementwise,
     ops_heads,
     ops_linear,
@@ -99,6 +100,9 @@ CONVERTERS: dict[str, ConverterFn] = {
     "onnx.brevitas.BipolarQuant": ops_bipolar.bipolar_quant,
     "qonnx.custom_op.general.MultiThreshold": ops_threshold.multi_threshold,
     "finn.custom_op.general.MultiThreshold": ops_threshold.multi_threshold,
+    "qonnx.custom_op.channels_last.Conv": ops_channels_last.conv,
+    "qonnx.custom_op.channels_last.MaxPool": ops_channels_last.max_pool,
+    "qonnx.custom_op.channels_last.BatchNormalization": ops_channels_last.batchnorm,
     "QuantizeLinear": ops_qdq.quantize_linear,
     "DequantizeLinear": ops_qdq.dequantize_linear,
 }
@@ -193,6 +197,11 @@ OP_GROUPS: dict[str, dict[str, str]] = {
         "onnx.brevitas.BipolarQuant": "as BipolarQuant (Brevitas's domain)",
         "qonnx.custom_op.general.MultiThreshold": "constant thresholds; exact code comparisons",
         "finn.custom_op.general.MultiThreshold": "as MultiThreshold (FINN's domain)",
+        "qonnx.custom_op.channels_last.Conv": "as Conv on (batch, *spatial, channels); "
+        "weight (out, *kernel, in)",
+        "qonnx.custom_op.channels_last.MaxPool": "as MaxPool on (batch, *spatial, channels)",
+        "qonnx.custom_op.channels_last.BatchNormalization": "as BatchNormalization on "
+        "(batch, *spatial, channels)",
         "QuantizeLinear": "power-of-two scale; int8/uint8/int16/uint16; before DequantizeLinear",
         "DequantizeLinear": "power-of-two scale, per tensor or per axis; the model's own types",
     },

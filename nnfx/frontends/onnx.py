@@ -43,8 +43,9 @@ from nnfx.frontends.context import (
 )
 from nnfx.frontends.converters import CONVERTERS
 from nnfx.frontends.ops_quant import annotate
-from nnfx.frontends.ops_recurrent import batch_first_recurrent
+from nnfx.frontends.ops_recurrent import batch_first_recurrent, time_major_inputs
 from nnfx.frontends.patterns import fuse_activation_patterns
+from nnfx.frontends.unrolled_rnn import fold_unrolled_rnn
 
 MIN_OPSET, MAX_OPSET = 13, 21
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
@@ -176,7 +177,7 @@ def topological_order(graph: onnx.GraphProto, available: set[str]) -> list[onnx.
     return [graph.node[i] for i in order]
 
 
-def _input_value(conv: Converter, vi: onnx.ValueInfoProto) -> Value:
+def _input_value(conv: Converter, vi: onnx.ValueInfoProto, batch_axis: int = 0) -> Value:
     t = vi.type.tensor_type
     name = for_message(vi.name)
     if not vi.type.HasField("tensor_type") or t.elem_type not in FLOAT_TYPES:
@@ -189,17 +190,19 @@ def _input_value(conv: Converter, vi: onnx.ValueInfoProto) -> Value:
             f"graph input '{name}' has {len(dims)} axes; nnfx supports up to {MAX_RANK}"
         )
     sample = []
-    for axis, d in enumerate(dims[1:], start=1):
+    for axis, d in enumerate(dims):
+        if axis == batch_axis:
+            continue
         if d.HasField("dim_value") and d.dim_value <= 0:
             raise ModelError(
                 f"graph input '{name}' has size {d.dim_value} on axis {axis}; every axis but "
-                "the batch axis (0) needs a positive size"
+                f"the batch axis ({batch_axis}) needs a positive size"
             )
         if not d.HasField("dim_value"):
             label = for_message(d.dim_param or "?")
             raise ModelError(
                 f"graph input '{name}' has a dynamic dimension '{label}' on axis {axis}; "
-                "only the batch axis (0) may be dynamic"
+                f"only the batch axis ({batch_axis}) may be dynamic"
             )
         sample.append(int(d.dim_value))
     limits.INPUT_WIDTH.check(math.prod(sample), f"graph input '{name}'")
@@ -207,7 +210,7 @@ def _input_value(conv: Converter, vi: onnx.ValueInfoProto) -> Value:
     perm = channels_last(len(sample))
     name = conv._new_tensor_name(vi.name)
     shape = tuple(sample[i] for i in perm)
-    conv.tensors[name] = Tensor(name, shape, FLOAT, onnx_perm=perm)
+    conv.tensors[name] = Tensor(name, shape, FLOAT, onnx_perm=perm, batch_axis=batch_axis)
     return Value(name, perm, tuple(sample))
 
 
@@ -232,21 +235,26 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
     if not graph.output:
         raise ModelError(f"'{source}' has no graph outputs; nnfx needs at least one")
     inputs = []
+    order = fold_unrolled_rnn(graph, topological_order(graph, set(conv.values)))
+    time_major = time_major_inputs(graph, order)  # (steps, batch, features) into recurrent layers
     for vi in graph.input:
         if vi.name in conv.values:  # an initializer also listed as input (old exporters)
             continue
-        conv.values[vi.name] = _input_value(conv, vi)
+        conv.values[vi.name] = _input_value(conv, vi, 1 if vi.name in time_major else 0)
         inputs.append(conv.values[vi.name].tensor)
         conv.input_values[vi.name] = conv.values[vi.name].tensor
     if not inputs:
         raise ModelError(f"'{source}' has no graph input that is not an initializer")
     conv.batch_one = all(
-        (d := vi.type.tensor_type.shape.dim) and d[0].HasField("dim_value") and d[0].dim_value == 1
+        (d := vi.type.tensor_type.shape.dim)
+        and (b := d[1 if vi.name in time_major else 0]).HasField("dim_value")
+        and b.dim_value == 1
         for vi in graph.input
         if vi.name in conv.values and conv.values[vi.name].tensor is not None
     )
-    order = fuse_activation_patterns(graph, topological_order(graph, set(conv.values)))
-    order = batch_first_recurrent(graph, order)
+    order = fuse_activation_patterns(graph, order)
+    outputs_tm: set[str] = set()  # whole time-major sequences given as outputs
+    order = batch_first_recurrent(graph, order, time_major, outputs_tm)
     _check_supported(order)
     taken_names: set[str] = set()
     for index, node in enumerate(order):
@@ -257,6 +265,9 @@ def convert(path_or_model: str | Path | onnx.ModelProto) -> Graph:
         CONVERTERS[_op_key(node)](conv)
         annotate(conv, node, first)  # a layer reading QONNX-quantized constants keeps their types
     outputs = _outputs(conv, graph)
+    for vi, name in zip(graph.output, outputs, strict=True):
+        if vi.name in outputs_tm:
+            conv.tensors[name] = dataclasses.replace(conv.tensors[name], batch_axis=1)
     ir = Graph(
         name=graph.name or Path(source).stem,
         inputs=tuple(inputs),

@@ -14,7 +14,8 @@ codes, so:
   (``ufixed`` for the unsigned types) at its producer or through an inserted requantize, and
   the ``DequantizeLinear`` is the identity on it.
 
-Anything else (a scale that is not a power of two, a zero point on computed data, an integer
+A scale that is not a power of two or a zero point that is not 0 is folded
+(:mod:`nnfx.frontends.scaled`). Anything else (a per-axis scale on computed data, an integer
 tensor read by another op) is refused in one sentence.
 """
 
@@ -24,8 +25,9 @@ import weakref
 
 import numpy as np
 
-from nnfx.compiler.fixed import MAX_WIDTH
+from nnfx.compiler.fixed import MAX_WIDTH, FixedType
 from nnfx.compiler.ir import for_message
+from nnfx.frontends import scaled
 from nnfx.frontends.context import Converter, Value
 from nnfx.frontends.ops_quant import _exponents, _refuse, _type, typed
 
@@ -94,19 +96,18 @@ def quantize_linear(c: Converter) -> None:
     scale = c.numbers(scale_name, "scale")
     x = c.value(x_name)
     if x.is_const:  # folded: the integer codes, read by a DequantizeLinear
-        _exponents(c, scale)  # a power of two: x / s is exact
         values = np.asarray(x.const, np.float64)
         s = _per_axis(c, scale, values.shape)
         z = _per_axis(c, np.asarray(zero, np.float64), values.shape)
         low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-        codes = np.clip(np.round(values / s) + z, low, high)
+        if scaled.is_power_of_two(scale):  # x / s is exact
+            codes = np.clip(np.round(values / s) + z, low, high)
+        else:  # x / s in float32, as onnxruntime computes it
+            scaled.check_scale(c, scale)
+            ratio = (values.astype(np.float32) / s.astype(np.float32)).astype(np.float64)
+            codes = np.clip(np.round(ratio) + z, low, high)
         c.set_output(Value(const=codes.astype(dtype)))
         return
-    if np.any(np.asarray(zero) != 0):
-        raise _refuse(c, "a non-zero zero point on computed data is not supported yet")
-    exponents = np.unique(_exponents(c, scale))
-    if exponents.size != 1:
-        raise _refuse(c, "a per-axis scale on computed data is not supported (one type per tensor)")
     outputs = {o.name for o in c.model.graph.output}
     out = c.onnx_node.output[0]
     readers = [n for n in c.model.graph.node if out in n.input]
@@ -116,6 +117,16 @@ def quantize_linear(c: Converter) -> None:
             "its integer output is read by another op than DequantizeLinear (or is a graph "
             "output); nnfx reads QuantizeLinear of computed data only before DequantizeLinear",
         )
+    if np.size(scale) != 1 or np.size(zero) != 1:
+        raise _refuse(c, "a per-axis scale on computed data is not supported (one type per tensor)")
+    if np.any(np.asarray(zero) != 0) or not scaled.is_power_of_two(scale):
+        # folded (frontends/scaled.py): the codes here, the value at the DequantizeLinear
+        s, z = float(np.float32(scale.reshape(-1)[0])), int(np.asarray(zero).reshape(-1)[0])
+        code_type = _type(c, bits, 0, signed, "RND_CONV", "SAT")
+        c.set_output(scaled.quantize_codes(c, x_name, s, z, code_type, ""))
+        scaled.PENDING.setdefault(c, {})[out] = (s, z)
+        return
+    exponents = np.unique(_exponents(c, scale))
     frac = int(exponents[0])
     t = _type(c, bits, frac, signed, "RND_CONV", "SAT")
     c.set_output(typed(c, x_name, c.tensor(x_name), t))
@@ -130,6 +141,17 @@ def dequantize_linear(c: Converter) -> None:
     scale = c.numbers(scale_name, "scale")
     zero = c.numbers(zero_name, "zero point") if zero_name else np.zeros(())
     x = c.value(x_name)
+    if not x.is_const and x_name in scaled.PENDING.get(c, {}):
+        s, z = scaled.PENDING[c][x_name]
+        if scale.size != 1 or float(np.float32(scale.reshape(-1)[0])) != s or np.any(zero != z):
+            raise _refuse(
+                c,
+                "its scale or zero point differs from its QuantizeLinear's; nnfx reads a "
+                "QuantizeLinear/DequantizeLinear pair of one scale and zero point",
+            )
+        assert isinstance(x.dtype, FixedType)
+        c.set_output(scaled.dequantize_codes(c, x, s, z, x.dtype))
+        return
     if not x.is_const:
         pending = _PENDING.get(c, {}).get(x_name)
         if pending is None:
@@ -149,6 +171,9 @@ def dequantize_linear(c: Converter) -> None:
     bits, signed = INTEGER_TYPES[codes.dtype]
     z = _per_axis(c, zero, codes.shape)
     codes = codes.astype(np.float64) - z
+    if not scaled.is_power_of_two(scale):  # folded (frontends/scaled.py)
+        c.set_output(scaled.scaled_constant(c, codes, _per_axis(c, scale, codes.shape)))
+        return
     if np.any(z != 0):
         bits, signed = bits + 1, True  # q - z spans one bit more
     frac = np.broadcast_to(

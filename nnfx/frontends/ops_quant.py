@@ -22,6 +22,7 @@ from nnfx.compiler.fixed import MAX_ABS_INTEGER, MAX_WIDTH, FixedType, quantize
 from nnfx.compiler.ir import FLOAT, LayerPrecision, for_message
 from nnfx.compiler.ops import Activation, ActivationAttrs, Op
 from nnfx.errors import UnsupportedOpError
+from nnfx.frontends import scaled
 from nnfx.frontends.context import Converter, Value
 
 # QONNX's rounding modes -> nnfx's (CEIL and UP are nnfx's own, docs/semantics.md).
@@ -64,21 +65,14 @@ def _exponents(c: Converter, scale: np.ndarray) -> np.ndarray:
         raise _refuse(
             c,
             f"scale {value!r} is not a power of two; nnfx maps it to an exact fixed-point "
-            "type only with power-of-two scales (folding other scales into the neighbouring "
-            "layer is later work)",
+            "type only with power-of-two scales, and folds other scales only in Quant and "
+            "QuantizeLinear/DequantizeLinear",
         )
     return 1 - exponent.astype(np.int64)  # scale = 0.5 * 2^e = 2^-(1 - e)
 
 
-def _settings(c: Converter, zero_name: str, bits_name: str) -> tuple[int, bool, str, str]:
+def _settings(c: Converter, bits_name: str) -> tuple[int, bool, str, str]:
     """Bit width, signedness, nnfx rounding and overflow of the current Quant node."""
-    zero = c.numbers(zero_name, "zero point")
-    if np.any(zero != 0):
-        raise _refuse(
-            c,
-            "a non-zero zero point is not supported yet (nnfx maps a Quant to a fixed-point "
-            "type, whose zero is 0; folding an offset into the neighbouring layer is later work)",
-        )
     bits = c.numbers(bits_name, "bit width")
     if bits.size != 1 or bits.reshape(-1)[0] != int(bits.reshape(-1)[0]):
         raise c.error(f"bit width {bits.reshape(-1)[:4].tolist()} must be one integer")
@@ -118,8 +112,12 @@ def quant(c: Converter) -> None:
             "its scale and bit width must be constants (initializers); a scale or bit width "
             "computed at run time has no fixed-point type",
         )
-    width, signed, rounding, overflow = _settings(c, zero_name, bits_name)
-    exponents = _exponents(c, c.numbers(scale_name, "scale"))
+    width, signed, rounding, overflow = _settings(c, bits_name)
+    scale, zero = c.numbers(scale_name, "scale"), c.numbers(zero_name, "zero point")
+    if not scaled.is_power_of_two(scale) or np.any(zero != 0):  # folded (frontends/scaled.py)
+        scaled.quant(c, x_name, scale, zero, FixedType(width, width, signed, rounding, overflow))
+        return
+    exponents = _exponents(c, scale)
     x = c.value(x_name)
     if x.is_const:
         _constant(c, x, exponents, width, signed, rounding, overflow)
@@ -227,7 +225,9 @@ def annotate(c: Converter, node, first: int) -> None:
     whose weight or bias is a quantized constant takes that constant's type; a quantized
     constant anywhere else is refused, since the config's type would requantize it."""
     propagate(c, node)
-    roles = CONSTANT_ROLES.get(node.op_type, {}) if node.domain in ("", "ai.onnx") else {}
+    # qonnx's channels-last Conv reads its weight and bias as ONNX's Conv does
+    layer = node.domain in ("", "ai.onnx", "qonnx.custom_op.channels_last")
+    roles = CONSTANT_ROLES.get(node.op_type, {}) if layer else {}
     preset: dict[str, FixedType] = {}
     for index, name in enumerate(node.input):
         v = c.values.get(name)
@@ -235,12 +235,13 @@ def annotate(c: Converter, node, first: int) -> None:
             continue
         if index in roles:
             preset[roles[index]] = v.dtype
-        elif node.op_type not in LAYOUT_OPS:
+        elif node.op_type not in LAYOUT_OPS and not scaled.bias_add(c, node, name):
             raise _refuse(
                 c,
                 f"the quantized constant '{for_message(name)}' is read here, where nnfx keeps "
                 "QONNX's types only for a Gemm, MatMul or Conv weight or bias",
             )
+    scaled.type_bias_add(c, node, first)
     if not preset:
         return
     for k in range(first, len(c.nodes)):

@@ -69,9 +69,27 @@ def collect(model, design, X, y, options: ReportOptions, task: str) -> dict:
     }
     if note:
         data["sweep_note"] = note
+    if folded := _folded_scales(model, design, X):
+        data["folded_scales"] = folded
     if task == "regression":
         data["float_errors"] = score.errors(score.float_values)
     return data
+
+
+def _folded_scales(model, design, X) -> list[dict]:
+    """Per quantizer whose scale nnfx folded, its codes against the ONNX model's own execution
+    (nnfx/report/scales.py); empty when the model came from no ONNX file or folds none, and
+    for a QONNX model when qonnx (which runs it) is not installed."""
+    if not str(model.source).endswith(".onnx"):
+        return []
+    import onnx
+
+    from nnfx.report.scales import scale_differences
+
+    try:
+        return scale_differences(design, onnx.load(model.source), X)
+    except ImportError:
+        return []
 
 
 @contextmanager

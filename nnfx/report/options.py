@@ -125,7 +125,7 @@ def _check_labels(model, X, y) -> None:
         inputs = model.model_inputs(X)
     except DataError as e:
         raise DataError(f"report data: {e}") from None
-    n = len(next(iter(inputs.values())))
+    n = model.samples(inputs)
     for targets in y.values() if isinstance(y, dict) else (y,):
         if len(np.asarray(targets)) != n:
             raise DataError(

@@ -119,6 +119,7 @@ def tables(data: dict, text=str) -> list[Table]:
     return [
         *first,
         _layer_table(data, text),
+        *([_scales_table(data, text)] if data.get("folded_scales") else []),
         _timing_table(data),
         _estimate_table(data["estimate"], text),
     ]
@@ -165,6 +166,25 @@ def _layer_table(data: dict, text) -> Table:
                 f"{r['relative_rms_error']:.2e}",
             ]
             for r in data["layers"]
+        ],
+    )
+
+
+def _scales_table(data: dict, text) -> Table:
+    """Each folded scale's codes against the model's own execution (nnfx/report/scales.py)."""
+    return (
+        "Folded scales: nnfx's codes against the model's own execution",
+        ["layer", "quantizer", "scale", "zero point", "codes differ %", "max diff (codes)"],
+        [
+            [
+                text(r["layer"]),
+                text(r["onnx_node"]),
+                f"{r['scale']:.6g}",
+                f"{r['zero_point']:g}",
+                f"{100 * r['different_fraction']:.3f}",
+                str(r["max_abs_lsb"]),
+            ]
+            for r in data["folded_scales"]
         ],
     )
 

@@ -168,6 +168,7 @@ def _prepare(model_or_path, X, y, calibration, task, part, clock, drop, chunk_ro
     model scored, the uniform policy's integer bits."""
     import nnfx
     from nnfx import metrics
+    from nnfx.compiler.ir import for_message
     from nnfx.compiler.precision import integer_bits
     from nnfx.errors import DataError
     from nnfx.model import Model
@@ -176,6 +177,12 @@ def _prepare(model_or_path, X, y, calibration, task, part, clock, drop, chunk_ro
     from nnfx.sweep.point import Job, rows_of, samples
 
     model = model_or_path if isinstance(model_or_path, Model) else nnfx.load(model_or_path)
+    for name in model.graph.inputs:
+        if axis := model.graph.tensors[name].batch_axis:  # the sweep cuts batches on axis 0
+            raise DataError(
+                f"a sweep reads inputs with the batch first; input '{for_message(name)}' has "
+                f"it on axis {axis} (time-major): export the model batch-first"
+            )
     X = model.model_inputs(X)
     X = X[model.graph.inputs[0]] if len(X) == 1 else X
     if y is None:

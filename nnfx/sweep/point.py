@@ -172,7 +172,7 @@ def _ort_runner(compiled, threads: int):
         outputs = {}
         for name, values in zip(graph.outputs, sess.run(None, feeds), strict=True):
             t = graph.tensors[name]
-            ir = to_ir(values, t.onnx_perm)
+            ir = to_ir(values, t.onnx_perm, t.batch_axis)
             # the codes the reference gives, then its values (predict's own conversion)
             if t.dtype == INTEGER:
                 outputs[name] = model.from_ir_output(name, ir.astype(np.int64))

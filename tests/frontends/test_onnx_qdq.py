@@ -1,7 +1,7 @@
 """QDQ import (``QuantizeLinear``/``DequantizeLinear``): with power-of-two scales every
-engine's output codes equal onnxruntime's own execution of the QDQ graph; onnxruntime's
-quantizer (its scales are not powers of two) is refused in one sentence
-(docs/semantics.md, "QDQ")."""
+engine's output codes equal onnxruntime's own execution of the QDQ graph (docs/semantics.md,
+"QDQ"); onnxruntime's quantizer, whose scales are not powers of two, is in
+test_onnx_scaled.py."""
 
 from __future__ import annotations
 
@@ -89,49 +89,6 @@ def test_a_power_of_two_qdq_model_equals_onnxruntime_in_every_engine():
     for engine in ENGINES:
         got = compiled.predict(X, engine=engine)
         assert np.array_equal(codes(got, t), codes(want, t)), engine
-
-
-def test_onnxruntimes_quantizer_is_refused_in_one_sentence(tmp_path):
-    """quantize_static on a small MLP: its scales come from the calibration ranges."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
-
-    rng = np.random.default_rng(0)
-    inits = {
-        "W1": rng.standard_normal((6, 8)).astype(np.float32),
-        "B1": rng.standard_normal(8).astype(np.float32),
-        "W2": rng.standard_normal((8, 3)).astype(np.float32),
-    }
-    nodes = [
-        helper.make_node("MatMul", ["x", "W1"], ["h"]),
-        helper.make_node("Add", ["h", "B1"], ["hb"]),
-        helper.make_node("Relu", ["hb"], ["r"]),
-        helper.make_node("MatMul", ["r", "W2"], ["y"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
-        [numpy_helper.from_array(v, k) for k, v in inits.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    source, target = tmp_path / "mlp.onnx", tmp_path / "mlp_qdq.onnx"
-    onnx.save(model, source)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"x": rng.standard_normal((1, 6)).astype(np.float32)}] * 8)
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ)
-    quantized = onnx.load(target)
-    assert any(n.op_type == "QuantizeLinear" for n in quantized.graph.node)
-    with pytest.raises(UnsupportedOpError, match="is not a power of two") as info:
-        nnfx.load(quantized)
-    assert str(info.value).count(".") <= 3 and "Linear)" in str(info.value)
 
 
 def test_unsupported_qdq_uses_are_one_sentence():

@@ -102,7 +102,7 @@ def test_auto_calibrates_the_state_and_the_cell_state(rng, op):
 @pytest.mark.parametrize(
     "attrs,message",
     [
-        ({"direction": "bidirectional"}, "direction 'bidirectional' is not supported"),
+        ({"direction": "sideways"}, "direction 'sideways' is not supported"),
         ({"clip": 1.0}, "the clip attribute is not supported"),
         ({"activations": ["Relu"]}, "activations ['Relu'] are not supported"),
         ({"linear_before_reset": 0}, "linear_before_reset=0 is not supported"),
@@ -115,7 +115,7 @@ def test_unsupported_attributes_are_refused_by_name(rng, attrs, message):
     assert message in str(info.value)
 
 
-def test_a_time_major_input_is_refused_by_name(rng):
+def test_an_unsqueezed_time_major_state_is_refused_by_name(rng):
     from onnx import helper
 
     from tests.helpers import make_model
@@ -123,11 +123,11 @@ def test_a_time_major_input_is_refused_by_name(rng):
     W, R = rand(rng, 1, 5, 3), rand(rng, 1, 5, 5)
     model = make_model(
         [helper.make_node("RNN", ["x", "W", "R"], ["", "h"], name="rec", hidden_size=5)],
-        [("x", ["N", 2, 3])],  # PyTorch's batch_first=False export: steps first
-        [("h", [1, 2, 5])],
+        [("x", [2, "N", 3])],  # PyTorch's batch_first=False export: steps first
+        [("h", [1, "N", 5])],  # Y_h not squeezed: the batch on axis 1 of a computed output
         {"W": W, "R": R},
     )
-    with pytest.raises(UnsupportedOpError, match="node 'rec' .RNN.: its input is time-major"):
+    with pytest.raises(UnsupportedOpError, match="node 'rec' .RNN.: its input or outputs are"):
         nnfx.load(model)
 
 

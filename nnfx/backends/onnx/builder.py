@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from nnfx.compiler.layout import onnx_shape
+from nnfx.compiler.layout import model_shape
 
 OPSET = 17
 
@@ -29,6 +29,7 @@ class Builder:
         self.np_dtype = np.float64 if dtype == TensorProto.DOUBLE else np.float32
         self.scope = ""
         self.inexact: list[str] = []  # float32 constants that would change or leave the range
+        self.short_forms = True  # the shorter exact forms of nnfx issue #16 (quantize.py)
 
     def set_dtype(self, dtype: int) -> None:
         """The element type of the codes (``TensorProto.DOUBLE`` or ``FLOAT``) for the nodes
@@ -86,7 +87,7 @@ def slice_op(b: Builder, attrs, x: str) -> str:
 
 
 def _model_shape(t) -> list:
-    return ["N", *onnx_shape(t.shape, t.onnx_perm)]
+    return list(model_shape(t.shape, t.onnx_perm, t.batch_axis, "N"))
 
 
 def save(model: onnx.ModelProto, path: str | Path) -> Path:

@@ -29,6 +29,8 @@ from nnfx.backends.onnx.quantize import (
     half_exact,
     product_bounds,
     quantize,
+    tick_wrap,
+    tick_wrap_exact,
     type_bounds,
 )
 from nnfx.backends.onnx.threshold import write_fixed as write_threshold
@@ -137,7 +139,7 @@ def _linear(
     shift = target - out.frac
     fold = fused is not Activation.LEAKY_RELU and not (shift < 0 and out.overflow == "WRAP")
     scale = 2.0**-shift if fold else 1.0
-    products = matmul(2.0 ** (target - frac) * scale)
+    weight_scale = 2.0 ** (target - frac) * scale
     # the sums' bounds per output channel (exact: each is below the accumulator's 2**52)
     w_grid = w_raw * 2.0 ** (target - frac)
     lo = np.minimum(w_grid * x_type.raw_min, w_grid * x_type.raw_max).sum(axis=0)
@@ -154,13 +156,22 @@ def _linear(
         magnitude = magnitude + np.abs(bias_grid)
     largest = int(magnitude.max()) if magnitude.size else 0
     halved = fold and half_exact(b, out, (-largest, largest), shift)
-    if bias is not None or halved:
-        offset = (bias_grid if bias is not None else 0.0) * scale + (0.5 if halved else 0.0)
-        products = b.op("Add", [products, b.const(offset, "bias")], "add_bias")
     if fused is Activation.RELU:
-        floor = 0.5 if halved else 0.0
-        products = b.op("Max", [products, b.const(floor, "zero")], "relu")
         bounds = (max(bounds[0], 0), max(bounds[1], 0))
+    # TRN (or halved RND) and signed WRAP in four ops: the sums kept off the integers by a
+    # tick of half their grid step, added with the bias (quantize.tick_wrap)
+    ticked = (
+        fold
+        and fused is not Activation.LEAKY_RELU
+        and tick_wrap_exact(b, out, largest, shift, halved, bounds)
+    )
+    extra = (0.5 if halved else 0.0) + (2.0 ** -(shift + 1) if ticked else 0.0)
+    offset = None
+    if bias is not None or extra:
+        offset = b.const((bias_grid if bias is not None else 0.0) * scale + extra, "bias")
+    products = matmul(weight_scale, offset)
+    if fused is Activation.RELU:
+        products = b.op("Max", [products, b.const(extra, "zero")], "relu")
     elif fused is Activation.LEAKY_RELU:  # Q(acc) for acc > 0, else Q(acc * a)
         fa = ALPHA_TYPE.frac
         e.check(node, 1 + _mag(p.accum) + max(fa, _mag(ALPHA_TYPE)), "acc * alpha")
@@ -172,6 +183,8 @@ def _linear(
             "leaky_relu",
         )
         return quantize(b, products, target + fa, out)
+    if ticked:
+        return tick_wrap(b, products, out)
     return quantize(b, products, target, out, bounds, scaled=fold, halved=halved)
 
 
@@ -182,8 +195,18 @@ def _dense(e, node, xs):
         node,
         e.type_of(node.inputs[0]),
         w,
-        lambda s: e.b.op("MatMul", [xs[0], e.b.const(w * s, "weight")], "matmul"),
+        lambda s, offset: _matmul_add(e, node, xs[0], w * s, offset),
     )
+
+
+def _matmul_add(e: FixedExport, node: Node, x: str, w: np.ndarray, offset: str | None) -> str:
+    """``x @ w + offset``: one Gemm on a (batch, features) input (the bias in the sums, which
+    the accumulator's bound covers in any order), else MatMul then Add."""
+    weight = e.b.const(w, "weight")
+    if offset is not None and e.b.short_forms and len(e.graph.tensors[node.inputs[0]].shape) == 1:
+        return e.b.op("Gemm", [x, weight, offset], "gemm")
+    products = e.b.op("MatMul", [x, weight], "matmul")
+    return products if offset is None else e.b.op("Add", [products, offset], "add_bias")
 
 
 def _conv(e, node, xs):
@@ -191,11 +214,13 @@ def _conv(e, node, xs):
     w_raw = to_raw(w, node.precision.weight.frac).reshape(-1, w.shape[-1]).astype(np.float64)
     taps = _taps(e, node, xs[0], 0.0)
 
-    def matmul(scale: float) -> str:
+    def matmul(scale: float, offset: str | None) -> str:
         if node.attrs.group == 1:
             patches = e.b.op("Concat", taps, "patches", axis=-1)
-            return e.b.op("MatMul", [patches, e.b.const(w_raw * scale, "weight")], "matmul")
-        return _grouped_products(e, node, taps, w_raw * scale)
+            products = e.b.op("MatMul", [patches, e.b.const(w_raw * scale, "weight")], "matmul")
+        else:
+            products = _grouped_products(e, node, taps, w_raw * scale)
+        return products if offset is None else e.b.op("Add", [products, offset], "add_bias")
 
     return _linear(e, node, e.type_of(node.inputs[0]), w_raw, matmul)
 

@@ -13,7 +13,7 @@ from nnfx.backends.onnx.fixed_graph import FIXED_WRITERS, FLOAT32_BITS, FixedExp
 from nnfx.backends.onnx.input_steps import input_steps
 from nnfx.backends.onnx.quantize import _bits, _quantize_input
 from nnfx.compiler.ir import INTEGER, Graph, Node
-from nnfx.compiler.layout import batched, inverse
+from nnfx.compiler.layout import inverse, model_to_ir
 from nnfx.compiler.ops import Op
 from nnfx.errors import ConfigError, PrecisionError
 
@@ -26,7 +26,7 @@ FLOAT: int = TensorProto.FLOAT
 
 
 def to_fixed_onnx(
-    graph: Graph, name: str = "nnfx_fixed", precision: str = "auto"
+    graph: Graph, name: str = "nnfx_fixed", precision: str = "auto", short_forms: bool = True
 ) -> onnx.ModelProto:
     """The fixed-point model: float64 inputs in the model's layout, quantized to the input
     types; outputs are the float64 values of the fixed-point results (labels as int64).
@@ -37,12 +37,14 @@ def to_fixed_onnx(
     as do its input types, and every constant it writes is a normal float32 unchanged (for
     the ops in ``FLOAT32_OPS`` only), else float64; ``float64``: the float64 graph;
     ``float32``: every node in float32, refused (PrecisionError naming the first node) where
-    that is not proved exact."""
+    that is not proved exact. ``short_forms=False`` writes the longer exact forms that
+    preceded nnfx issue #16 (``Mod`` input reduction, the five-op WRAP after a Dense or Conv),
+    the same codes, for comparison (benchmarks/emulation_throughput.py)."""
     if precision not in PRECISIONS:
         raise ConfigError(
             f"unknown ONNX precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
         )
-    model, e = _export(graph, name, {})
+    model, e = _export(graph, name, {}, short_forms)
     if precision == "float64":
         return model
     dtypes: dict[str, int] = {}
@@ -54,7 +56,7 @@ def to_fixed_onnx(
     if precision == "auto":
         _no_islands(graph, dtypes)
     while any(d == FLOAT for d in dtypes.values()):
-        model32, e32 = _export(graph, name, dtypes)
+        model32, e32 = _export(graph, name, dtypes, short_forms)
         if not e32.inexact_nodes:
             break
         dtypes.update(dict.fromkeys(e32.inexact_nodes, DOUBLE))
@@ -119,11 +121,14 @@ def codes_dtype(model: onnx.ModelProto) -> str:
     return {p.key: p.value for p in model.metadata_props}.get(PRECISION_KEY, "float64")
 
 
-def _export(graph: Graph, name: str, dtypes: dict[str, int]) -> tuple[onnx.ModelProto, FixedExport]:
+def _export(
+    graph: Graph, name: str, dtypes: dict[str, int], short_forms: bool = True
+) -> tuple[onnx.ModelProto, FixedExport]:
     """The model with node ``n``'s codes in ``dtypes.get(n, DOUBLE)``; ``inexact_nodes`` on
     the export lists the float32 nodes with a constant that float32 would change."""
     e = FixedExport(graph, DOUBLE)
     b = e.b
+    b.short_forms = short_forms
     kind: dict[str, int] = {}  # ONNX name of codes -> their element type
     casts: dict[tuple[str, int], str] = {}
 
@@ -142,7 +147,7 @@ def _export(graph: Graph, name: str, dtypes: dict[str, int]) -> tuple[onnx.Model
         inputs.append(helper.make_tensor_value_info(_safe(tensor_name), DOUBLE, _model_shape(t)))
         b.scope = _safe(tensor_name) + "/quantize_input"
         x = input_steps(b, _safe(tensor_name), t.steps, "float64")  # docs/semantics.md
-        x = _transpose(b, x, batched(t.onnx_perm), "to_ir_layout")
+        x = _transpose(b, x, model_to_ir(t.onnx_perm, t.batch_axis), "to_ir_layout")
         e.raw[tensor_name] = _quantize_input(b, x, t.dtype)  # any float64, reduced exactly
         kind[e.raw[tensor_name]] = DOUBLE
     inexact: dict[str, None] = {}  # ordered, without repeats
@@ -175,7 +180,9 @@ def _export(graph: Graph, name: str, dtypes: dict[str, int]) -> tuple[onnx.Model
         else:
             lsb = b.const(2.0**-t.dtype.frac, "lsb")
             value, elem = b.op("Mul", [as_dtype(raw, DOUBLE), lsb], "value"), DOUBLE
-        final = _transpose(b, value, batched(inverse(t.onnx_perm)), "to_model_layout")
+        final = _transpose(
+            b, value, inverse(model_to_ir(t.onnx_perm, t.batch_axis)), "to_model_layout"
+        )
         b.nodes.append(
             helper.make_node(
                 "Identity", [final], [_safe(tensor_name)], name=f"{_safe(tensor_name)}/result"

@@ -21,7 +21,7 @@ from nnfx.backends.onnx.float_recurrent import write_recurrent
 from nnfx.backends.onnx.input_steps import input_steps
 from nnfx.backends.onnx.threshold import write_float as write_threshold
 from nnfx.compiler.ir import INTEGER, Graph, Node
-from nnfx.compiler.layout import batched, inverse
+from nnfx.compiler.layout import inverse, model_to_ir
 from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.compiler.resample import batched_pads
 from nnfx.errors import UnsupportedOpError
@@ -229,7 +229,10 @@ def to_float_onnx(graph: Graph, name: str = "nnfx_float") -> onnx.ModelProto:
         )
         b.scope = _safe(tensor_name)
         values[tensor_name] = _transpose(
-            b, input_steps(b, _safe(tensor_name), t.steps), batched(t.onnx_perm), "to_ir_layout"
+            b,
+            input_steps(b, _safe(tensor_name), t.steps),
+            model_to_ir(t.onnx_perm, t.batch_axis),
+            "to_ir_layout",
         )
     for node in graph.nodes:
         b.scope = _safe(node.name)
@@ -239,7 +242,12 @@ def to_float_onnx(graph: Graph, name: str = "nnfx_float") -> onnx.ModelProto:
     for tensor_name in graph.outputs:
         t = graph.tensors[tensor_name]
         b.scope = _safe(tensor_name) + "/output"
-        final = _transpose(b, values[tensor_name], batched(inverse(t.onnx_perm)), "to_model_layout")
+        final = _transpose(
+            b,
+            values[tensor_name],
+            inverse(model_to_ir(t.onnx_perm, t.batch_axis)),
+            "to_model_layout",
+        )
         b.nodes.append(
             helper.make_node(
                 "Identity", [final], [_safe(tensor_name)], name=f"{_safe(tensor_name)}/result"

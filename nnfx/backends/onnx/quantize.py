@@ -174,18 +174,81 @@ def _quantize_input(b: Builder, x: str, t: FixedType) -> str:
     """:func:`nnfx.compiler.fixed.quantize_raw` from standard ops. ``x * 2**frac`` is exact
     (or +-inf, which the SAT modes clamp like quantize_raw: the scaled value is first clipped
     to ``+-2**W``, beyond every code, so that no rounding step meets an infinity). Under WRAP,
-    ``x`` is first reduced by ``Mod(x, 2**integer, fmod=1)``: exact, of the sign of ``x``, and
-    congruent to it modulo one period of the type, so rounding (every mode) and wrapping give
-    the same code while the scaled value stays below ``2**width`` (a huge ``x`` would leave
-    float64's exact integers). NaN, and infinity under WRAP, are refused before they reach the
-    model (docs/semantics.md)."""
+    ``x`` is first reduced modulo one period ``P = 2**integer`` of the type, exactly, so
+    rounding (every mode) and wrapping give the same code while the scaled value stays below
+    ``2**width`` (a huge ``x`` would leave float64's exact integers): see :func:`_reduce`.
+    NaN, and infinity under WRAP, are refused before they reach the model
+    (docs/semantics.md)."""
     if t.overflow == "WRAP":
-        x = b.op("Mod", [x, b.const(2.0 ** (t.width - t.frac), "period")], "reduced", fmod=1)
+        x = _reduce(b, x, t.width - t.frac, ROUNDING_RULES[t.rounding].tie)
     scaled = b.op("Mul", [x, b.const(2.0**t.frac, "scale")])  # exact
     if t.overflow != "WRAP":
         edge = 2.0**t.width
         scaled = b.op("Clip", [scaled, b.const(-edge, "below"), b.const(edge, "above")], "finite")
     return _overflow(b, _round(b, scaled, t.rounding), t, long_wrap=t.width > 52)
+
+
+def tick_wrap_exact(
+    b: Builder,
+    t: FixedType,
+    largest: int,
+    shift: int,
+    halved: bool,
+    bounds: tuple[int, int] | None,
+) -> bool:
+    """True where :func:`tick_wrap` may write a scaled Dense or Conv's TRN (or halved RND)
+    and signed WRAP: sums ``v = m * 2**-shift`` with ``|m| <= largest`` (``shift >= 0``),
+    the half (RND) and the tick ``2**-(shift + 1)`` added with the bias. ``v + tick`` is then
+    an integer in units of ``2**-(shift + 1)`` below ``2**p`` (``p`` the mantissa: 53 or
+    24), so exact, and every partial sum too; the codes it rounds to are not proved inside
+    ``t`` (else no wrap is written at all)."""
+    if not b.short_forms or t.overflow != "WRAP" or not t.signed or shift < 0:
+        return False
+    if _fits(bounds, shift, t):
+        return False
+    if t.rounding != "TRN" and not halved:
+        return False
+    p = 53 if b.dtype == TensorProto.DOUBLE else 24
+    units = 2 * largest + (1 << shift if halved else 0) + 1  # in units of 2**-(shift + 1)
+    return units < 1 << p and units < 1 << (p - 1 + shift + t.width)
+
+
+def tick_wrap(b: Builder, v: str, t: FixedType) -> str:
+    """``wrap(floor(v))`` for ``v`` off every integer by the tick (:func:`tick_wrap_exact`),
+    in four ops: ``R = (v + C) - C`` with ``C = 3 * 2**(p - 2 + W)`` (``p`` the mantissa) is
+    ``v`` rounded to the nearest multiple of ``2**W`` (the float grid's spacing on
+    ``[2**(p-1+W), 2**(p+W))``, which ``v + C`` stays in for ``|v| < 2**(p-2+W)``), exact by
+    Sterbenz, and never a tie: a tie would be an odd multiple of ``2**(W-1)``, an integer,
+    which ``v`` is not. ``u = v - R`` lies strictly within ``(-2**(W-1), 2**(W-1))``, exact
+    (multiples of the tick's unit, smaller than ``v``), and ``floor(u) = floor(v) - R`` is the
+    signed wrap of ``floor(v)``: congruent modulo ``2**W`` and in ``[-2**(W-1), 2**(W-1))``."""
+    p = 53 if b.dtype == TensorProto.DOUBLE else 24
+    magic = b.const(3.0 * 2.0 ** (p - 2 + t.width), "magic")
+    nearest = b.op("Sub", [b.op("Add", [v, magic], "plus_magic"), magic], "nearest_period")
+    return b.op("Floor", [b.op("Sub", [v, nearest], "wrap")], "trn")
+
+
+def _reduce(b: Builder, x: str, integer: int, tie: str) -> str:
+    """``x - P * Round(x * 2**-integer)``, ``P = 2**integer``: congruent to ``x`` modulo
+    ``P``, in ``[-P/2, P/2]``, and exact for every finite float64 ``x`` where ``integer >= 0``
+    (``Round`` is round-half-even, one cheap op where ``Mod`` is slow on onnxruntime).
+    ``t = x * 2**-integer`` is exact unless subnormal, and then ``|t| < 1/2`` rounds to ``n = 0``
+    whatever bits it lost, and ``x - 0 = x``. Otherwise ``n = Round(t)`` is an integer and
+    ``n * P`` is exact; ``n = 0`` gives ``x``; for ``n != 0``, ``|x| >= P/2``: where
+    ``ulp(x) <= P``, ``x`` and ``n * P`` are multiples of ``ulp(x)`` and so is their difference,
+    of magnitude at most ``P/2 <= |x|``, so fewer than 53 significant bits: representable;
+    where ``ulp(x) > P``, ``x`` is a multiple of ``2P``, ``t`` an integer, ``n = t`` and the
+    result 0. The result may differ in sign from ``x``: it serves the rounding modes that
+    commute with adding a multiple of ``2**W`` to the scaled value (``tie`` of ``never``,
+    ``always`` or ``odd``: ``2**W`` is even); the modes that look at the sign (TRN_ZERO,
+    RND_ZERO, RND_INF, UP) take ``Mod(fmod=1)`` (exact, of the sign of ``x``, below ``P`` in
+    magnitude), as does a negative ``integer`` (``x * 2**-integer`` could overflow) and
+    ``short_forms`` off (the form before nnfx issue #16, kept for comparison)."""
+    period = b.const(2.0**integer, "period")
+    if integer < 0 or not b.short_forms or tie not in ("never", "always", "odd"):
+        return b.op("Mod", [x, period], "reduced", fmod=1)
+    turns = b.op("Round", [b.op("Mul", [x, b.const(2.0**-integer, "inverse_period")])], "turns")
+    return b.op("Sub", [x, b.op("Mul", [turns, period])], "reduced")
 
 
 def _bits(t: FixedType) -> int:

@@ -19,6 +19,8 @@ from nnfx.compiler.passes._rewrite import add_constant, replace_nodes, sole_cons
 def _foldable(graph: Graph, producer: Node, affine: Node, bias_only: bool) -> bool:
     if producer.op not in (Op.DENSE, Op.CONV) or producer.attrs.activation is not Activation.LINEAR:
         return False
+    if affine.precision is not None and not bias_only:  # the model's own types: a folded
+        return False  # scale's multiply (frontends/scaled.py) stays a node
     channels = graph.tensors[producer.outputs[0]].shape[-1]
     scale, shift = affine.constant(graph, "scale"), affine.constant(graph, "bias")
     if scale.shape != (channels,) or shift.shape != (channels,):
