@@ -305,7 +305,16 @@ def shape_of(c: Converter) -> None:
     if v.is_const:
         fold(c)
         return
-    full = np.array([BATCH, *v.onnx_shape], dtype=np.int64)
+    axis = 0  # where the batch stands in this value's ONNX array
+    tensor = c.tensors.get(v.tensor) if v.tensor is not None else None
+    if tensor is not None and tensor.batch_axis not in (None, 0):  # a time-major graph input
+        if c.input_values.get(c.inputs(1)[0]) != v.tensor:
+            raise c.error(
+                "the shape of a time-major input after a layout change is not supported",
+                UnsupportedOpError,
+            )
+        axis = tensor.batch_axis
+    full = np.array([*v.onnx_shape[:axis], BATCH, *v.onnx_shape[axis:]], dtype=np.int64)
     start, end = c.attr("start", 0, "int"), c.attr("end", None, "int")
     c.set_output(Value(const=full[start:end]))
 

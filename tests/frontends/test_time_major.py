@@ -7,7 +7,7 @@ sentence."""
 
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import helper, numpy_helper
 
 import nnfx
 from nnfx.compiled import load_compiled
@@ -149,3 +149,24 @@ def test_a_sweep_refuses_a_time_major_input_in_one_sentence(tmp_path):
     with pytest.raises(DataError, match="input 'x' has it on axis 1 .time-major.") as e:
         sweep(time_major_gru(), data(10), np.zeros(10), tmp_path / "sweep")
     assert "\n" not in str(e.value)
+
+
+def test_the_shape_of_a_time_major_input_holds_the_batch_on_its_axis():
+    """Shape(x) of a time-major input is (steps, batch, features): its entry 1 is the batch,
+    so zeros of shape (Shape(x)[1], hidden) added to the last state broadcast per sample."""
+    model = time_major_gru(sequence=False)
+    nodes = list(model.graph.node)
+    nodes[-1].output[0] = "last_state"
+    starts, ends = np.array([1]), np.array([2])
+    nodes += [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Slice", ["shape", "s1", "e1"], ["batch"]),
+        helper.make_node("Concat", ["batch", "hidden"], ["zeros_shape"], axis=0),
+        helper.make_node("ConstantOfShape", ["zeros_shape"], ["zeros"]),
+        helper.make_node("Add", ["last_state", "zeros"], ["last"]),
+    ]
+    weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    weights.update({"s1": starts, "e1": ends, "hidden": np.array([HIDDEN])})
+    model = make_model(nodes, [("x", [STEPS, "N", FEATURES])], [("last", ["N", HIDDEN])], weights)
+    X = data()
+    assert_matches_ort(model, X)
