@@ -31,9 +31,7 @@ Writes ``benchmarks/results/csim_vs_hls4ml.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
-import io
 import os
 import pstats
 import subprocess
@@ -41,7 +39,6 @@ import sys
 import tempfile
 import time
 import traceback
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +48,7 @@ import onnxruntime
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine, write  # noqa: E402
 from _models import build_models  # noqa: E402
+from _timing import best_rate, cache_dir, quiet, timed  # noqa: E402
 
 import nnfx  # noqa: E402
 from nnfx.compiler.fixed import to_float, to_raw  # noqa: E402
@@ -83,44 +81,6 @@ def agreement(pred: np.ndarray, ref: np.ndarray) -> float:
 
 
 # -- timing --------------------------------------------------------------------------------------
-def timed(fn, *args):
-    start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start
-
-
-def best_rate(fn, X: np.ndarray, repeats: int) -> tuple[float, object]:
-    """Samples/s, best of ``repeats`` runs on the whole batch, after a warm-up on 4 samples."""
-    fn(X[:4])
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        out, seconds = timed(fn, X)
-        best = min(best, seconds)
-    return len(X) / best, out
-
-
-@contextlib.contextmanager
-def cache_dir(folder: str):
-    old = os.environ.get("NNFX_CACHE_DIR")
-    os.environ["NNFX_CACHE_DIR"] = folder
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("NNFX_CACHE_DIR", None)
-        else:
-            os.environ["NNFX_CACHE_DIR"] = old
-
-
-@contextlib.contextmanager
-def quiet():
-    """hls4ml and qonnx print every layer; keep the benchmark output readable."""
-    with (
-        contextlib.redirect_stdout(io.StringIO()),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        yield
 
 
 # -- hls4ml --------------------------------------------------------------------------------------

@@ -29,12 +29,8 @@ Needs hls4ml, Brevitas, qonnx, PyTorch and g++. Usage: ``python benchmarks/qonnx
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
 import tempfile
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from _machine import machine, write  # noqa: E402
+from _timing import best_rate, cache_dir, quiet, timed  # noqa: E402
 
 import nnfx  # noqa: E402
 from nnfx.ui import console, table  # noqa: E402
@@ -49,32 +46,6 @@ from nnfx.ui import console, table  # noqa: E402
 PRECISION = "fixed<16,6>"
 # The ops hls4ml's ONNX front end takes on images only in qonnx's channels-last domain.
 SPATIAL = {"Conv", "MaxPool", "AveragePool", "BatchNormalization"}
-
-
-@contextlib.contextmanager
-def quiet():
-    with (
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(io.StringIO()),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        yield
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start
-
-
-def best_rate(fn, X: np.ndarray, repeats: int) -> tuple[float, np.ndarray]:
-    fn(X[:4])
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        out, seconds = timed(fn, X)
-        best = min(best, seconds)
-    return len(X) / best, np.asarray(out)
 
 
 def one_line(error: Exception) -> str:
@@ -281,21 +252,6 @@ def run_nnfx(model, X, want, repeats) -> list[dict]:
         row.update(agreement(out, want))
         rows.append(row)
     return rows
-
-
-@contextlib.contextmanager
-def cache_dir(folder: str):
-    import os
-
-    old = os.environ.get("NNFX_CACHE_DIR")
-    os.environ["NNFX_CACHE_DIR"] = folder
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("NNFX_CACHE_DIR", None)
-        else:
-            os.environ["NNFX_CACHE_DIR"] = old
 
 
 def run_hls4ml(model, X, want, folder: Path, repeats) -> dict:

@@ -30,13 +30,9 @@ Needs hls4ml, PyTorch and g++. Usage: ``python benchmarks/rnn_vs_hls4ml.py [--ba
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import sys
 import tempfile
-import time
 import traceback
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 from _machine import machine, write  # noqa: E402
+from _timing import best_rate, cache_dir, quiet, timed  # noqa: E402
 
 import nnfx  # noqa: E402
 from nnfx.runtime.csim import CSimulation  # noqa: E402
@@ -52,43 +49,6 @@ from nnfx.ui import console, table  # noqa: E402
 
 PRECISION = "fixed<16,6>"
 UNITS = 16
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    result = fn(*args)
-    return result, time.perf_counter() - start
-
-
-def best_rate(fn, X: np.ndarray, repeats: int) -> tuple[float, object]:
-    fn(X[:4])
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        out, seconds = timed(fn, X)
-        best = min(best, seconds)
-    return len(X) / best, out
-
-
-@contextlib.contextmanager
-def quiet():
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-@contextlib.contextmanager
-def cache_dir(folder: str):
-    import os
-
-    old = os.environ.get("NNFX_CACHE_DIR")
-    os.environ["NNFX_CACHE_DIR"] = folder
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("NNFX_CACHE_DIR", None)
-        else:
-            os.environ["NNFX_CACHE_DIR"] = old
 
 
 def models(kind: str, X: np.ndarray, y: np.ndarray):
