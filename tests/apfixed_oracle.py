@@ -15,6 +15,7 @@ import numpy as np
 from nnfx.backends.hls.render import cpp_type
 from nnfx.backends.hls.writer import TEMPLATES
 from nnfx.compiler.fixed import EXTENSION_ROUNDING, FixedType
+from nnfx.runtime.csim import _build_lock
 
 CONVERT = r"""
 #include <cstdint>
@@ -102,7 +103,10 @@ class ApFixedOracle:
         self.folder = cache_dir / key
         self.binary = self.folder / "ap_quantize"
         if not self.binary.exists():
-            self._build(sources)
+            self.folder.parent.mkdir(parents=True, exist_ok=True)
+            with _build_lock(self.folder.parent / ".locks" / key):  # one builder at a time
+                if not self.binary.exists():
+                    self._build(sources)
 
     def _build(self, sources: dict[str, str]) -> None:
         staging = self.folder.with_name(self.folder.name + f".tmp{os.getpid()}")

@@ -11,6 +11,7 @@ it is loaded, so a damaged cache entry is rebuilt instead of crashing the proces
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -31,6 +32,7 @@ from nnfx.errors import BuildError
 ENGINES = {"csim": "ac", "csim-ap": "ap"}
 FLAGS = ["-O2", "-std=c++14", "-fPIC", "-shared", "-pthread", "-DNNFX_FAST_CONSTANTS"]
 LIBRARY = "libnnfx_csim.so"
+LOCKS = ".locks"  # one empty lock file per build key, so that one process builds it
 RECORD = "library.json"  # size and sha256 of LIBRARY, written after a successful build
 STALE_SECONDS = 3600  # a staging folder this old, or whose builder died, is removed
 
@@ -145,6 +147,27 @@ def _prepare_cache(root: Path) -> None:
         )
 
 
+@contextlib.contextmanager
+def _build_lock(path: Path):
+    """One build of a key at a time across processes (two test workers, two users' runs):
+    the second waits for the first and then finds its build. Where the lock file cannot be
+    made, builds are not serialized (each still installs atomically)."""
+    try:
+        import fcntl
+
+        path.parent.mkdir(exist_ok=True)
+        handle = open(path, "a")  # noqa: SIM115 - held for the block
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class CSimulation:
     """A built C-simulation of one compiled graph for one number type."""
 
@@ -189,6 +212,13 @@ class CSimulation:
         if library is not None:
             return library
         _prepare_cache(root)
+        with _build_lock(root / LOCKS / folder.name):
+            library = verified(folder)  # built by another process while this one waited
+            if library is not None:
+                return library
+            return self._build_unlocked(root, folder, progress)
+
+    def _build_unlocked(self, root: Path, folder: Path, progress: bool) -> Path:
         clean_stale_builds(root)
         try:
             staging = Path(tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=root))

@@ -173,4 +173,4 @@ def test_a_failed_build_is_one_sentence_naming_g_plus_plus(
     message = str(e.value)
     assert message.startswith("g++ failed to build the csim C-simulation: ") and "\n" not in message
     assert culprit in message  # g++'s or ld's own line, not collect2's summary
-    assert not [p for p in (tmp_path / "cache" / "csim").iterdir() if p.name != ".lock"]
+    assert not [p for p in (tmp_path / "cache" / "csim").iterdir() if p.name != csim.LOCKS]
