@@ -7,14 +7,18 @@ Models: the 16-64-32-32-5 MLP (hls4ml's jet-tagging shape, ReLU, softmax) and a 
 65536; samples/s is the best of a few repeats (batch 1: the mean over many single calls).
 
 Then the width sweep (nnfx issue #16): the MLP at widths 6..16, ``auto`` (calibrated on the
-inputs, ``width=W``) and uniform ``fixed<W, I>`` (``I = min(6, W // 2 + 1)``), batch 65536:
-the fixed ONNX model as exported (float32 codes where the export proves them exact, see
-docs/semantics.md) and forced to float64 codes, each against the float model in the same run,
-with the ratio (time / float time: the median over rounds of back-to-back calls, which the
-load of a shared machine moves less than either rate) and the element type the graph used;
-``ratio long forms`` is the chosen codes with ``short_forms=False``, the exact forms that
-preceded the shorter ones of issue #16 (Mod input reduction, the five-op WRAP after a Dense),
-the before of the same run.
+inputs, ``width=W``) and uniform ``fixed<W, I>`` (``I = min(6, W // 2 + 1)``), batch 65536,
+each against the float model (one call of 65536 rows) in the same run, as a ratio (time /
+float time: the median over rounds of back-to-back calls, which the load of a shared machine
+moves less than either rate):
+- ``ratio engine``: nnfx's ``ort`` engine, the fixed ONNX model as exported (float32 codes
+  where the export proves them exact, see docs/semantics.md) run in cache-sized calls
+  (``rows_per_call``, one per core at a time: nnfx.runtime.ort.engine_session);
+  ``vs chunked float`` divides by the float model run the same way, to show what the
+  chunking alone is worth;
+- the befores of the same run, each one call of 65536 rows: ``ratio chosen`` (the same model),
+  ``ratio float64`` (forced to float64 codes) and ``ratio long forms`` (``short_forms=False``,
+  the exact forms that preceded the shorter ones: Mod input reduction, five-op WRAP).
 
 Usage: ``python benchmarks/emulation_throughput.py [--repeats 3] [--sweep-only]``.
 Writes ``benchmarks/results/emulation_throughput.json``.
@@ -29,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import onnx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine, write  # noqa: E402
@@ -36,7 +41,12 @@ from _models import build_models  # noqa: E402
 
 import nnfx  # noqa: E402
 from nnfx.backends.onnx import codes_dtype, to_fixed_onnx  # noqa: E402
-from nnfx.runtime.ort import available_providers, session  # noqa: E402
+from nnfx.runtime.ort import (  # noqa: E402
+    available_providers,
+    engine_session,
+    run_batched,
+    session,
+)
 from nnfx.ui import console, table  # noqa: E402
 
 BATCHES = (1, 256, 65536)
@@ -50,6 +60,7 @@ def sweep(path: Path, repeats: int) -> list[dict]:
     float_session = session(path)
     name = float_session.get_inputs()[0].name
     X32 = X.astype(np.float32)
+    float_engine, float_rows, float_workers = engine_session(onnx.load(path))
     rows = []
     for width in WIDTHS:
         designs = {
@@ -72,11 +83,23 @@ def sweep(path: Path, repeats: int) -> list[dict]:
             row["float32_nodes"] = next(
                 p.value for p in sessions["chosen"].metadata_props if p.key == "nnfx.float32_nodes"
             )
-            fns = {"float (ORT)": lambda A: float_session.run(None, {name: X32[: len(A)]})}
+            fns = {
+                "float (ORT)": lambda A: float_session.run(None, {name: X32[: len(A)]}),
+                "float (ORT) chunked": lambda A: run_batched(
+                    float_engine, {name: X32[: len(A)]}, float_rows, workers=float_workers
+                ),
+            }
             for label, model in sessions.items():
                 s = session(model)
                 k = s.get_inputs()[0].name
                 fns[f"fixed ONNX {label}"] = lambda A, s=s, k=k: s.run(None, {k: A})
+            # nnfx's ort engine: the chosen model in cache-sized calls (runtime/ort.py)
+            s, per_call, workers = engine_session(sessions["chosen"])
+            k = s.get_inputs()[0].name
+            row["rows_per_call"], row["concurrent_calls"] = per_call, workers
+            fns["fixed ONNX engine"] = lambda A, s=s, k=k, r=per_call, w=workers: run_batched(
+                s, {k: A}, r, workers=w
+            )
             # rounds of back-to-back calls: the machine's load drifts, so each ratio is the
             # median over rounds of the times within one round; samples/s the best call
             times: dict[str, list[float]] = {label: [] for label in fns}
@@ -88,13 +111,16 @@ def sweep(path: Path, repeats: int) -> list[dict]:
                     times[label].append(_timed(fns[label], X))
             for label in fns:
                 row[label] = len(X) / min(times[label])
-            for label in sessions:
+            for label in (*sessions, "engine"):
                 ratios = np.divide(times[f"fixed ONNX {label}"], times["float (ORT)"])
                 row[f"ratio {label}"] = float(np.median(ratios))
+            chunked = np.divide(times["fixed ONNX engine"], times["float (ORT) chunked"])
+            row["ratio engine vs chunked float"] = float(np.median(chunked))
             rows.append(row)
             console.print(
-                f"{design}: float {row['float (ORT)']:,.0f}/s, fixed ({row['codes']}) "
-                f"{row['fixed ONNX chosen']:,.0f}/s = {row['ratio chosen']:.2f}x, float64 "
+                f"{design}: float {row['float (ORT)']:,.0f}/s, engine ({row['codes']}, "
+                f"{per_call} rows a call) {row['fixed ONNX engine']:,.0f}/s = "
+                f"{row['ratio engine']:.2f}x, one call {row['ratio chosen']:.2f}x, float64 "
                 f"{row['fixed ONNX float64']:,.0f}/s = {row['ratio float64']:.2f}x, long forms "
                 f"{row['ratio long forms']:.2f}x"
             )
@@ -150,8 +176,9 @@ def main() -> None:
                 console.print(
                     f"{name} batch {batch}: " + ", ".join(f"{e} {row[e]:,.0f}/s" for e in engines)
                 )
-    sweep_columns = ["design", "codes", "float (ORT)", "fixed ONNX chosen", "ratio chosen"]
-    sweep_columns += ["fixed ONNX float64", "ratio float64", "ratio long forms"]
+    sweep_columns = ["design", "codes", "rows_per_call", "float (ORT)", "fixed ONNX engine"]
+    sweep_columns += ["ratio engine", "ratio engine vs chunked float", "ratio chosen"]
+    sweep_columns += ["ratio float64", "ratio long forms"]
     console.print(
         table(
             f"MLP batch 65536, samples/s on {provider} ({machine()['cores']} cores)",

@@ -179,16 +179,20 @@ class CompiledModel:
         them itself, as quantize_raw does (+-inf under SAT included)."""
         from nnfx.backends.onnx import _safe
         from nnfx.compiler.fixed import to_raw
-        from nnfx.runtime.ort import run_batched, session
+        from nnfx.runtime.ort import engine_session, run_batched
 
         if getattr(self, "_ort_session", None) is None:
-            self._ort_session = session(self.fixed_onnx())
+            self._ort_session, self._ort_rows, self._ort_workers = engine_session(self.fixed_onnx())
         feeds = {_safe(k): v for k, v in inputs.items()}
         if any(self.graph.tensors[k].batch_axis for k in (*inputs, *self.graph.outputs)):
             results = self._ort_session.run(None, feeds)  # run_batched splits axis 0
         else:
             results = run_batched(
-                self._ort_session, feeds, progress=len(next(iter(feeds.values()))) > 1_000_000
+                self._ort_session,
+                feeds,
+                batch_size=self._ort_rows,
+                workers=self._ort_workers,
+                progress=len(next(iter(feeds.values()))) > 1_000_000,
             )
         raw = {}
         for name, values in zip(self.graph.outputs, results, strict=True):

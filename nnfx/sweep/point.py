@@ -156,13 +156,14 @@ def emulate(job: Job, compiled) -> dict:
 
 def _ort_runner(compiled, threads: int):
     """A function from model-layout inputs to the design's outputs (as ``predict`` gives
-    them), on a session of the fixed-point ONNX model with ``threads`` threads."""
+    them), on a session of the fixed-point ONNX model: ``threads`` concurrent calls of
+    cache-sized chunks on the CPU (0: one per core), or CUDA."""
     from nnfx.compiler.fixed import to_float, to_raw
     from nnfx.compiler.ir import INTEGER
     from nnfx.compiler.layout import to_ir
-    from nnfx.runtime.ort import session
+    from nnfx.runtime.ort import engine_session, run_batched
 
-    sess = session(compiled.fixed_onnx(), threads=threads)
+    sess, rows, workers = engine_session(compiled.fixed_onnx(), threads)
     names = [i.name for i in sess.get_inputs()]  # in the order of the graph's inputs
     graph, model = compiled.graph, compiled.float_model
 
@@ -170,7 +171,9 @@ def _ort_runner(compiled, threads: int):
         inputs = compiled.checked_inputs(X)
         feeds = dict(zip(names, (inputs[k] for k in graph.inputs), strict=True))
         outputs = {}
-        for name, values in zip(graph.outputs, sess.run(None, feeds), strict=True):
+        for name, values in zip(
+            graph.outputs, run_batched(sess, feeds, rows, workers=workers), strict=True
+        ):
             t = graph.tensors[name]
             ir = to_ir(values, t.onnx_perm, t.batch_axis)
             # the codes the reference gives, then its values (predict's own conversion)
