@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
+from _hls4ml import build_and_run  # noqa: E402
 from _machine import machine, write  # noqa: E402
 from _timing import best_rate, cache_dir, quiet, timed  # noqa: E402
 
@@ -262,7 +263,7 @@ def run_hls4ml(model, X, want, folder: Path, repeats) -> dict:
     from qonnx.util.cleanup import cleanup_model
 
     row: dict = {"tool": "hls4ml", "engine": "csim (ap_fixed)"}
-    stage = "conversion"
+    wrapper = None
     try:
         with quiet():
             wrapper = cleanup_model(ModelWrapper(model))
@@ -271,24 +272,15 @@ def run_hls4ml(model, X, want, folder: Path, repeats) -> dict:
             config = hls4ml.utils.config_from_onnx_model(
                 wrapper, granularity="name", backend="Vitis", default_precision=PRECISION
             )
-            hls_model = hls4ml.converters.convert_from_onnx_model(
-                wrapper,
-                output_dir=str(folder),
-                project_name="myproject",
-                backend="Vitis",
-                io_type="io_parallel",
-                hls_config=config,
-            )
-            stage = "compile"
-            _, row["cold_build_s"] = timed(hls_model.compile)
-            stage = "predict"
-            row["samples_per_s"], out = best_rate(
-                lambda x: hls_model.predict(np.ascontiguousarray(x)), X, repeats
+            out = build_and_run(
+                hls4ml.converters.convert_from_onnx_model, wrapper, config, folder, X, repeats, row
             )
         row.update(agreement(out, want))
     except Exception as error:  # noqa: BLE001 (the refusal is the result)
-        row["error"] = f"{stage}: {one_line(error)}"
-        if "channels-last" in row["error"]:  # hls4ml names no node: the one it refused
+        stage = getattr(error, "stage", "conversion")  # a StageError from build_and_run
+        cause = getattr(error, "error", error)
+        row["error"] = f"{stage}: {one_line(cause)}"
+        if "channels-last" in row["error"] and wrapper is not None:  # hls4ml names no node
             left = sorted(
                 {
                     n.op_type

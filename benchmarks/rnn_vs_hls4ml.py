@@ -39,6 +39,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
+from _hls4ml import build_and_run  # noqa: E402
 from _machine import machine, write  # noqa: E402
 from _timing import best_rate, cache_dir, quiet, timed  # noqa: E402
 
@@ -132,7 +133,6 @@ def hls4ml_pytorch(model, X, unique, ref, folder: Path, repeats) -> dict:
     import hls4ml
 
     row: dict = {"tool": "hls4ml", "engine": "csim (ap_fixed), PyTorch front end"}
-    stage = "conversion"
     try:
         with quiet():
             config = hls4ml.utils.config_from_pytorch_model(
@@ -143,27 +143,21 @@ def hls4ml_pytorch(model, X, unique, ref, folder: Path, repeats) -> dict:
                 default_precision=PRECISION,
                 default_reuse_factor=1,
             )
-            hls_model = hls4ml.converters.convert_from_pytorch_model(
-                model,
-                output_dir=str(folder),
-                project_name="myproject",
-                backend="Vitis",
-                io_type="io_parallel",
-                hls_config=config,
-            )
-            stage = "compile"
-            _, row["cold_build_s"] = timed(hls_model.compile)
-            stage = "predict"
             # hls4ml's PyTorch front end takes the input channels-first, (features, steps),
             # and transposes it to channels-last itself: give it that layout
-            row["samples_per_s"], out = best_rate(
-                lambda x: hls_model.predict(np.ascontiguousarray(x.transpose(0, 2, 1), np.float32)),
+            out = build_and_run(
+                hls4ml.converters.convert_from_pytorch_model,
+                model,
+                config,
+                folder,
                 X,
                 repeats,
+                row,
+                prepare=lambda x: np.ascontiguousarray(x.transpose(0, 2, 1), np.float32),
             )
         row["agreement"] = agreement(out[:unique], ref)
     except Exception as error:  # noqa: BLE001 (recorded)
-        row["error"] = f"{stage}: {type(error).__name__}: {error}"[:300]
+        row["error"] = str(error)[:300]
         row["traceback"] = traceback.format_exc(limit=-3)
     return row
 

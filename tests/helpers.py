@@ -180,7 +180,14 @@ def run_strict_testbench(
 def assert_auto_keeps_top1_and_is_bit_exact(path, train, held_out):
     """``path`` compiled at ``auto`` (calibrated on ``train``) keeps the float model's top-1
     class on >= 97% of ``held_out`` and gives the reference's codes in ort, csim, csim-ap."""
-    compiled = nnfx.compile(str(path), "auto", calibration=train)
+    assert_keeps_top1_and_is_bit_exact(
+        path, nnfx.compile(str(path), "auto", calibration=train), held_out
+    )
+
+
+def assert_keeps_top1_and_is_bit_exact(path, compiled, held_out):
+    """``compiled`` (from ``path``) keeps the float model's top-1 class on >= 97% of
+    ``held_out`` and gives the reference's codes in ort, csim, csim-ap."""
     float_top1 = nnfx.load(str(path)).predict(held_out).argmax(axis=1)
     assert np.mean(compiled.predict(held_out).argmax(axis=1) == float_top1) >= 0.97
     reference = compiled.predict_raw(held_out)

@@ -273,6 +273,14 @@ class _QuantizedWeights(_Fake):
         self.bias_spec = spec_or_none(bias)
         self._masks: dict[str, np.ndarray] = {}
 
+    def build(self, input_shape, rng, dtype):
+        _require_float64(self, dtype)
+        return super().build(input_shape, rng, dtype)
+
+    def config(self):
+        spec = {"weight": str(self.weight_spec), "bias": str(self.bias_spec)}
+        return {**super().config(), **spec}
+
     def _quantized(self) -> list[tuple[object, QuantSpec]]:
         pairs = [(self.W, self.weight_spec)]
         if self.use_bias:
@@ -306,14 +314,14 @@ class _QuantizedWeights(_Fake):
     def forward(self, x, training=False):
         saved = self._swapped()
         try:
-            return super().forward(x, training)  # type: ignore[misc]
+            return super().forward(x, training)
         finally:
             self._restore(saved)
 
     def backward(self, grad_output):
         saved = self._swapped()
         try:
-            grad = super().backward(grad_output)  # type: ignore[misc]
+            grad = super().backward(grad_output)
         finally:
             self._restore(saved)
         for p, _ in self._quantized():
@@ -330,13 +338,6 @@ class QDense(_QuantizedWeights, Dense):
         super().__init__(units, **kwargs)
         self._init_quantizers(weight, bias)
 
-    def build(self, input_shape, rng, dtype):
-        _require_float64(self, dtype)
-        return super().build(input_shape, rng, dtype)
-
-    def config(self):
-        return {**super().config(), "weight": str(self.weight_spec), "bias": str(self.bias_spec)}
-
 
 class QConv2D(_QuantizedWeights, Conv2D):
     """:class:`Conv2D` with fake-quantized weight and bias (see :class:`QDense`)."""
@@ -344,13 +345,6 @@ class QConv2D(_QuantizedWeights, Conv2D):
     def __init__(self, filters: int, kernel_size, weight=None, bias=None, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
         self._init_quantizers(weight, bias)
-
-    def build(self, input_shape, rng, dtype):
-        _require_float64(self, dtype)
-        return super().build(input_shape, rng, dtype)
-
-    def config(self):
-        return {**super().config(), "weight": str(self.weight_spec), "bias": str(self.bias_spec)}
 
 
 def set_surrogate(model_or_layers, on: bool = True) -> None:

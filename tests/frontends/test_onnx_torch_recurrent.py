@@ -15,7 +15,7 @@ import nnfx
 from nnfx.compiler.ops import Op
 from nnfx.trainer.data import load_dataset
 from tests.csim_union import share_csim
-from tests.helpers import assert_matches_ort
+from tests.helpers import assert_keeps_top1_and_is_bit_exact, assert_matches_ort
 from tests.torch_export import export
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
@@ -176,13 +176,7 @@ def test_auto_keeps_top1_and_is_bit_exact(compiled_cases, digits, case):
     X, _ = digits
     path, compiled, steps_first = compiled_cases[case]
     held_out = X[1400:].transpose(1, 0, 2) if steps_first else X[1400:]
-    float_top1 = nnfx.load(str(path)).predict(held_out).argmax(axis=1)
-    assert np.mean(compiled.predict(held_out).argmax(axis=1) == float_top1) >= 0.97
-    reference = compiled.predict_raw(held_out)
-    for engine in ("ort", "csim", "csim-ap"):
-        raw = compiled.predict_raw(held_out, engine)
-        for output, codes in reference.items():
-            np.testing.assert_array_equal(raw[output], codes, err_msg=f"{engine}: {output}")
+    assert_keeps_top1_and_is_bit_exact(path, compiled, held_out)
 
 
 @needs_gxx

@@ -74,6 +74,40 @@ void recurrent_step(const data_T x[CONFIG_T::n_in], state_T h[CONFIG_T::hidden],
     }
 }
 
+// The state before the first step: zero.
+template <class res_T, typename CONFIG_T>
+void recurrent_start(res_T h[CONFIG_T::hidden], typename CONFIG_T::cell_t c[CONFIG_T::hidden]) {
+    for (int j = 0; j < CONFIG_T::hidden; j++) {
+        h[j] = 0.0;
+        c[j] = 0.0;
+    }
+}
+
+// Step t of the sequence, and its state written out when the layer returns every step.
+template <class data_T, class res_T, typename CONFIG_T>
+void recurrent_time_step(int t, const data_T data[CONFIG_T::steps * CONFIG_T::n_in],
+                         res_T res[CONFIG_T::n_out], res_T h[CONFIG_T::hidden],
+                         typename CONFIG_T::cell_t c[CONFIG_T::hidden],
+                         const typename CONFIG_T::weight_t w[CONFIG_T::n_in * CONFIG_T::n_gates],
+                         const typename CONFIG_T::weight_t r[CONFIG_T::hidden * CONFIG_T::n_gates],
+                         const typename CONFIG_T::bias_t b[CONFIG_T::n_gates],
+                         const typename CONFIG_T::bias_t rb[CONFIG_T::hidden],
+                         const typename CONFIG_T::sig_t sig[CONFIG_T::sigmoid_config::table_size],
+                         const typename CONFIG_T::tanh_t tanh[CONFIG_T::tanh_config::table_size]) {
+    nnfx::recurrent_step<data_T, res_T, CONFIG_T>(&data[t * CONFIG_T::n_in], h, c, w, r, b, rb,
+                                                  sig, tanh);
+    if (CONFIG_T::return_sequences)
+        for (int j = 0; j < CONFIG_T::hidden; j++) res[t * CONFIG_T::hidden + j] = h[j];
+}
+
+// The last state out, when the layer returns only that.
+template <class res_T, typename CONFIG_T>
+void recurrent_finish(const res_T h[CONFIG_T::hidden], res_T res[CONFIG_T::n_out]) {
+    if (!CONFIG_T::return_sequences)
+        for (int j = 0; j < CONFIG_T::hidden; j++) res[j] = h[j];
+}
+
+// The two forms differ only in the pragma on the step loop.
 template <class data_T, class res_T, typename CONFIG_T>
 void recurrent_static(const data_T data[CONFIG_T::steps * CONFIG_T::n_in],
                       res_T res[CONFIG_T::n_out],
@@ -85,20 +119,14 @@ void recurrent_static(const data_T data[CONFIG_T::steps * CONFIG_T::n_in],
                       const typename CONFIG_T::tanh_t tanh[CONFIG_T::tanh_config::table_size]) {
     res_T h[CONFIG_T::hidden];
     typename CONFIG_T::cell_t c[CONFIG_T::hidden];
-    for (int j = 0; j < CONFIG_T::hidden; j++) {
-        h[j] = 0.0;
-        c[j] = 0.0;
-    }
+    nnfx::recurrent_start<res_T, CONFIG_T>(h, c);
 steps:
     for (int t = 0; t < CONFIG_T::steps; t++) {
 #pragma HLS PIPELINE off
-        nnfx::recurrent_step<data_T, res_T, CONFIG_T>(&data[t * CONFIG_T::n_in], h, c, w, r, b,
-                                                      rb, sig, tanh);
-        if (CONFIG_T::return_sequences)
-            for (int j = 0; j < CONFIG_T::hidden; j++) res[t * CONFIG_T::hidden + j] = h[j];
+        nnfx::recurrent_time_step<data_T, res_T, CONFIG_T>(t, data, res, h, c, w, r, b, rb, sig,
+                                                           tanh);
     }
-    if (!CONFIG_T::return_sequences)
-        for (int j = 0; j < CONFIG_T::hidden; j++) res[j] = h[j];
+    nnfx::recurrent_finish<res_T, CONFIG_T>(h, res);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
@@ -112,19 +140,13 @@ void recurrent_unrolled(const data_T data[CONFIG_T::steps * CONFIG_T::n_in],
                         const typename CONFIG_T::tanh_t tanh[CONFIG_T::tanh_config::table_size]) {
     res_T h[CONFIG_T::hidden];
     typename CONFIG_T::cell_t c[CONFIG_T::hidden];
-    for (int j = 0; j < CONFIG_T::hidden; j++) {
-        h[j] = 0.0;
-        c[j] = 0.0;
-    }
+    nnfx::recurrent_start<res_T, CONFIG_T>(h, c);
     for (int t = 0; t < CONFIG_T::steps; t++) {
 #pragma HLS UNROLL
-        nnfx::recurrent_step<data_T, res_T, CONFIG_T>(&data[t * CONFIG_T::n_in], h, c, w, r, b,
-                                                      rb, sig, tanh);
-        if (CONFIG_T::return_sequences)
-            for (int j = 0; j < CONFIG_T::hidden; j++) res[t * CONFIG_T::hidden + j] = h[j];
+        nnfx::recurrent_time_step<data_T, res_T, CONFIG_T>(t, data, res, h, c, w, r, b, rb, sig,
+                                                           tanh);
     }
-    if (!CONFIG_T::return_sequences)
-        for (int j = 0; j < CONFIG_T::hidden; j++) res[j] = h[j];
+    nnfx::recurrent_finish<res_T, CONFIG_T>(h, res);
 }
 
 }  // namespace nnfx
