@@ -175,6 +175,17 @@ def _resize_factors(c: Converter, x: Value, scales, sizes) -> list[float]:
     return factors
 
 
+def _only_mode(c: Converter, supported: str, what: str) -> None:
+    """Refuse a ``mode`` attribute other than ``supported`` (its default), saying ``what``
+    nnfx supports."""
+    mode = c.attr("mode", supported, "string")
+    if mode != supported:
+        raise c.error(
+            f"mode '{for_message(mode, 24)}' is not supported; nnfx supports {what}",
+            UnsupportedOpError,
+        )
+
+
 def resize(c: Converter) -> None:
     """ONNX Resize, mode nearest: 1-D or 2-D, whole-number scales or sizes that are whole
     multiples, any coordinate transformation and nearest mode that repeat each value."""
@@ -182,13 +193,7 @@ def resize(c: Converter) -> None:
         return
     names = c.inputs(1, 4) if c.opset >= 11 else c.inputs(2)
     x = c.tensor(names[0])
-    mode = c.attr("mode", "nearest", "string")
-    if mode != "nearest":
-        raise c.error(
-            f"mode '{for_message(mode, 24)}' is not supported; nnfx supports nearest "
-            "resizing by whole numbers (each value repeated)",
-            UnsupportedOpError,
-        )
+    _only_mode(c, "nearest", "nearest resizing by whole numbers (each value repeated)")
     if c.opset >= 11:
         transform = c.attr("coordinate_transformation_mode", "half_pixel", "string")
         nearest = c.attr("nearest_mode", "round_prefer_floor", "string")
@@ -216,13 +221,7 @@ def upsample(c: Converter) -> None:
         return
     names = c.inputs(2) if c.opset >= 9 else c.inputs(1)
     x = c.tensor(names[0])
-    mode = c.attr("mode", "nearest", "string")
-    if mode != "nearest":
-        raise c.error(
-            f"mode '{for_message(mode, 24)}' is not supported; nnfx supports nearest "
-            "upsampling by whole numbers (each value repeated)",
-            UnsupportedOpError,
-        )
+    _only_mode(c, "nearest", "nearest upsampling by whole numbers (each value repeated)")
     if c.opset >= 9:
         scales = [float(v) for v in c.numbers(names[1], "scales").reshape(-1)]
     else:
@@ -252,13 +251,7 @@ def pad(c: Converter) -> None:
         return
     names = c.inputs(2, 4) if c.opset >= 11 else c.inputs(1)
     x = c.tensor(names[0])
-    mode = c.attr("mode", "constant", "string")
-    if mode != "constant":
-        raise c.error(
-            f"mode '{for_message(mode, 24)}' is not supported; nnfx supports constant "
-            "padding with zeros",
-            UnsupportedOpError,
-        )
+    _only_mode(c, "constant", "constant padding with zeros")
     value = _pad_constant(c, names)
     if value != 0:
         raise c.error(
