@@ -370,13 +370,20 @@ def compile(  # noqa: A001  (the public name the API promises)
     width: int = 16,
     reuse_factor: int = 1,
     config: str | Path | None = None,
+    *,
+    ranges: dict[str, tuple] | None = None,
 ) -> CompiledModel:
     """Lower a model (a path, an ``onnx.ModelProto`` or a loaded :class:`Model`) to fixed point.
 
     ``precision``: a type string for every tensor (``"fixed<16,6>"``), ``"auto"`` (needs
     ``calibration``, uses ``width`` bits), a :class:`PrecisionConfig` or its dict form;
-    ``config``: a YAML/JSON precision file (overrides ``precision``).
+    ``config``: a YAML/JSON precision file (overrides ``precision``). ``ranges``: instead of
+    ``calibration``, the ranges an earlier calibration of the same model observed
+    (:func:`nnfx.runtime.calibration.observed_ranges` on ``model.to_ir_inputs(data)``), so
+    that many designs calibrate once (``nnfx.sweep`` does).
     """
+    if ranges is not None and calibration is not None:
+        raise ConfigError("give compile() calibration data or ranges, not both")
     started = time.perf_counter()
     if isinstance(model_or_path, Model):
         model = model_or_path
@@ -405,8 +412,7 @@ def compile(  # noqa: A001  (the public name the API promises)
         {f: getattr(settings, f) for f in settings.__dataclass_fields__}
     )
     inputs = _calibration_inputs(model, calibration)
-    ranges = None
-    if inputs is not None:
+    if ranges is None and inputs is not None:
         from nnfx.runtime.calibration import observed_ranges
 
         check_calibration(model.graph, inputs)

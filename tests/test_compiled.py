@@ -122,3 +122,21 @@ def test_integer_bits_above_the_width_give_a_valid_accumulator():
     X = np.array([[64.0], [-128.0], [0.0]], np.float32)
     assert np.array_equal(compiled.predict_raw(X)["y"], np.zeros((3, 1), np.int64))
     assert np.array_equal(compiled.predict_raw(X, "ort")["y"], np.zeros((3, 1), np.int64))
+
+
+def test_ranges_observed_once_compile_like_the_calibration_data(digits_mlp):
+    # a sweep calibrates once and compiles every auto design from the observed ranges
+    from nnfx.errors import ConfigError
+    from nnfx.runtime.calibration import observed_ranges
+
+    path, X, _, Xt, _ = digits_mlp
+    model = nnfx.load(path)
+    ranges = observed_ranges(model.graph, model.to_ir_inputs(X))
+    for width in (6, 11):
+        direct = nnfx.compile(model, "auto", calibration=X, width=width)
+        again = nnfx.compile(model, "auto", width=width, ranges=ranges)
+        assert again.summary() == direct.summary()
+        ours, theirs = direct.predict_raw(Xt), again.predict_raw(Xt)
+        assert all(np.array_equal(ours[k], theirs[k]) for k in ours)
+    with pytest.raises(ConfigError, match="calibration data or ranges, not both"):
+        nnfx.compile(model, "auto", calibration=X, ranges=ranges)

@@ -229,6 +229,7 @@ def _prepare(model_or_path, X, y, calibration, task, part, clock, drop, chunk_ro
         task=task,
         labels=labels,
         calibration=cal,
+        ranges=ranges,
         search_X=rows_of(X, 0, search_rows) if search else None,
         search_y=(labels if labels is not None else y)[:search_rows] if search else None,
         widest_integer_bits=widest,

@@ -28,6 +28,7 @@ class Job:
     task: str  # "classification" or "regression"
     labels: np.ndarray | None  # classification: y as integer labels
     calibration: object  # inputs the auto policy (and the search's compiles) calibrate on
+    ranges: dict  # what a float run over ``calibration`` observed: auto calibrates once
     search_X: object  # the precision search's data and labels
     search_y: np.ndarray | None
     widest_integer_bits: int  # the uniform policy's integer bits (the widest calibrated range)
@@ -104,7 +105,7 @@ def compile_design(job: Job, point: Point):
         integer = min(job.widest_integer_bits + 1, w)  # + 1: the sign bit
         return nnfx.compile(job.model, f"fixed<{w},{integer},RND,SAT>"), {}
     if point.policy == "auto":
-        return nnfx.compile(job.model, "auto", calibration=job.calibration, width=w), {}
+        return nnfx.compile(job.model, "auto", width=w, ranges=job.ranges), {}
     from nnfx.search import search_precision
 
     if w > 32:
