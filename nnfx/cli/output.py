@@ -26,7 +26,16 @@ def print_overflows(compiled, X, data: str) -> None:
     samples = compiled.float_model.samples(compiled.float_model.model_inputs(X))
     console.print(f"values that overflowed their type (wrapped or saturated) on {data}:")
     console.print(table(None, ["layer", f"values overflowed ({samples} samples)"], counts))
-    if compiled.options.get("precision") == "auto":
+    from nnfx.compiler.model_types import fixes_types
+
+    if fixes_types(compiled.float_model.graph):
+        hint = (
+            "this model fixes its quantized types itself (QONNX Quant, QuantizeLinear): at "
+            "those types an overflow is the model's own saturation, which no --precision "
+            "changes; the layers it leaves in float take --precision's types: "
+            "docs/quantized.md"
+        )
+    elif compiled.options.get("precision") == "auto":
         hint = (
             "these values lie beyond the calibrated ranges: calibrate on data that covers "
             "them, or add integer bits (margin_bits, per-layer types): docs/precision.md"
