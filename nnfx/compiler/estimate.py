@@ -10,6 +10,7 @@ The model, for a layer with reuse factor R:
   slices (27x18 DSP48E2: ``ceil(a/27) * ceil(b/18)`` with ``a >= b``) when both operands are wider
   than 4 bits and the weight is not a power of two; otherwise to LUTs (about ``a*b/2``).
 - the adder tree of each output has ``n_in - 1`` adders of the accumulator width, one LUT per bit.
+  A binary layer (compiler/binary.py) is priced as its XNOR-popcount form instead.
 - flip-flops hold each product and each output for one pipeline stage.
 - weights stay in LUTs/registers under the latency strategy; under the resource strategy they
   go to block RAM: ``ceil(bits / 18432)`` BRAM18 per ``R``-way bank.
@@ -29,6 +30,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from nnfx.compiler.binary import binary_form, binary_price
 from nnfx.compiler.ir import INTEGER, Graph, Node
 from nnfx.compiler.ops import Activation, Op, activation_rule
 from nnfx.errors import ConfigError, UnsupportedOpError
@@ -167,6 +169,12 @@ def _multiplier_cost(a: int, b: int, weight: float) -> tuple[int, int]:
 
 
 def _linear(graph: Graph, node: Node, reuse: int, strategy: str) -> LayerEstimate:
+    form = binary_form(graph, node)
+    if form is not None:  # the XNOR-popcount form: no multiplier (compiler/binary.py)
+        price = binary_price(graph, node, form, reuse, strategy == "resource")
+        return LayerEstimate(
+            node.name, node.op.value, reuse_factor=reuse, strategy=strategy, **price
+        )
     return _linear_over(graph, node, node.constant(graph, "weight"), reuse, strategy)
 
 

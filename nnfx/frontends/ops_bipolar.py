@@ -22,6 +22,7 @@ import numpy as np
 from nnfx.compiler.fixed import FixedType
 from nnfx.compiler.ir import FLOAT
 from nnfx.compiler.ops import Activation, ActivationAttrs, Op
+from nnfx.frontends import per_channel
 from nnfx.frontends.context import Converter, Value
 from nnfx.frontends.ops_quant import EXACT_ACTIVATIONS, _exponents, _refuse, _type
 
@@ -74,15 +75,27 @@ def bipolar_quant(c: Converter) -> None:
         signs = np.where(values >= 0, 1.0, -1.0)
         c.set_output(Value(const=signs * np.ldexp(1.0, -frac), dtype=t))
         return
-    if np.unique(exponents).size != 1:
-        raise _refuse(
-            c,
-            "a per-channel scale on computed data is not supported (one type per tensor); "
-            "per-channel scales are supported on weights",
-        )
+    if np.unique(exponents).size != 1:  # per channel: signs +-1, then +-2^-F_c
+        _per_channel(c, x_name, exponents)
+        return
     frac = int(exponents.reshape(-1)[0])
     x = keep_sign(c, x_name, c.tensor(x_name), SIGN_TYPE)
     t = _type(c, 2, frac, True, "RND_CONV", "SAT")
     attrs = ActivationAttrs(Activation.BIPOLAR, alpha=float(np.ldexp(1.0, -frac)))
     out = c.emit(Op.ACTIVATION, [str(x.tensor)], attrs, dtype=t)
     c.set_output(c.new_value(out, x.perm, dtype=t))
+
+
+def _per_channel(c: Converter, x_name: str, exponents: np.ndarray) -> None:
+    """A per-channel scale ``2^-F_c`` on computed data: the bipolar activation with
+    ``alpha = 1`` (codes +1 and -1 of ``fixed<2, 2>``), then an exact per-channel multiply by
+    ``2^-F_c`` into ``fixed<2 + F_max - F_min, 2 - F_min>`` (frontends/per_channel.py)."""
+    x = c.tensor(x_name)
+    frac = per_channel.channel_exponents(c, x, exponents)
+    signs_t = FixedType(2, 2, True, "RND_CONV", "SAT")
+    per_channel.union_type(c, frac, signs_t)  # refused before any node is emitted
+    x = keep_sign(c, x_name, x, SIGN_TYPE)
+    attrs = ActivationAttrs(Activation.BIPOLAR, alpha=1.0)
+    out = c.emit(Op.ACTIVATION, [str(x.tensor)], attrs, suffix="_sign", dtype=signs_t)
+    signs = c.new_value(out, x.perm, dtype=signs_t)
+    c.set_output(per_channel.dequantize(c, signs, frac, signs_t))

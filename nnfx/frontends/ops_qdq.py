@@ -12,11 +12,13 @@ codes, so:
 - ``QuantizeLinear`` of computed data, read only by ``DequantizeLinear`` nodes of the same
   scale and zero point 0, is a Quant: the value takes ``fixed<b, b - F, RND_CONV, SAT>``
   (``ufixed`` for the unsigned types) at its producer or through an inserted requantize, and
-  the ``DequantizeLinear`` is the identity on it.
+  the ``DequantizeLinear`` is the identity on it. Per axis (power-of-two scales, zero point
+  0): the codes then the values, as a QONNX Quant per channel
+  (:mod:`nnfx.frontends.per_channel`).
 
 A scale that is not a power of two or a zero point that is not 0 is folded
-(:mod:`nnfx.frontends.scaled`). Anything else (a per-axis scale on computed data, an integer
-tensor read by another op) is refused in one sentence.
+(:mod:`nnfx.frontends.scaled`). Anything else (a folded per-axis scale on computed data, an
+integer tensor read by another op) is refused in one sentence.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from nnfx.compiler.fixed import MAX_WIDTH, FixedType
 from nnfx.compiler.ir import for_message
-from nnfx.frontends import scaled
+from nnfx.frontends import per_channel, scaled
 from nnfx.frontends.context import Converter, Value
 from nnfx.frontends.ops_quant import _exponents, _refuse, _type, typed
 
@@ -41,11 +43,12 @@ INTEGER_TYPES = {
 }
 # ONNX output_dtype (opset 21) -> numpy
 OUTPUT_DTYPES = {3: np.int8, 2: np.uint8, 5: np.int16, 4: np.uint16}
-# QuantizeLinear outputs of computed data: ONNX name -> (its exponent, its zero point's dtype),
-# per converter, for the DequantizeLinear nodes that read them.
-_PENDING: weakref.WeakKeyDictionary[Converter, dict[str, tuple[int, np.dtype]]] = (
-    weakref.WeakKeyDictionary()
-)
+# QuantizeLinear outputs of computed data: ONNX name -> (its exponent, or per axis a tuple of
+# each channel's, and its zero point's dtype), per converter, for the DequantizeLinear nodes
+# that read them.
+_PENDING: weakref.WeakKeyDictionary[
+    Converter, dict[str, tuple[int | tuple[int, ...], np.dtype]]
+] = weakref.WeakKeyDictionary()
 
 
 def _constants(c: Converter, names: list[str], what: str) -> None:
@@ -118,7 +121,21 @@ def quantize_linear(c: Converter) -> None:
             "output); nnfx reads QuantizeLinear of computed data only before DequantizeLinear",
         )
     if np.size(scale) != 1 or np.size(zero) != 1:
-        raise _refuse(c, "a per-axis scale on computed data is not supported (one type per tensor)")
+        if np.any(np.asarray(zero) != 0) or not scaled.is_power_of_two(scale):
+            raise _refuse(
+                c,
+                "a per-axis scale on computed data is supported only with power-of-two scales "
+                "and zero point 0 (a folded scale is one per tensor)",
+            )
+        exponents = _exponents(c, scale)
+        if np.unique(exponents).size != 1:  # per channel: codes, then values (per_channel.py)
+            x = c.tensor(x_name)
+            e = _per_axis(c, exponents, (1, *x.onnx_shape))
+            code_type = _type(c, bits, 0, signed, "RND_CONV", "SAT")
+            c.set_output(per_channel.quant(c, x_name, e, code_type))
+            frac = per_channel.channel_exponents(c, x, e)
+            _PENDING.setdefault(c, {})[out] = (tuple(int(f) for f in frac), dtype)
+            return
     if np.any(np.asarray(zero) != 0) or not scaled.is_power_of_two(scale):
         # folded (frontends/scaled.py): the codes here, the value at the DequantizeLinear
         s, z = float(np.float32(scale.reshape(-1)[0])), int(np.asarray(zero).reshape(-1)[0])
@@ -157,7 +174,13 @@ def dequantize_linear(c: Converter) -> None:
         if pending is None:
             raise _refuse(c, "its input is neither an integer constant nor a QuantizeLinear")
         exponents = np.unique(_exponents(c, scale))
-        if exponents.size != 1 or int(exponents[0]) != pending[0] or np.any(zero != 0):
+        if isinstance(pending[0], tuple) and scale.size > 1:  # per axis: the same per channel
+            e = _per_axis(c, _exponents(c, scale), (1, *x.onnx_shape))
+            exponents = np.array(tuple(int(f) for f in per_channel.channel_exponents(c, x, e)))
+            same = exponents.tolist() == list(pending[0])
+        else:
+            same = exponents.size == 1 and (int(exponents[0]),) == (pending[0],)
+        if not same or np.any(zero != 0):
             raise _refuse(
                 c,
                 "its scale or zero point differs from its QuantizeLinear's; nnfx reads a "

@@ -8,7 +8,9 @@ then saturating. On a constant it is applied here, once, and the constant rememb
 (:attr:`Value.dtype`); :func:`annotate` hands that type to the Gemm/MatMul/Conv reading it as
 its weight or bias. On computed data, the value's IR tensor takes the type: the producing
 node's own output when that node computes an exact value and quantizes once (Dense, Conv, a
-ReLU or linear activation read only here), else a linear activation node that requantizes.
+ReLU or linear activation read only here), else a linear activation node that requantizes; a
+per-channel scale on computed data is two exact shifts around one quantization
+(:mod:`nnfx.frontends.per_channel`).
 The precision assignment keeps these types over any config (:mod:`nnfx.compiler.model_types`).
 """
 
@@ -22,7 +24,7 @@ from nnfx.compiler.fixed import MAX_ABS_INTEGER, MAX_WIDTH, FixedType, quantize
 from nnfx.compiler.ir import FLOAT, LayerPrecision, for_message
 from nnfx.compiler.ops import Activation, ActivationAttrs, Op
 from nnfx.errors import UnsupportedOpError
-from nnfx.frontends import scaled
+from nnfx.frontends import per_channel, scaled
 from nnfx.frontends.context import Converter, Value
 
 # QONNX's rounding modes -> nnfx's (CEIL and UP are nnfx's own, docs/semantics.md).
@@ -123,12 +125,10 @@ def quant(c: Converter) -> None:
         _constant(c, x, exponents, width, signed, rounding, overflow)
         return
     x = c.tensor(x_name)
-    if np.unique(exponents).size != 1:
-        raise _refuse(
-            c,
-            "a per-channel scale on computed data is not supported (one type per tensor); "
-            "per-channel scales are supported on weights and biases",
-        )
+    if np.unique(exponents).size != 1:  # per channel: codes, then values (per_channel.py)
+        code_type = _type(c, width, 0, signed, rounding, overflow)
+        c.set_output(per_channel.quant(c, x_name, exponents, code_type))
+        return
     t = _type(c, width, int(exponents.reshape(-1)[0]), signed, rounding, overflow)
     _type_value(c, x_name, x, t)
 

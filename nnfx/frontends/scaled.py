@@ -7,9 +7,10 @@ No fixed-point type is the grid ``s (q - z)``, so nnfx folds ``s`` and ``z``:
   ``s (q - z)`` is quantized once to a type :data:`GUARD` bits finer than ``s``
   (``2^-F <= s 2^-GUARD``), round half to even: each weight is within
   ``s 2^-(GUARD + 1)`` of the model's.
-- **Computed data** ``x``: two affine nodes (BatchNorm, one exact product and one quantization
-  each). First ``x`` takes a type ``GUARD`` bits finer than ``s`` (at its producer when that
-  node computes an exact value, as for a power-of-two Quant); then the codes
+- **Computed data** ``x`` (one scale and zero point per tensor): two affine nodes
+  (BatchNorm, one exact product and one quantization each). First ``x`` takes a type
+  ``GUARD`` bits finer than ``s`` (at its producer when that node computes an exact value,
+  as for a power-of-two Quant); then the codes
   ``q = Q_U(x M + z)`` with ``M = Q_M(1/s)`` of ``b + GUARD + 2`` significant bits and ``U``
   the integer type of the codes (the Quant's rounding and saturation); then the value
   ``Q_D(q S - z S)`` with ``S = Q_S(s)`` (``b + GUARD + 2`` significant bits) and ``D``
@@ -198,8 +199,9 @@ def quant(
     if scale.size != 1 or zero.size != 1:
         raise _refuse(
             c,
-            "a per-channel scale or zero point on computed data is not supported (one type per "
-            "tensor); per-channel scales are supported on weights and biases",
+            "a per-channel scale that is not a power of two, or a per-channel zero point, on "
+            "computed data is not supported (a folded scale is one per tensor; power-of-two "
+            "per-channel scales with zero point 0 are)",
         )
     s, z = float(np.float32(scale.reshape(-1)[0])), int(zero.reshape(-1)[0])
     codes = quantize_codes(c, x_name, s, z, code_type, "_codes")

@@ -11,6 +11,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from nnfx.frontends.scaled import is_power_of_two
+
 QONNX_QUANTS = ("Quant", "IntQuant")
 
 
@@ -36,7 +38,10 @@ def folded_quantizers(graph, model: onnx.ModelProto) -> list[Folded]:
         if p is None or p.op.value != "BatchNorm" or len(node.input) < 2:
             continue
         zero = inits.get(node.input[2]) if len(node.input) > 2 and node.input[2] else 0
-        scale = float(np.asarray(inits.get(node.input[1], np.nan)).reshape(-1)[0])
+        scales = np.asarray(inits.get(node.input[1], np.nan), np.float64)
+        if scales.size and is_power_of_two(scales) and not np.any(np.asarray(zero) != 0):
+            continue  # exact types (per channel: two exact shifts, frontends/per_channel.py)
+        scale = float(scales.reshape(-1)[0])
         z = float(np.asarray(zero).reshape(-1)[0])
         if node.op_type == "QuantizeLinear":
             found.append(Folded(p.name, out, node.name, out, scale, z, True))

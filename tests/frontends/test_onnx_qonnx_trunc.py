@@ -155,10 +155,6 @@ def test_unsupported_truncs_are_one_sentence():
     b.inits[b.nodes[-1].input[2]] = np.float32(1.0)
     refused(b, y, "non-zero zero point")
     b = Builder(np.random.default_rng(0))
-    y = trunc(b, pooled(b), 4, 8, 2, 5)
-    del b.nodes[-1].input[4]  # qonnx's version 1: (x, scale, zero point, in bits, out bits)
-    refused(b, y, "5 inputs")
-    b = Builder(np.random.default_rng(0))
     y = trunc(b, pooled(b), 4, 8, 2, 4, signed=False, narrow=True)
     refused(b, y, "unsigned narrow")
 

@@ -524,6 +524,46 @@ def qonnx_ops(rng):
     return model
 
 
+def binary_mlp(rng):
+    """A binary network: BipolarQuant on the input, binary weights with a per-output scale and
+    a quantized bias, the sign step between the layers (both Gemms the XNOR-popcount form)."""
+    general = {"domain": "qonnx.custom_op.general"}
+    model = make_model(
+        [
+            node("BipolarQuant", ["x", "one"], ["xb"], name="sign_in", **general),
+            node("BipolarQuant", ["W1", "s1"], ["w1"], name="binary_w1", **general),
+            node(
+                "Quant",
+                ["B1", "s2", "zero", "b6"],
+                ["b1"],
+                name="bias",
+                signed=1,
+                narrow=0,
+                rounding_mode="ROUND",
+                **general,
+            ),
+            node("Gemm", ["xb", "w1", "b1"], ["h"], name="fc1", transB=1),
+            node("BipolarQuant", ["h", "one"], ["hb"], name="sign", **general),
+            node("BipolarQuant", ["W2", "one"], ["w2"], name="binary_w2", **general),
+            node("Gemm", ["hb", "w2"], ["y"], name="fc2", transB=1),
+        ],
+        [("x", ["N", 20])],
+        [("y", ["N", 3])],
+        {
+            "W1": _weights(rng, 8, 20),
+            "s1": np.ldexp(1.0, -np.arange(8) % 3).reshape(8, 1).astype(np.float32),
+            "B1": _weights(rng, 8),
+            "s2": np.float32(0.25),
+            "zero": np.float32(0.0),
+            "b6": np.float32(6.0),
+            "W2": _weights(rng, 3, 8),
+            "one": np.float32(1.0),
+        },
+    )
+    model.opset_import.append(helper.make_opsetid("qonnx.custom_op.general", 2))
+    return model
+
+
 def input_steps(rng):
     """A standardization (x - mean) / std and a scaling x / 255 on NCHW images: input steps
     (docs/semantics.md) ahead of a Conv."""
@@ -568,6 +608,7 @@ BUILDERS = (
     recurrent,
     qonnx_ops,
     input_steps,
+    binary_mlp,
 )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nnfx.backends.hls.emit_activation import axis_geometry, emit_activation, emit_softmax
+from nnfx.backends.hls.emit_binary import emit_binary
 from nnfx.backends.hls.emit_norm import emit_layer_norm
 from nnfx.backends.hls.emit_recurrent import emit_recurrent
 from nnfx.backends.hls.emit_threshold import emit_threshold
@@ -23,6 +24,7 @@ from nnfx.backends.hls.render import (
     safe_comment,
     struct,
 )
+from nnfx.compiler.binary import binary_form
 from nnfx.compiler.fixed import ALPHA_TYPE, FixedType, fused_alpha_code
 from nnfx.compiler.ir import Node
 from nnfx.compiler.ops import Activation, Op
@@ -68,6 +70,11 @@ def _linear(w: HlsWriter, node: Node, kernel: str, fields: dict, ins, out, in_t,
         alpha_t = w.types.add(w.node_name("alphatype", node), ALPHA_TYPE)
         alpha = literal(fused_alpha_code(w.graph, node) * 2.0**-ALPHA_TYPE.frac)
         slope = f"static {alpha_t} alpha() {{ return {alpha_t}({alpha}); }}"
+    form = binary_form(w.graph, node)
+    if form is not None:  # the XNOR-popcount form (emit_binary.py)
+        args = (ins, out, in_t, out_t)
+        _layer_pragmas(w, node, [emit_binary(w, node, form, kernel, fields, types, [slope], args)])
+        return
     cfg = w.config(node, fields, types, [slope])
     wts = w.constant(node, "weights", types["weight_t"], node.param(w.graph, "weight"))
     bias = node.param(w.graph, "bias") if "bias" in node.params else [0.0]

@@ -69,6 +69,10 @@ ROLES: dict[str, str] = {
     "thresh": "a MultiThreshold's threshold array (codes on its input's grid)",
     "levels": "a MultiThreshold's result for each count of thresholds reached",
     "threshtype": "the threshold type of a MultiThreshold",
+    "signs": "a binary layer's weight sign bits, 16 per word (templates/nnfx_binary.h)",
+    "units": "a binary layer's product magnitude per output",
+    "unittype": "the product magnitude type of a binary layer",
+    "bitstype": "the bit vector type of a binary layer's signs",
     "values": "the double values of a constant array (C-simulation only)",
     "ready": "the flag that converts a constant array at load time (C-simulation only)",
 }

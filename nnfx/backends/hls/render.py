@@ -17,6 +17,8 @@ def cpp_type(t, number: str) -> str:
     its TRN type and a floor type two integer bits wider (templates/nnfx_directed.h)."""
     if t == INTEGER:
         return "int"
+    if isinstance(t, BitsType):
+        return f"ap_uint<{t.width}>" if number == "ap" else f"ac_int<{t.width}, false>"
     if t.rounding in EXTENSION_ROUNDING:
         base = cpp_type(WideType(t.width, t.integer, t.signed, "TRN", t.overflow), number)
         floor_overflow = "WRAP" if t.overflow == "WRAP" else "SAT"
@@ -66,6 +68,14 @@ class WideType:
     @property
     def frac(self) -> int:
         return self.width - self.integer
+
+
+@dataclass(frozen=True)
+class BitsType:
+    """An unsigned bit vector of ``width`` bits (a binary layer's packed signs):
+    ``ap_uint<width>``, ``ac_int<width, false>``."""
+
+    width: int
 
 
 def exact_sum_type(t, count: int) -> WideType:

@@ -24,6 +24,7 @@ from nnfx.backends.hls.options import PART, STRATEGIES, HlsOptions
 from nnfx.backends.hls.render import (
     INDEX_TYPE,
     TABLE_START_BITS,
+    BitsType,
     Types,
     WideType,
     cpp_type,
@@ -59,6 +60,7 @@ __all__ = [
 
 TEMPLATES = Path(__file__).parent / "templates"
 BOUNDARY_BITS = 53  # inputs and outputs cross the C-simulation boundary as exact doubles
+AP_INT_DEFAULT_MAX_W = 1024  # ap_uint's widest unless AP_INT_MAX_W says more (up to 4096)
 
 
 class HlsWriter:
@@ -202,7 +204,13 @@ class HlsWriter:
             if self.options.strategy == "latency"
             else "#pragma HLS DATAFLOW"
         )
+        bits = max(
+            (t.width for t in self.types.defs.values() if isinstance(t, BitsType)), default=0
+        )
         substitutions = {
+            "ap_int_max_w": f"#define AP_INT_MAX_W {bits}  // a binary layer's signs\n"
+            if bits > AP_INT_DEFAULT_MAX_W
+            else "",
             "top": top,
             "signature": signature,
             "typedefs_ap": self.types.render("ap"),
@@ -233,7 +241,7 @@ class HlsWriter:
             out[target] = Template((TEMPLATES / f"{source}.in").read_text()).substitute(
                 substitutions
             )
-        for kernels in ("nnfx_directed.h", "nnfx_kernels.h", "nnfx_recurrent.h"):
+        for kernels in ("nnfx_directed.h", "nnfx_kernels.h", "nnfx_recurrent.h", "nnfx_binary.h"):
             out[f"firmware/{kernels}"] = (TEMPLATES / kernels).read_text()
         for name, text in self.weights.items():
             out[f"firmware/weights/{name}"] = text
