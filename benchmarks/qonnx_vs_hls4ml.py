@@ -166,27 +166,9 @@ def brevitas_trunc(folder: Path):
 
 
 def binary_mlp(folder: Path):
-    import torch
-    from brevitas.nn import QuantHardTanh, QuantIdentity, QuantLinear
-    from brevitas.quant.binary import (
-        SignedBinaryActPerTensorConst,
-        SignedBinaryWeightPerTensorConst,
-    )
+    from tests.qonnx_helpers import brevitas_binary_mlp
 
-    torch.manual_seed(0)
-    act = {"act_quant": SignedBinaryActPerTensorConst, "return_quant_tensor": True}
-    weights = {
-        "weight_quant": SignedBinaryWeightPerTensorConst,
-        "weight_scaling_const": 0.5,
-        "bias": False,
-    }
-    net = torch.nn.Sequential(
-        QuantIdentity(scaling_const=1.0, **act),
-        QuantLinear(16, 32, **weights),
-        QuantHardTanh(scaling_const=1.0, **act),
-        QuantLinear(32, 5, **weights),
-    )
-    return export(net, (16,), folder, "binary")
+    return export(brevitas_binary_mlp((16, 32, 5), seed=0), (16,), folder, "binary")
 
 
 def multi_threshold(rng):

@@ -56,6 +56,18 @@ class Builder:
         )
         return out
 
+    def bipolar(self, x, frac) -> str:
+        """BipolarQuant(x) with scale 2^-frac (an array of exponents: per channel)."""
+        self.count += 1
+        out = f"bq{self.count}"
+        scale = self.const(np.ldexp(1.0, -np.asarray(frac)))
+        self.nodes.append(
+            helper.make_node(
+                "BipolarQuant", [x, scale], [out], name=f"bipolar{self.count}", domain=DOMAIN
+            )
+        )
+        return out
+
     def node(self, op, inputs, **attrs) -> str:
         self.count += 1
         out = f"t{self.count}"
@@ -144,3 +156,58 @@ def ties(rng, shape, frac, span) -> np.ndarray:
     """Values on the 2^-(frac + 2) grid within +-span: exact ties, quarters, beyond the range."""
     k = rng.integers(-span * 2 ** (frac + 2), span * 2 ** (frac + 2) + 1, size=shape)
     return np.ldexp(k.astype(np.float64), -(frac + 2)).astype(np.float32)
+
+
+def float_mlp(rng) -> onnx.ModelProto:
+    """x (8) -> MatMul + Add (16) -> Relu -> MatMul + Add (4), float weights: the model the QDQ
+    tests quantize (onnxruntime's quantize_static)."""
+    inits = {
+        "W1": rng.standard_normal((8, 16)).astype(np.float32),
+        "B1": rng.standard_normal(16).astype(np.float32),
+        "W2": (rng.standard_normal((16, 4)) * 0.3).astype(np.float32),
+        "B2": rng.standard_normal(4).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("MatMul", ["x", "W1"], ["h"]),
+        helper.make_node("Add", ["h", "B1"], ["hb"]),
+        helper.make_node("Relu", ["hb"], ["r"]),
+        helper.make_node("MatMul", ["r", "W2"], ["m"]),
+        helper.make_node("Add", ["m", "B2"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model
+
+
+def brevitas_binary_mlp(sizes: tuple[int, int, int], seed: int = 0):
+    """A Brevitas binary network (in eval mode): QuantIdentity -> QuantLinear ->
+    QuantHardTanh -> QuantLinear, binary activations of scale 1 and binary weights of scale
+    1/2, ``sizes`` = (inputs, hidden, outputs)."""
+    import torch
+    from brevitas.nn import QuantHardTanh, QuantIdentity, QuantLinear
+    from brevitas.quant.binary import (
+        SignedBinaryActPerTensorConst,
+        SignedBinaryWeightPerTensorConst,
+    )
+
+    torch.manual_seed(seed)
+    act = {"act_quant": SignedBinaryActPerTensorConst, "return_quant_tensor": True}
+    weights = {
+        "weight_quant": SignedBinaryWeightPerTensorConst,
+        "weight_scaling_const": 0.5,
+        "bias": False,
+    }
+    n_in, hidden, n_out = sizes
+    return torch.nn.Sequential(
+        QuantIdentity(scaling_const=1.0, **act),
+        QuantLinear(n_in, hidden, **weights),
+        QuantHardTanh(scaling_const=1.0, **act),
+        QuantLinear(hidden, n_out, **weights),
+    ).eval()

@@ -17,7 +17,7 @@ from nnfx.compiler.ops import Op
 from nnfx.errors import PrecisionError
 from nnfx.report.scales import scale_differences
 from tests.csim_union import share_csim
-from tests.qonnx_helpers import codes, ties
+from tests.qonnx_helpers import codes, float_mlp, ties
 
 pytestmark = pytest.mark.xdist_group("qdq-int16")
 # one ac_fixed C-simulation build for the module; csim-ap runs 16-bit QDQ in test_onnx_qdq.py
@@ -32,33 +32,6 @@ def ort_run(model: onnx.ModelProto, X: dict) -> dict:
     feeds = {k: np.asarray(v, np.float32) for k, v in X.items()}
     names = [o.name for o in model.graph.output]
     return dict(zip(names, session.run(names, feeds), strict=True))
-
-
-def float_mlp(rng) -> onnx.ModelProto:
-    """x (8) -> MatMul + Add (16) -> Relu -> MatMul + Add (4), float weights."""
-    inits = {
-        "W1": rng.standard_normal((8, 16)).astype(np.float32),
-        "B1": rng.standard_normal(16).astype(np.float32),
-        "W2": (rng.standard_normal((16, 4)) * 0.3).astype(np.float32),
-        "B2": rng.standard_normal(4).astype(np.float32),
-    }
-    nodes = [
-        helper.make_node("MatMul", ["x", "W1"], ["h"]),
-        helper.make_node("Add", ["h", "B1"], ["hb"]),
-        helper.make_node("Relu", ["hb"], ["r"]),
-        helper.make_node("MatMul", ["r", "W2"], ["m"]),
-        helper.make_node("Add", ["m", "B2"], ["y"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
-        [numpy_helper.from_array(v, k) for k, v in inits.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model
 
 
 def pair(nodes, x: str, scale: str, zero: str, axis: int | None = None) -> str:

@@ -13,20 +13,9 @@ import nnfx
 from nnfx.compiler.estimate import estimate
 from nnfx.compiler.fixed import FixedType
 from nnfx.errors import UnsupportedOpError
-from tests.qonnx_helpers import DOMAIN, Builder, check_every_engine, ties
+from tests.qonnx_helpers import DOMAIN, Builder, brevitas_binary_mlp, check_every_engine, ties
 
 pytest.importorskip("qonnx")
-
-
-def bipolar(b: Builder, x: str, frac) -> str:
-    """BipolarQuant(x) with scale 2^-frac (an array of exponents: per channel)."""
-    b.count += 1
-    out = f"bq{b.count}"
-    scale = b.const(np.ldexp(1.0, -np.asarray(frac)))
-    b.nodes.append(
-        helper.make_node("BipolarQuant", [x, scale], [out], name=f"bipolar{b.count}", domain=DOMAIN)
-    )
-    return out
 
 
 def test_a_binary_conv_net_equals_qonnx_in_every_engine():
@@ -35,19 +24,19 @@ def test_a_binary_conv_net_equals_qonnx_in_every_engine():
     The data holds exact zeros (sign +1) and the sums hit 0 (the codes of +-2^-F sum to it)."""
     rng = np.random.default_rng(11)
     b = Builder(rng)
-    xb = bipolar(b, "x", 0)
+    xb = b.bipolar("x", 0)
     fw = np.array([[[[0]]], [[[1]]], [[[2]]], [[[1]]]])  # one exponent per output channel
-    wb = bipolar(b, b.const(rng.standard_normal((4, 2, 3, 3))), fw)
+    wb = b.bipolar(b.const(rng.standard_normal((4, 2, 3, 3))), fw)
     bias = b.quant(b.const(rng.integers(-2, 3, 4) * 0.25), 2, 6)
     conv = b.node("Conv", [xb, wb, bias], pads=[1, 1, 1, 1])
-    hb = bipolar(b, conv, 2)
+    hb = b.bipolar(conv, 2)
     flat = b.node("Flatten", [hb])
-    wd = bipolar(b, b.const(rng.standard_normal((3, 64))), 3)
+    wd = b.bipolar(b.const(rng.standard_normal((3, 64))), 3)
     dense = b.node("Gemm", [flat, wd], transB=1)
-    y = bipolar(b, dense, -1)
+    y = b.bipolar(dense, -1)
     zq = b.quant("z", 2, 5, mode="FLOOR")
     pooled = b.node("MaxPool", [zq], kernel_shape=[2], strides=[2])
-    z = bipolar(b, pooled, 1)
+    z = b.bipolar(pooled, 1)
     model = b.model([("x", ["N", 2, 4, 4]), ("z", ["N", 3, 6])], [(y, ["N", 3]), (z, ["N", 3, 3])])
     x = rng.standard_normal((96, 2, 4, 4)).astype(np.float32)
     x[rng.random(x.shape) < 0.2] = 0.0
@@ -66,28 +55,11 @@ def test_a_brevitas_binary_mlp_equals_qonnx_in_every_engine_and_needs_no_dsp(tmp
     pytest.importorskip("brevitas")
     import torch
     from brevitas.export import export_qonnx
-    from brevitas.nn import QuantHardTanh, QuantIdentity, QuantLinear
-    from brevitas.quant.binary import (
-        SignedBinaryActPerTensorConst,
-        SignedBinaryWeightPerTensorConst,
-    )
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
     from qonnx.util.cleanup import cleanup_model
 
-    torch.manual_seed(0)
-    act = {"act_quant": SignedBinaryActPerTensorConst, "return_quant_tensor": True}
-    weights = {
-        "weight_quant": SignedBinaryWeightPerTensorConst,
-        "weight_scaling_const": 0.5,
-        "bias": False,
-    }
-    net = torch.nn.Sequential(
-        QuantIdentity(scaling_const=1.0, **act),
-        QuantLinear(8, 16, **weights),
-        QuantHardTanh(scaling_const=1.0, **act),
-        QuantLinear(16, 4, **weights),
-    ).eval()
+    net = brevitas_binary_mlp((8, 16, 4), seed=0)
     path = str(tmp_path / "binary.onnx")
     export_qonnx(net, torch.randn(1, 8), export_path=path)
     model = cleanup_model(ModelWrapper(path)).transform(ConvertToChannelsLastAndClean()).model
@@ -104,7 +76,7 @@ def test_a_brevitas_binary_mlp_equals_qonnx_in_every_engine_and_needs_no_dsp(tmp
 
 def test_unsupported_bipolar_quants_are_one_sentence():
     b = Builder(np.random.default_rng(0))
-    y = bipolar(b, "x", 0)
+    y = b.bipolar("x", 0)
     b.inits[b.nodes[-1].input[1]] = np.float32(0.1)
     with pytest.raises(UnsupportedOpError, match="scale 0.1.* is not a power of two") as info:
         nnfx.load(b.model([("x", ["N", 4])], [(y, ["N", 4])]))

@@ -20,7 +20,6 @@ from nnfx.errors import UnsupportedOpError
 from nnfx.runtime.reference_fixed import run_fixed
 from tests.csim_union import share_csim
 from tests.qonnx_helpers import (
-    DOMAIN,
     ENGINES,
     MODES,
     NNFX_MODE,
@@ -36,16 +35,6 @@ PRODUCERS = ["dense", "conv", "conv-nhwc"]
 # (qonnx's channels-last conversion reads every attribute of a Conv)
 CL = "qonnx.custom_op.channels_last"
 CONV = {"strides": [1, 1], "dilations": [1, 1], "group": 1}
-
-
-def bipolar(b: Builder, x: str, frac) -> str:
-    b.count += 1
-    out = f"bq{b.count}"
-    scale = b.const(np.ldexp(1.0, -np.asarray(frac)))
-    b.nodes.append(
-        helper.make_node("BipolarQuant", [x, scale], [out], name=f"bipolar{b.count}", domain=DOMAIN)
-    )
-    return out
 
 
 def layer(b: Builder, rng, x: str, producer: str, relu: bool):
@@ -118,7 +107,7 @@ def branches(rng):
         x = f"x{k}"
         h, shape, data, frac, (fx, bx, bw) = layer(b, rng, x, producer, relu=False)
         f = exponents(rng, -2, shape[1])
-        y = bipolar(b, h, f.reshape(scale_shape(producer, shape[1])))
+        y = b.bipolar(h, f.reshape(scale_shape(producer, shape[1])))
         inputs.append((x, ["N", *data[1:]]))
         outputs.append((y, shape))
         X[x] = ties(rng, data, fx, 2.0 ** (bx - fx))
@@ -316,7 +305,7 @@ def test_a_per_channel_bipolar_quant_on_a_graph_input_equals_qonnx():
     every float, so a per-channel BipolarQuant may read a graph input (a Quant may not)."""
     rng = np.random.default_rng(2)
     b = Builder(rng)
-    y = bipolar(b, "x", np.array([3, -1, 0]).reshape(1, 3, 1, 1))
+    y = b.bipolar("x", np.array([3, -1, 0]).reshape(1, 3, 1, 1))
     model = b.model([("x", ["N", 3, 2, 2])], [(y, ["N", 3, 2, 2])])
     x = rng.standard_normal((64, 3, 2, 2)).astype(np.float32)
     x[rng.random(x.shape) < 0.2] = 0.0  # 0 gives +s

@@ -10,44 +10,18 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 import nnfx
 from nnfx.errors import UnsupportedOpError
 from nnfx.report.scales import run_source, scale_differences
 from tests.csim_union import share_csim
-from tests.qonnx_helpers import DOMAIN, Builder
+from tests.qonnx_helpers import DOMAIN, Builder, float_mlp
 
 pytestmark = pytest.mark.xdist_group("scaled")
 # csim-ap's BatchNorm kernel (the folded multiplies) is bit-exact in the op tests; one
 # C-simulation build (ac_fixed) keeps this module's cold cost near 15 s
 ENGINES = ["ort", "csim"]
-
-
-def float_mlp(rng) -> onnx.ModelProto:
-    inits = {
-        "W1": rng.standard_normal((8, 16)).astype(np.float32),
-        "B1": rng.standard_normal(16).astype(np.float32),
-        "W2": (rng.standard_normal((16, 4)) * 0.3).astype(np.float32),
-        "B2": rng.standard_normal(4).astype(np.float32),
-    }
-    nodes = [
-        helper.make_node("MatMul", ["x", "W1"], ["h"]),
-        helper.make_node("Add", ["h", "B1"], ["hb"]),
-        helper.make_node("Relu", ["hb"], ["r"]),
-        helper.make_node("MatMul", ["r", "W2"], ["m"]),
-        helper.make_node("Add", ["m", "B2"], ["y"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "mlp",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
-        [numpy_helper.from_array(v, k) for k, v in inits.items()],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model
 
 
 def ort_quantized(tmp_path) -> onnx.ModelProto:

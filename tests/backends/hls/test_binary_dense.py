@@ -13,7 +13,6 @@ import re
 
 import numpy as np
 import pytest
-from onnx import helper
 
 import nnfx
 from nnfx.backends.hls import names
@@ -23,23 +22,19 @@ from nnfx.compiler.binary import MAX_BITS, binary_form
 from nnfx.compiler.estimate import _linear_over, estimate
 from nnfx.compiler.ops import Op
 from tests.csim_union import share_csim
-from tests.qonnx_helpers import DOMAIN, ENGINES, MODES, Builder, codes, qonnx_outputs
+from tests.qonnx_helpers import (
+    ENGINES,
+    MODES,
+    Builder,
+    brevitas_binary_mlp,
+    codes,
+    qonnx_outputs,
+)
 
 pytest.importorskip("qonnx")
 pytestmark = pytest.mark.xdist_group("binary-dense")  # one worker builds the shared C-simulations
 
 BATCH = 48
-
-
-def bipolar(b: Builder, x: str, frac) -> str:
-    """BipolarQuant(x) with scale 2^-frac (an array of exponents: per channel)."""
-    b.count += 1
-    out = f"bq{b.count}"
-    scale = b.const(np.ldexp(1.0, -np.asarray(frac)))
-    b.nodes.append(
-        helper.make_node("BipolarQuant", [x, scale], [out], name=f"bipolar{b.count}", domain=DOMAIN)
-    )
-    return out
 
 
 def after(b: Builder, rng, y: str, kind: str) -> str:
@@ -48,7 +43,7 @@ def after(b: Builder, rng, y: str, kind: str) -> str:
     if kind == "relu":
         return b.node("Relu", [y])
     if kind == "bipolar":
-        return bipolar(b, y, int(rng.integers(-1, 3)))
+        return b.bipolar(y, int(rng.integers(-1, 3)))
     signed = bool(rng.integers(0, 2))
     return b.quant(
         y,
@@ -77,12 +72,12 @@ def dense_case(seed: int, n_in: int, kind: str, per_output: bool, bias: bool, x_
     if x_kind == "quant":
         x = b.quant("x", 0, 2)
     else:
-        x = bipolar(b, "x", int(rng.integers(-1, 3)))
+        x = b.bipolar("x", int(rng.integers(-1, 3)))
     w = b.const(rng.standard_normal((n_out, n_in)))
     if x_kind == "weights":
         w = b.quant(w, 2, 3)
     else:
-        w = bipolar(b, w, rng.integers(-1, 4, (n_out, 1)) if per_output else rng.integers(-1, 4))
+        w = b.bipolar(w, rng.integers(-1, 4, (n_out, 1)) if per_output else rng.integers(-1, 4))
     terms = [x, w]
     if bias:
         terms.append(b.quant(b.const(rng.integers(-40, 40, n_out) * 0.125), 3, 7))
@@ -96,7 +91,7 @@ def conv_case(seed: int, one_d: bool):
     with padding and stride 2; a 1-D grouped conv with dilation 2 and uneven padding."""
     rng = np.random.default_rng(seed)
     b = Builder(rng)
-    x = bipolar(b, "x", int(rng.integers(-1, 3)))
+    x = b.bipolar("x", int(rng.integers(-1, 3)))
     if one_d:
         shape, w_shape = (4, 9), (4, 2, 3)
         attrs = {"group": 2, "dilations": [2], "pads": [2, 1]}
@@ -105,7 +100,7 @@ def conv_case(seed: int, one_d: bool):
         shape, w_shape = (3, 5, 5), (4, 3, 3, 3)
         attrs = {"strides": [2, 2], "pads": [1, 1, 1, 1]}
         frac = rng.integers(-1, 4, (4, 1, 1, 1))
-    w = bipolar(b, b.const(rng.standard_normal(w_shape)), frac)
+    w = b.bipolar(b.const(rng.standard_normal(w_shape)), frac)
     bias = b.quant(b.const(rng.integers(-20, 20, 4) * 0.25), 2, 7)
     y = after(b, rng, b.node("Conv", [x, w, bias], **attrs), "relu" if one_d else "quant")
     out = ["N", 4, 8] if one_d else ["N", 4, 3, 3]
@@ -118,27 +113,10 @@ def brevitas_mlp(path: str):
     1 and 1/2), exported by export_qonnx and cleaned by qonnx."""
     import torch
     from brevitas.export import export_qonnx
-    from brevitas.nn import QuantHardTanh, QuantIdentity, QuantLinear
-    from brevitas.quant.binary import (
-        SignedBinaryActPerTensorConst,
-        SignedBinaryWeightPerTensorConst,
-    )
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
-    torch.manual_seed(1)
-    act = {"act_quant": SignedBinaryActPerTensorConst, "return_quant_tensor": True}
-    weights = {
-        "weight_quant": SignedBinaryWeightPerTensorConst,
-        "weight_scaling_const": 0.5,
-        "bias": False,
-    }
-    net = torch.nn.Sequential(
-        QuantIdentity(scaling_const=1.0, **act),
-        QuantLinear(20, 24, **weights),
-        QuantHardTanh(scaling_const=1.0, **act),
-        QuantLinear(24, 3, **weights),
-    ).eval()
+    net = brevitas_binary_mlp((20, 24, 3), seed=1)
     export_qonnx(net, torch.randn(1, 20), export_path=path)
     model = cleanup_model(ModelWrapper(path)).model
     x = inputs(np.random.default_rng(3), (20,))
