@@ -78,10 +78,10 @@ class RayExecutor(InProcess):
         if not ray.is_initialized():
             address = address or os.environ.get("RAY_ADDRESS") or None
             options: dict = {"logging_level": logging.WARNING, "log_to_driver": False}
-            if address is None:
+            if address is None:  # "local": a new instance, even where `ray start` left one
                 options.update(num_cpus=workers, include_dashboard=False)
             try:
-                ray.init(address=address, **options)
+                ray.init(address=address or "local", **options)
             except Exception as e:  # noqa: BLE001  (Ray raises many kinds when it cannot start)
                 where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
                 raise ConfigError(f"cannot start {where} ({e})") from None
