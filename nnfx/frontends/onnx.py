@@ -331,26 +331,31 @@ def _outputs(conv: Converter, graph: onnx.GraphProto) -> list[str]:
 
 def _absorb_boundary_transposes(ir: Graph) -> Graph:
     """Choose the I/O layouts that need no Transpose: an input read only by one layout
-    Transpose is fed already transposed, and an output made by a layout Transpose of a tensor
-    nothing else reads is returned untransposed; ``onnx_perm`` records the choice, and the
-    inputs and outputs keep their names."""
+    Transpose (through a chain of per-element activations, each read only by the next, as a
+    Keras input quantizer before tf2onnx's Transpose) is fed already transposed, and an output
+    made by a layout Transpose of a tensor nothing else reads is returned untransposed;
+    ``onnx_perm`` records the choice, and the inputs and outputs keep their names."""
     consumers = ir.consumers()
     producers = ir.producers()
     tensors, nodes = dict(ir.tensors), list(ir.nodes)
     for name in ir.inputs:
+        chain = [name]  # the input, then each activation's output
         users = consumers.get(name, [])
-        if len(users) != 1 or users[0].op is not Op.TRANSPOSE or name in ir.outputs:
+        while len(users) == 1 and users[0].op is Op.ACTIVATION and not users[0].params:
+            if chain[-1] in ir.outputs:
+                break
+            chain.append(users[0].outputs[0])
+            users = consumers.get(chain[-1], [])
+        if len(users) != 1 or users[0].op is not Op.TRANSPOSE or chain[-1] in ir.outputs:
             continue
         t = users[0]
-        old = tensors[name]
         nodes.remove(t)
         del tensors[t.outputs[0]]
-        tensors[name] = dataclasses.replace(
-            old,
-            shape=ir.tensors[t.outputs[0]].shape,
-            onnx_perm=compose(old.onnx_perm, t.attrs.perm),
-        )
-        rename_tensor(nodes, t.outputs[0], name)
+        for k in chain:
+            tensors[k] = dataclasses.replace(tensors[k], shape=ir.tensors[t.outputs[0]].shape)
+        old = tensors[name]
+        tensors[name] = dataclasses.replace(old, onnx_perm=compose(old.onnx_perm, t.attrs.perm))
+        rename_tensor(nodes, t.outputs[0], chain[-1])
     for name in ir.outputs:
         node = producers.get(name)
         if node is None or node.op is not Op.TRANSPOSE:

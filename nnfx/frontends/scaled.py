@@ -46,10 +46,22 @@ FOLDED: weakref.WeakKeyDictionary[Converter, set[str]] = weakref.WeakKeyDictiona
 
 
 def bias_add(c: Converter, node, name: str) -> bool:
-    """Whether ``node`` is an Add of the folded constant ``name`` (a bias, as onnxruntime's
-    quantizer writes MatMul + Add): it is read as a float constant on its own grid, which the
-    layer's bias type then holds exactly (docs/semantics.md, "QONNX Quant")."""
-    return node.op_type == "Add" and name in FOLDED.get(c, set())
+    """Whether ``node`` is an Add of the folded constant ``name``, or of a quantized one to a
+    Dense or Conv output (a bias, as onnxruntime's quantizer writes MatMul + Add, and tf2onnx
+    a Keras Dense): it is read as a float constant on its own grid, which the layer's bias
+    type then holds exactly (docs/semantics.md, "QONNX Quant")."""
+    if node.op_type != "Add":
+        return False
+    if name in FOLDED.get(c, set()):
+        return True
+    v = c.values.get(name)
+    if v is None or not v.is_const or not isinstance(v.dtype, FixedType):
+        return False
+    others = [c.values.get(n) for n in node.input if n != name]
+    if len(others) != 1 or others[0] is None or others[0].tensor is None:
+        return False
+    producer = next((n for n in c.nodes if others[0].tensor in n.outputs), None)
+    return producer is not None and producer.op in (Op.DENSE, Op.CONV)
 
 
 def type_bias_add(c: Converter, node, first: int) -> None:
