@@ -138,17 +138,22 @@ def codes(values, t: FixedType) -> np.ndarray:
     return to_raw(np.asarray(values, np.float64), t.frac)
 
 
+def equals_qonnx(model, compiled, X, engines=ENGINES) -> None:
+    """Every engine's output codes of ``compiled`` equal qonnx's execution of ``model``."""
+    want = qonnx_outputs(model, X)
+    for engine in engines:
+        got = compiled.predict(X, engine=engine)
+        got = got if isinstance(got, dict) else {model.graph.output[0].name: got}
+        for name, values in want.items():
+            t = compiled.graph.tensors[name].dtype
+            assert np.array_equal(codes(got[name], t), codes(values, t)), (engine, name)
+
+
 def check_every_engine(model, X, engines=ENGINES):
     """Compile with no precision given (the model's own types) and compare each engine's
     output codes with qonnx's; returns the compiled model."""
     compiled = nnfx.compile(model)
-    expected = qonnx_outputs(model, X)
-    for engine in engines:
-        got = compiled.predict(X, engine=engine)
-        got = got if isinstance(got, dict) else {model.graph.output[0].name: got}
-        for name, want in expected.items():
-            t = compiled.graph.tensors[name].dtype
-            assert np.array_equal(codes(got[name], t), codes(want, t)), (engine, name)
+    equals_qonnx(model, compiled, X, engines)
     return compiled
 
 

@@ -24,7 +24,7 @@ from nnfx.compiler.ops import Op
 from nnfx.errors import UnsupportedOpError
 from tests.csim_union import share_csim
 from tests.helpers import assert_matches_ort, make_model, rand
-from tests.qonnx_helpers import ENGINES, MODES, Builder, codes, qonnx_outputs, ties
+from tests.qonnx_helpers import MODES, Builder, equals_qonnx, qonnx_outputs, ties
 
 pytest.importorskip("qonnx")
 
@@ -33,17 +33,6 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 # (ufixed<8,3>: grid 2^-5, [0, 8)), its hidden one quantized_relu(6, 2) (grid 2^-4, [0, 4))
 FILES = {"qkeras_mlp": (16,), "qkeras_cnn": (8, 8, 2)}
 HIDDEN = "Relu_1_out0"  # the hidden quantized_relu's input (the converter's name)
-
-
-def equals_qonnx(model, compiled, X, engines=ENGINES) -> None:
-    """Every engine's output codes equal qonnx's execution of the file."""
-    want = qonnx_outputs(model, X)
-    for engine in engines:
-        got = compiled.predict(X, engine=engine)
-        got = got if isinstance(got, dict) else {model.graph.output[0].name: got}
-        for name, values in want.items():
-            t = compiled.graph.tensors[name].dtype
-            assert np.array_equal(codes(got[name], t), codes(values, t)), (engine, name)
 
 
 def hand_built(rng) -> tuple[onnx.ModelProto, dict]:

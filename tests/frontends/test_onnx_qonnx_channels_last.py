@@ -15,7 +15,7 @@ import nnfx
 from nnfx.compiler.ops import Op
 from nnfx.errors import UnsupportedOpError
 from tests.csim_union import share_csim
-from tests.qonnx_helpers import ENGINES, Builder, codes, qonnx_outputs, ties
+from tests.qonnx_helpers import ENGINES, Builder, equals_qonnx, qonnx_outputs, ties
 
 pytest.importorskip("qonnx")
 
@@ -170,17 +170,6 @@ def models(tmp_path_factory):
     share_csim([*simulated, out["hand-built"][1]], ("csim",))
     share_csim([out[AP_BITS, SIMULATED][1], out["hand-built"][1]], ("csim-ap",))
     return out
-
-
-def equals_qonnx(model, compiled, X, engines) -> None:
-    """Every engine's output codes equal qonnx's execution of the file."""
-    want = qonnx_outputs(model, X)
-    for engine in engines:
-        got = compiled.predict(X, engine=engine)
-        got = got if isinstance(got, dict) else {model.graph.output[0].name: got}
-        for name, values in want.items():
-            t = compiled.graph.tensors[name].dtype
-            assert np.array_equal(codes(got[name], t), codes(values, t)), (engine, name)
 
 
 @pytest.mark.xdist_group("qonnx-channels-last")

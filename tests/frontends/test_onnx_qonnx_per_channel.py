@@ -24,8 +24,7 @@ from tests.qonnx_helpers import (
     MODES,
     NNFX_MODE,
     Builder,
-    codes,
-    qonnx_outputs,
+    equals_qonnx,
     ties,
 )
 
@@ -209,16 +208,6 @@ def cases(tmp_path_factory):
     share_csim([compiled for _, compiled, _, _ in out.values()], ("csim",))
     share_csim([out["branches"][1]], ("csim-ap",))
     return out
-
-
-def equals_qonnx(model, compiled, X, engines=ENGINES) -> None:
-    want = qonnx_outputs(model, X)
-    for engine in engines:
-        got = compiled.predict(X, engine=engine)
-        got = got if isinstance(got, dict) else {model.graph.output[0].name: got}
-        for name, values in want.items():
-            t = compiled.graph.tensors[name].dtype
-            assert np.array_equal(codes(got[name], t), codes(values, t)), (engine, name)
 
 
 @pytest.mark.xdist_group("qonnx-per-channel")

@@ -23,11 +23,11 @@ from nnfx.compiler.estimate import _linear_over, estimate
 from nnfx.compiler.ops import Op
 from tests.csim_union import share_csim
 from tests.qonnx_helpers import (
-    ENGINES,
     MODES,
     Builder,
     brevitas_binary_mlp,
     codes,
+    equals_qonnx,
     qonnx_outputs,
 )
 
@@ -212,13 +212,7 @@ def test_a_brevitas_binary_mlp_equals_qonnx_in_every_engine_with_the_binary_kern
         pytest.skip("brevitas is not installed")
     model, X, compiled = models["brevitas"]
     assert kernels(compiled) == ["nnfx::dense_binary"] * 2
-    expected = qonnx_outputs(model, X)
-    for engine in ENGINES:
-        got = compiled.predict(X, engine=engine)
-        got = got if isinstance(got, dict) else {model.graph.output[0].name: got}
-        for out, value in expected.items():
-            t = compiled.graph.tensors[out].dtype
-            assert np.array_equal(codes(got[out], t), codes(value, t)), engine
+    equals_qonnx(model, compiled, X)
 
 
 def test_the_generated_names_are_role_plus_stem(models):
