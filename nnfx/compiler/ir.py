@@ -250,13 +250,17 @@ class Graph:
 
     def summary(self) -> str:
         """One line per node: name, op, input and output shapes, type, parameter count."""
-        rows = [("name", "op", "inputs", "output", "type", "params")]
+        # a quantized model's own weight and bias types (QONNX, QDQ, nnfx's QAT) get a column
+        fixed = any(n.precision is not None for n in self.nodes)
+        rows = [("name", "op", "inputs", "output", "type", "params", *(("weights",) * fixed))]
         for name in self.inputs:
             t = self.tensors[name]
-            rows.append((name, "Input", "", str(t.shape), str(t.dtype), "0"))
+            rows.append((name, "Input", "", str(t.shape), str(t.dtype), "0", *("",) * fixed))
         for node in self.nodes:
             shapes = ", ".join(str(self.tensors[i].shape) for i in node.inputs)
             out = self.tensors[node.outputs[0]]
+            p = node.precision
+            own = [f"{k} {v}" for k, v in (("w", p and p.weight), ("b", p and p.bias)) if v]
             rows.append(
                 (
                     node.name,
@@ -265,6 +269,7 @@ class Graph:
                     str(out.shape),
                     str(out.dtype),
                     str(self.parameter_count(node)),
+                    *(("; ".join(own),) * fixed),
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

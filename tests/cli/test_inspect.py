@@ -39,3 +39,19 @@ def test_inspect_bad_files(tmp_path, capsys, content, message):
     assert main(["inspect", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_inspect_shows_a_quantized_models_own_weight_types(capsys):
+    # a QKeras model through QONNX (tests/data): its Dense weights are fixed<6,1> codes
+    from pathlib import Path
+
+    from nnfx.cli import main
+
+    path = Path(__file__).resolve().parents[1] / "data" / "qkeras_mlp.onnx"
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("name"))
+    assert header.split()[-1] == "weights"
+    dense = [line for line in out.splitlines() if " Dense " in line]
+    assert len(dense) == 2 and all(line.endswith("w fixed<6,1,RND_CONV,SAT>") for line in dense)
+    assert "ufixed<6,2,RND_CONV,SAT>" in out  # the activations' types, as before
