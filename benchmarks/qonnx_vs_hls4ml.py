@@ -145,24 +145,11 @@ def brevitas_cnn(folder: Path):
 
 
 def brevitas_trunc(folder: Path):
-    import torch
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantReLU, TruncAvgPool2d
-    from brevitas.quant import (
-        Int8ActPerTensorFixedPoint,
-        Int8WeightPerTensorFixedPoint,
-        Uint8ActPerTensorFixedPoint,
-    )
+    from tests.qonnx_helpers import brevitas_trunc_net
 
-    torch.manual_seed(0)
-    weights = {"weight_quant": Int8WeightPerTensorFixedPoint, "bias": False}
-    net = torch.nn.Sequential(
-        QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=6, return_quant_tensor=True),
-        QuantConv2d(2, 3, 3, padding=1, weight_bit_width=4, **weights),
-        QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=5, return_quant_tensor=True),
-        TruncAvgPool2d(kernel_size=2, stride=2, bit_width=3, return_quant_tensor=True),
-        QuantConv2d(3, 2, 1, weight_bit_width=5, **weights),
+    return export(
+        calibrate(brevitas_trunc_net(), (2, 8, 8)), (2, 8, 8), folder, "trunc", channels_last=True
     )
-    return export(calibrate(net, (2, 8, 8)), (2, 8, 8), folder, "trunc", channels_last=True)
 
 
 def binary_mlp(folder: Path):
@@ -172,8 +159,6 @@ def binary_mlp(folder: Path):
 
 
 def multi_threshold(rng):
-    from onnx import helper
-
     from tests.qonnx_helpers import Builder
 
     b = Builder(rng)
@@ -181,17 +166,7 @@ def multi_threshold(rng):
     w = b.quant(b.const(rng.standard_normal((16, 8))), 3, 4)
     mm = b.node("MatMul", [xq, w])
     thresholds = np.sort(rng.integers(-64, 65, size=(8, 7)) / 8.0, axis=1)
-    t = b.const(thresholds)
-    b.nodes.append(
-        helper.make_node(
-            "MultiThreshold",
-            [mm, t],
-            ["y"],
-            name="mt",
-            domain="qonnx.custom_op.general",
-            out_dtype="UINT3",
-        )
-    )
+    b.multi_threshold(mm, thresholds, out="y", out_dtype="UINT3")
     return b.model([("x", [1, 16])], [("y", [1, 8])])
 
 

@@ -56,6 +56,30 @@ class Builder:
         )
         return out
 
+    def scaled_quant(self, x, scale, zero, bits, **attrs) -> str:
+        """Quant(x) with any ``scale`` and ``zero`` point (arrays: per channel)."""
+        self.count += 1
+        out = f"q{self.count}"
+        inputs = [x, self.const(scale), self.const(zero), self.const(float(bits))]
+        self.nodes.append(
+            helper.make_node("Quant", inputs, [out], name=out, domain=DOMAIN, **attrs)
+        )
+        return out
+
+    def multi_threshold(self, x, thresholds, out=None, domain=DOMAIN, **attrs) -> str:
+        """MultiThreshold(x, thresholds) (``out_dtype`` FLOAT32 unless given)."""
+        self.count += 1
+        out = out or f"mt{self.count}"
+        t = self.const(np.asarray(thresholds, np.float32))
+        attrs.setdefault("out_dtype", "FLOAT32")
+        self.nodes.append(
+            helper.make_node(
+                "MultiThreshold", [x, t], [out], name=f"multithreshold{self.count}",
+                domain=domain, **attrs,
+            )
+        )  # fmt: skip
+        return out
+
     def bipolar(self, x, frac) -> str:
         """BipolarQuant(x) with scale 2^-frac (an array of exponents: per channel)."""
         self.count += 1
@@ -215,4 +239,71 @@ def brevitas_binary_mlp(sizes: tuple[int, int, int], seed: int = 0):
         QuantLinear(n_in, hidden, **weights),
         QuantHardTanh(scaling_const=1.0, **act),
         QuantLinear(hidden, n_out, **weights),
+    ).eval()
+
+
+def ort_run(model: onnx.ModelProto, X: dict) -> dict:
+    """onnxruntime's execution of a QDQ graph itself (no fusion into integer kernels)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model.SerializeToString(), options)
+    feeds = {k: np.asarray(v, np.float32) for k, v in X.items()}
+    names = [o.name for o in model.graph.output]
+    return dict(zip(names, session.run(names, feeds), strict=True))
+
+
+def ort_quantized(folder, activation: str = "QUInt8") -> onnx.ModelProto:
+    """:func:`float_mlp` through onnxruntime's quantize_static (QDQ, per-channel int8
+    weights, ``activation`` a QuantType name), calibrated on 16 seeded rows."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    rng = np.random.default_rng(0)
+    source, target = folder / "mlp.onnx", folder / f"mlp_{activation}.onnx"
+    onnx.save(float_mlp(rng), source)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": rng.standard_normal((1, 8)).astype(np.float32)}] * 16)
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    quantize_static(
+        str(source),
+        str(target),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        activation_type=getattr(QuantType, activation),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+    )
+    return onnx.load(target)
+
+
+def brevitas_trunc_net():
+    """QuantIdentity (6 bits) -> QuantConv2d 2->3 (4 bits) -> QuantReLU (5 bits) ->
+    TruncAvgPool2d (3 bits) -> QuantConv2d 3->2 1x1 (5 bits), power-of-two scales, eval mode."""
+    import torch
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantReLU, TruncAvgPool2d
+    from brevitas.quant import (
+        Int8ActPerTensorFixedPoint,
+        Int8WeightPerTensorFixedPoint,
+        Uint8ActPerTensorFixedPoint,
+    )
+
+    torch.manual_seed(0)
+    weights = {"weight_quant": Int8WeightPerTensorFixedPoint, "bias": False}
+    return torch.nn.Sequential(
+        QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=6, return_quant_tensor=True),
+        QuantConv2d(2, 3, 3, padding=1, weight_bit_width=4, **weights),
+        QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=5, return_quant_tensor=True),
+        TruncAvgPool2d(kernel_size=2, stride=2, bit_width=3, return_quant_tensor=True),
+        QuantConv2d(3, 2, 1, weight_bit_width=5, **weights),
     ).eval()

@@ -7,26 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import nnfx
 from nnfx.compiler.fixed import FixedType
 from nnfx.errors import UnsupportedOpError
-from tests.qonnx_helpers import codes, ties
+from tests.qonnx_helpers import codes, ort_run, ties
 
 ENGINES = ["reference", "ort", "csim", "csim-ap"]
-
-
-def ort_run(model: onnx.ModelProto, X: dict) -> dict:
-    """onnxruntime's execution of the QDQ graph itself (no fusion into integer kernels)."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(model.SerializeToString(), options)
-    feeds = {k: np.asarray(v, np.float32) for k, v in X.items()}
-    names = [o.name for o in model.graph.output]
-    return dict(zip(names, session.run(names, feeds), strict=True))
 
 
 def qdq_model(rng) -> tuple[onnx.ModelProto, dict]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -17,21 +16,11 @@ from nnfx.compiler.ops import Op
 from nnfx.errors import PrecisionError
 from nnfx.report.scales import scale_differences
 from tests.csim_union import share_csim
-from tests.qonnx_helpers import codes, float_mlp, ties
+from tests.qonnx_helpers import codes, ort_quantized, ort_run, ties
 
 pytestmark = pytest.mark.xdist_group("qdq-int16")
 # one ac_fixed C-simulation build for the module; csim-ap runs 16-bit QDQ in test_onnx_qdq.py
 ENGINES = ["reference", "ort", "csim"]
-
-
-def ort_run(model: onnx.ModelProto, X: dict) -> dict:
-    """onnxruntime's execution of the QDQ graph itself (no fusion into integer kernels)."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(model.SerializeToString(), options)
-    feeds = {k: np.asarray(v, np.float32) for k, v in X.items()}
-    names = [o.name for o in model.graph.output]
-    return dict(zip(names, session.run(names, feeds), strict=True))
 
 
 def pair(nodes, x: str, scale: str, zero: str, axis: int | None = None) -> str:
@@ -108,39 +97,6 @@ def power_of_two_model(rng) -> tuple[onnx.ModelProto, dict, dict]:
     return model, X, scales
 
 
-def ort_int16_mlp(tmp_path, activation: str) -> onnx.ModelProto:
-    """The float MLP through onnxruntime's quantize_static with 16-bit
-    activations (QInt16 or QUInt16) and per-channel int8 weights."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-
-    rng = np.random.default_rng(0)
-    source, target = tmp_path / "mlp.onnx", tmp_path / f"mlp_{activation}.onnx"
-    onnx.save(float_mlp(rng), source)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"x": rng.standard_normal((1, 8)).astype(np.float32)}] * 16)
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    quantize_static(
-        str(source),
-        str(target),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        activation_type=getattr(QuantType, activation),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-    )
-    return onnx.load(target)
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     out = {}
@@ -149,7 +105,7 @@ def models(tmp_path_factory):
     rng = np.random.default_rng(5)
     X = {"x": rng.standard_normal((400, 8)).astype(np.float32)}
     for activation in ["QInt16", "QUInt16"]:
-        model = ort_int16_mlp(tmp_path_factory.mktemp("int16"), activation)
+        model = ort_quantized(tmp_path_factory.mktemp("int16"), activation)
         out[activation] = (model, nnfx.compile(model), X, None)
     share_csim([compiled for _, compiled, _, _ in out.values()], ("csim",))
     return out

@@ -123,19 +123,7 @@ def hand_built(rng) -> onnx.ModelProto:
         )
     )
     thresholds = np.sort(rng.integers(-40, 41, size=(2, 5)) / 8.0, axis=1)
-    t = b.const(thresholds)
-    b.nodes.append(
-        helper.make_node(
-            "MultiThreshold",
-            [pooled, t],
-            ["y"],
-            name="mt",
-            domain="qonnx.custom_op.general",
-            out_dtype="FLOAT32",
-            data_layout="NHWC",
-            out_scale=0.5,
-        )
-    )
+    b.multi_threshold(pooled, thresholds, out="y", data_layout="NHWC", out_scale=0.5)
     model = b.model([("x", ["N", 4, 4, 3])], [("y", ["N", 2, 2, 2])])
     model.opset_import.append(helper.make_opsetid(CL, 1))
     shapes = {

@@ -7,32 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
 
 import nnfx
 from nnfx.compiler.fixed import FixedType
 from nnfx.errors import ModelError, UnsupportedOpError
-from tests.qonnx_helpers import DOMAIN, Builder, check_every_engine, ties
+from tests.qonnx_helpers import Builder, check_every_engine, ties
 
 pytest.importorskip("qonnx")
-
-
-def threshold(b: Builder, x: str, thresholds, domain=DOMAIN, **attrs) -> str:
-    b.count += 1
-    out = f"mt{b.count}"
-    t = b.const(np.asarray(thresholds, np.float32))
-    b.nodes.append(
-        helper.make_node(
-            "MultiThreshold",
-            [x, t],
-            [out],
-            name=f"multithreshold{b.count}",
-            domain=domain,
-            out_dtype="FLOAT32",
-            **attrs,
-        )
-    )
-    return out
 
 
 def test_multi_thresholds_equal_qonnx_in_every_engine():
@@ -44,12 +25,12 @@ def test_multi_thresholds_equal_qonnx_in_every_engine():
     conv = b.node("Conv", [xq, w], pads=[1, 1, 1, 1])
     per_channel = np.sort(rng.integers(-40, 41, size=(3, 7)) / 4.0, axis=1)
     per_channel[0, 3] = per_channel[0, 2]
-    y1 = threshold(b, conv, per_channel, out_scale=0.5, out_bias=-1.5)
+    y1 = b.multi_threshold(conv, per_channel, out_scale=0.5, out_bias=-1.5)
     # a graph input, one row of integer thresholds for every channel
-    y2 = threshold(b, "z", [[-2.0, 0.0, 1.0, 3.0]], data_layout="NC")
+    y2 = b.multi_threshold("z", [[-2.0, 0.0, 1.0, 3.0]], data_layout="NC")
     # channels last, thresholds of float32's own (0.1 and the like), unsigned results
     odd = np.sort(rng.standard_normal((3, 3)).astype(np.float32), axis=1)
-    y3 = threshold(b, "h", odd, data_layout="NHWC", out_scale=2.0)
+    y3 = b.multi_threshold("h", odd, data_layout="NHWC", out_scale=2.0)
     model = b.model(
         [("x", ["N", 2, 4, 4]), ("z", ["N", 5]), ("h", ["N", 2, 2, 3])],
         [(y1, ["N", 3, 4, 4]), (y2, ["N", 5]), (y3, ["N", 2, 2, 3])],
@@ -78,7 +59,7 @@ def test_the_finn_domain_and_a_config_typed_input_compare_the_values_nnfx_holds(
     b = Builder(rng)
     s = b.node("Sigmoid", ["x"])
     thresholds = np.float32([0.1, 0.3, 0.5, 0.5078125, 0.7, 0.9, 2.0])
-    y = threshold(b, s, [thresholds], domain="finn.custom_op.general")
+    y = b.multi_threshold(s, [thresholds], domain="finn.custom_op.general")
     model = b.model([("x", ["N", 6])], [(y, ["N", 6]), (s, ["N", 6])], imports=False)
     compiled = nnfx.compile(model, "fixed<8,1>")
     X = {"x": rng.standard_normal((256, 6)) * 3}
@@ -91,15 +72,15 @@ def test_the_finn_domain_and_a_config_typed_input_compare_the_values_nnfx_holds(
 
 def test_unsupported_multi_thresholds_are_one_sentence():
     b = Builder(np.random.default_rng(0))
-    y = threshold(b, "x", [[0.0, 1.0]] * 3)
+    y = b.multi_threshold("x", [[0.0, 1.0]] * 3)
     with pytest.raises(ModelError, match="3 rows of thresholds for 4 channels") as info:
         nnfx.load(b.model([("x", ["N", 4])], [(y, ["N", 4])]))
     assert "node 'multithreshold" in str(info.value)
     b = Builder(np.random.default_rng(0))
-    y = threshold(b, "x", [[0.0, np.inf]])
+    y = b.multi_threshold("x", [[0.0, np.inf]])
     with pytest.raises(UnsupportedOpError, match="infinite threshold"):
         nnfx.load(b.model([("x", ["N", 4])], [(y, ["N", 4])]))
     b = Builder(np.random.default_rng(0))
-    y = threshold(b, "x", np.zeros((1, 0)))
+    y = b.multi_threshold("x", np.zeros((1, 0)))
     with pytest.raises(ModelError, match="at least one step"):
         nnfx.load(b.model([("x", ["N", 4])], [(y, ["N", 4])]))

@@ -17,6 +17,7 @@ from tests.qonnx_helpers import (
     MODES,
     NNFX_MODE,
     Builder,
+    brevitas_trunc_net,
     check_every_engine,
     ties,
 )
@@ -105,24 +106,10 @@ def test_a_brevitas_trunc_avg_pool_export_equals_qonnx_in_every_engine(tmp_path)
     pytest.importorskip("brevitas")
     import torch
     from brevitas.export import export_qonnx
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantReLU, TruncAvgPool2d
-    from brevitas.quant import (
-        Int8ActPerTensorFixedPoint,
-        Int8WeightPerTensorFixedPoint,
-        Uint8ActPerTensorFixedPoint,
-    )
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
-    torch.manual_seed(0)
-    weights = {"weight_quant": Int8WeightPerTensorFixedPoint, "bias": False}
-    net = torch.nn.Sequential(
-        QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=6, return_quant_tensor=True),
-        QuantConv2d(2, 3, 3, padding=1, weight_bit_width=4, **weights),
-        QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=5, return_quant_tensor=True),
-        TruncAvgPool2d(kernel_size=2, stride=2, bit_width=3, return_quant_tensor=True),
-        QuantConv2d(3, 2, 1, weight_bit_width=5, **weights),
-    ).eval()
+    net = brevitas_trunc_net()
     path = str(tmp_path / "trunc.onnx")
     export_qonnx(net, torch.randn(1, 2, 4, 4), export_path=path)
     model = cleanup_model(ModelWrapper(path)).model

@@ -16,43 +16,12 @@ import nnfx
 from nnfx.errors import UnsupportedOpError
 from nnfx.report.scales import run_source, scale_differences
 from tests.csim_union import share_csim
-from tests.qonnx_helpers import DOMAIN, Builder, float_mlp
+from tests.qonnx_helpers import DOMAIN, Builder, ort_quantized
 
 pytestmark = pytest.mark.xdist_group("scaled")
 # csim-ap's BatchNorm kernel (the folded multiplies) is bit-exact in the op tests; one
 # C-simulation build (ac_fixed) keeps this module's cold cost near 15 s
 ENGINES = ["ort", "csim"]
-
-
-def ort_quantized(tmp_path) -> onnx.ModelProto:
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-
-    rng = np.random.default_rng(0)
-    source, target = tmp_path / "mlp.onnx", tmp_path / "mlp_qdq.onnx"
-    onnx.save(float_mlp(rng), source)
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"x": rng.standard_normal((1, 8)).astype(np.float32)}] * 16)
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    quantize_static(
-        str(source),
-        str(target),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-    )
-    return onnx.load(target)
 
 
 def qonnx_model() -> onnx.ModelProto:
@@ -61,12 +30,7 @@ def qonnx_model() -> onnx.ModelProto:
     rng = np.random.default_rng(3)
     b = Builder(rng)
 
-    def quant(x, scale, zero, bits, **attrs):
-        b.count += 1
-        out = f"q{b.count}"
-        inputs = [x, b.const(scale), b.const(zero), b.const(float(bits))]
-        b.nodes.append(helper.make_node("Quant", inputs, [out], name=out, domain=DOMAIN, **attrs))
-        return out
+    quant = b.scaled_quant
 
     xq = quant("x", 0.037, 3.0, 8, signed=0, narrow=0, rounding_mode="ROUND")
     w = quant(b.const(rng.standard_normal((5, 6)) * 0.4), np.linspace(0.011, 0.05, 5)[:, None],

@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
 
 import nnfx
 from nnfx.report.scales import scale_differences
-from tests.qonnx_helpers import DOMAIN, Builder
-
-
-def _quant(b: Builder, x, scale, zero, bits, **attrs) -> str:
-    b.count += 1
-    out = f"q{b.count}"
-    inputs = [x, b.const(scale), b.const(zero), b.const(float(bits))]
-    b.nodes.append(helper.make_node("Quant", inputs, [out], name=out, domain=DOMAIN, **attrs))
-    return out
+from tests.qonnx_helpers import Builder
 
 
 def conv_model(rng):
@@ -25,11 +16,11 @@ def conv_model(rng):
     Relu -> Quant(0.059, z=-3, 7 bits, HALF_UP), on 6x7 maps (not square: a transposed
     comparison cannot line up by chance)."""
     b = Builder(rng)
-    xq = _quant(b, "x", 0.043, 2.0, 8, signed=1, narrow=0, rounding_mode="ROUND")
+    xq = b.scaled_quant("x", 0.043, 2.0, 8, signed=1, narrow=0, rounding_mode="ROUND")
     w = b.quant(b.const(rng.standard_normal((5, 3, 3, 3))), 4, 6)
     conv = b.node("Conv", [xq, w], pads=[1, 1, 1, 1])
     r = b.node("Relu", [conv])
-    out = _quant(b, r, 0.059, -3.0, 7, signed=1, narrow=0, rounding_mode="HALF_UP")
+    out = b.scaled_quant(r, 0.059, -3.0, 7, signed=1, narrow=0, rounding_mode="HALF_UP")
     return b.model([("x", ["N", 3, 6, 7])], [(out, ["N", 5, 6, 7])])
 
 

@@ -101,12 +101,9 @@ void conv2d_binary(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * 
                 bits_t inside = 0;
                 for (int i = 0; i < CONFIG_T::filt_height; i++) {
                     for (int k = 0; k < CONFIG_T::filt_width; k++) {
-                        const int ih = oh * CONFIG_T::stride_height +
-                                       i * CONFIG_T::dilation_height - CONFIG_T::pad_top;
-                        const int iw = ow * CONFIG_T::stride_width +
-                                       k * CONFIG_T::dilation_width - CONFIG_T::pad_left;
-                        if (ih < 0 || ih >= CONFIG_T::in_height || iw < 0 ||
-                            iw >= CONFIG_T::in_width)
+                        const int ih = nnfx::tap_row<CONFIG_T>(oh, i);
+                        const int iw = nnfx::tap_column<CONFIG_T>(ow, k);
+                        if (!nnfx::in_image<CONFIG_T>(ih, iw))
                             continue;  // zero padding: the tap stays outside
                         for (int gc = 0; gc < group_chan; gc++) {
                             const int b = (i * CONFIG_T::filt_width + k) * group_chan + gc;

@@ -79,6 +79,23 @@ void dense(const data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
 }
 
 // Conv (1-D as height 1): windows over the padded input, channel-major then taps row by row.
+// The input row (column) that tap i (k) of output row oh (column ow) reads in a convolution:
+// outside 0 .. in_height - 1 (in_width - 1) it lies in the zero padding.
+template <typename CONFIG_T>
+inline int tap_row(int oh, int i) {
+    return oh * CONFIG_T::stride_height + i * CONFIG_T::dilation_height - CONFIG_T::pad_top;
+}
+
+template <typename CONFIG_T>
+inline int tap_column(int ow, int k) {
+    return ow * CONFIG_T::stride_width + k * CONFIG_T::dilation_width - CONFIG_T::pad_left;
+}
+
+template <typename CONFIG_T>
+inline bool in_image(int ih, int iw) {
+    return ih >= 0 && ih < CONFIG_T::in_height && iw >= 0 && iw < CONFIG_T::in_width;
+}
+
 template <class data_T, class res_T, typename CONFIG_T>
 void conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_T::n_chan],
             res_T res[CONFIG_T::out_height * CONFIG_T::out_width * CONFIG_T::n_filt],
@@ -110,12 +127,9 @@ void conv2d(const data_T data[CONFIG_T::in_height * CONFIG_T::in_width * CONFIG_
                     const int c = first_chan + gc;
                     for (int i = 0; i < CONFIG_T::filt_height; i++) {
                         for (int k = 0; k < CONFIG_T::filt_width; k++) {
-                            const int ih = oh * CONFIG_T::stride_height +
-                                           i * CONFIG_T::dilation_height - CONFIG_T::pad_top;
-                            const int iw = ow * CONFIG_T::stride_width +
-                                           k * CONFIG_T::dilation_width - CONFIG_T::pad_left;
-                            if (ih < 0 || ih >= CONFIG_T::in_height || iw < 0 ||
-                                iw >= CONFIG_T::in_width)
+                            const int ih = nnfx::tap_row<CONFIG_T>(oh, i);
+                            const int iw = nnfx::tap_column<CONFIG_T>(ow, k);
+                            if (!nnfx::in_image<CONFIG_T>(ih, iw))
                                 continue;  // zero padding adds nothing
                             accum_t product;
                             nnfx::quantize(
